@@ -1,0 +1,40 @@
+# Taizhang: `make run` (development server) and `make test` are the whole set-up.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+DATA_DIR := $(or $(TAIZHANG_DATA_DIR),instance)
+export WEB_CONCURRENCY ?= 2
+
+.PHONY: run serve test secret init clean-venv
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.deps: requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-deps: requirements-dev.txt requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.deps
+
+secret: $(VENV)/.deps   ## write a random SECRET_KEY to DATA_DIR/secret_key (kept if present)
+	@$(BIN)/python -c "import config; print('secret key:', config.write_secret_key('$(DATA_DIR)'))"
+
+init: secret   ## seed built-in forms + demo organizations (never overwrites data)
+	$(BIN)/flask --app app init
+
+run: init   ## development server on http://$(HOST):$(PORT)
+	$(BIN)/flask --app app run --host $(HOST) --port $(PORT)
+
+serve: init   ## production server: gunicorn, $$WEB_CONCURRENCY workers
+	$(BIN)/gunicorn --bind $(HOST):$(PORT) --access-logfile - 'app:create_app()'
+
+test: $(VENV)/.dev-deps   ## the whole test suite (browser tests need /usr/bin/chromium)
+	$(BIN)/python -m pytest
+
+clean-venv:
+	rm -rf $(VENV)

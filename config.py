@@ -1,0 +1,75 @@
+"""Configuration: defaults -> instance/config.py -> DATA_DIR/secret_key -> environment -> test_config.
+
+Every setting an operator may change is listed in DEFAULTS with the environment variable that
+overrides it, so the README table and this module cannot drift apart.
+"""
+import os
+
+DEFAULT_SECRET_KEY = "dev"
+
+DEFAULTS = {
+    "SECRET_KEY": DEFAULT_SECRET_KEY,
+    "DATA_DIR": None,  # None -> app.instance_path
+    "BASE_URL": "http://127.0.0.1:5000",
+    "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    "IMAGE_MAX_BYTES": 10 * 1024 * 1024,
+    "SUBMISSIONS_PER_PAGE": 50,
+    "WTF_CSRF_TIME_LIMIT": None,  # a village form may stay open for hours on a phone
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_HTTPONLY": True,
+}
+
+# config key -> (environment variable, converter)
+ENVIRONMENT = {
+    "SECRET_KEY": ("TAIZHANG_SECRET_KEY", str),
+    "DATA_DIR": ("TAIZHANG_DATA_DIR", str),
+    "BASE_URL": ("TAIZHANG_BASE_URL", str),
+    "MAX_CONTENT_LENGTH": ("TAIZHANG_MAX_UPLOAD_MB", lambda mb: int(float(mb) * 1024 * 1024)),
+    "SESSION_COOKIE_SECURE": ("TAIZHANG_SECURE_COOKIES", lambda v: v.lower() in ("1", "true", "yes")),
+}
+
+
+def load_config(app, test_config=None):
+    """Fill app.config from every source, in order; later sources win."""
+    app.config.from_mapping(DEFAULTS)
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        for key, (variable, convert) in ENVIRONMENT.items():
+            if variable in os.environ and os.environ[variable] != "":
+                app.config[key] = convert(os.environ[variable])
+    else:
+        app.config.from_mapping(test_config)
+    if not app.config["DATA_DIR"]:
+        app.config["DATA_DIR"] = app.instance_path
+    app.config["DATA_DIR"] = os.path.abspath(app.config["DATA_DIR"])
+    app.config["BASE_URL"] = app.config["BASE_URL"].rstrip("/")
+    if app.config["SECRET_KEY"] == DEFAULT_SECRET_KEY:
+        key_file = os.path.join(app.config["DATA_DIR"], "secret_key")
+        if os.path.exists(key_file):
+            with open(key_file, encoding="ascii") as f:
+                app.config["SECRET_KEY"] = f.read().strip()
+
+
+def check_secret_key(app):
+    """Refuse to serve real users with the well-known default key."""
+    if app.config["SECRET_KEY"] == DEFAULT_SECRET_KEY and not (app.debug or app.testing):
+        raise RuntimeError(
+            "SECRET_KEY is the default 'dev'. Set TAIZHANG_SECRET_KEY, or run "
+            "`make secret` to write a random key to DATA_DIR/secret_key."
+        )
+
+
+def write_secret_key(data_dir):
+    """Create DATA_DIR/secret_key (0600) with a random key unless it exists; return its path."""
+    import secrets
+
+    os.makedirs(data_dir, exist_ok=True)
+    path = os.path.join(data_dir, "secret_key")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(secrets.token_hex(32) + "\n")
+    return path
