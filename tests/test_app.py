@@ -1,0 +1,483 @@
+"""Functional tests through HTTP (Flask test client) and the CLI, on a real TinyDB file."""
+import io
+import json
+import re
+
+import openpyxl
+import pytest
+from PIL import Image
+
+from conftest import ADMIN, BASE_URL, csrf_token, login
+from forms.loader import check_schema
+from views.web import get_store
+
+PROJECT_FORM = {
+    "id": "t_project",
+    "title": "测试项目表",
+    "description": "功能测试用",
+    "fields": [
+        {"name": "title", "type": "text", "label": "项目名称", "required": True, "max_length": 30},
+        {"name": "people", "type": "integer", "label": "带动就业", "min": 0, "unit": "人"},
+        {"name": "income", "type": "decimal", "label": "增收", "unit": "万元"},
+        {"name": "mode", "type": "select", "label": "选题方式", "required": True,
+         "choices": ["点题", "选题"]},
+        {"name": "assigner", "type": "text", "label": "点题单位", "required": True,
+         "show_if": {"field": "mode", "equals": "点题"}},
+        {"name": "phone", "type": "phone", "label": "联系电话"},
+        {"name": "photo", "type": "image", "label": "现场照片"},
+        {"name": "steps", "type": "repeat", "label": "实施步骤", "min_items": 1, "max_items": 5,
+         "fields": [
+             {"name": "month", "type": "month", "label": "月份", "required": True},
+             {"name": "task", "type": "text", "label": "任务", "required": True},
+             {"name": "owner", "type": "text", "label": "责任人"},
+         ]},
+    ],
+}
+
+VALID = {"title": "党建引领“小冬桃”助力乡村振兴", "people": "12", "income": "3.5", "mode": "选题",
+         "phone": "13800138000", "steps-0-month": "2026-03", "steps-0-task": "=1+1 流转土地",
+         "steps-0-owner": "张三", "steps-1-month": "2026-04", "steps-1-task": "栽植冬桃",
+         "steps-1-owner": ""}
+
+
+@pytest.fixture
+def entry(app, store):
+    """(token, org) of a fresh link for the test form at 千佛塔村."""
+    store.add_form_version(check_schema(json.loads(json.dumps(PROJECT_FORM))), source="cli")
+    org = next(o for o in store.list_orgs() if o["name"] == "千佛塔村")
+    return store.create_link("t_project", org["code"])["token"], org
+
+
+def open_form(client, token):
+    page = client.get(f"/f/{token}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    sid = re.search(r'name="submission_id" type="hidden" value="([0-9a-f]{32})"', html).group(1)
+    return html, {"csrf_token": csrf_token(html), "submission_id": sid}
+
+
+def submit(client, token, answers, **files):
+    html, hidden = open_form(client, token)
+    data = {**hidden, **answers, **files}
+    return client.post(f"/f/{token}", data=data, content_type="multipart/form-data")
+
+
+def png_bytes():
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+# ---------------------------------------------------------------- login and CSRF
+
+ADMIN_PAGES = ["/admin/", "/admin/forms", "/admin/forms/upload", "/admin/forms/monthly_report",
+               "/admin/forms/monthly_report/preview", "/admin/orgs", "/admin/orgs/new",
+               "/admin/forms/monthly_report/links", "/admin/forms/monthly_report/submissions",
+               "/admin/forms/monthly_report/export.xlsx", "/admin/orgs.csv",
+               "/admin/forms/monthly_report/qr-sheet?township=340828101"]
+
+
+@pytest.mark.parametrize("url", ADMIN_PAGES)
+def test_every_admin_page_requires_login(client, url):
+    response = client.get(url)
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
+
+
+@pytest.mark.parametrize("url", ADMIN_PAGES)
+def test_every_admin_page_renders_for_admin(admin_client, url):
+    assert admin_client.get(url).status_code == 200
+
+
+def test_login_wrong_password_then_right(app, client):
+    from views.auth import create_user
+
+    with app.app_context():
+        create_user(*ADMIN, "admin")
+        assert get_store().get_user("admin")["password_hash"].startswith("scrypt:")
+    bad = login(client, password="wrong password")
+    assert bad.status_code == 401
+    assert "用户名或密码错误" in bad.get_data(as_text=True)
+    assert client.get("/admin/").status_code == 302
+    assert login(client).status_code == 302
+    assert client.get("/admin/").status_code == 200
+
+
+def test_login_without_csrf_token_is_400(app, client):
+    response = client.post("/login", data={"username": "a", "password": "b"})
+    assert response.status_code == 400
+    assert "安全校验" in response.get_data(as_text=True)
+
+
+def test_logout_is_post_with_csrf(admin_client):
+    assert admin_client.post("/logout").status_code == 400
+    page = admin_client.get("/admin/").get_data(as_text=True)
+    assert admin_client.post("/logout", data={"csrf_token": csrf_token(page)}).status_code == 302
+    assert admin_client.get("/admin/").status_code == 302
+
+
+def test_login_next_redirect_only_to_local_paths(app, client):
+    from views.auth import create_user
+
+    with app.app_context():
+        create_user(*ADMIN, "admin")
+    page = client.get("/login").get_data(as_text=True)
+    response = client.post("/login?next=https://evil.example/x", data={
+        "username": ADMIN[0], "password": ADMIN[1], "csrf_token": csrf_token(page)})
+    assert response.headers["Location"] == "/admin/"
+
+
+def test_default_secret_key_refused_outside_debug(tmp_path):
+    from app import create_app
+
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        create_app({"DATA_DIR": str(tmp_path)})
+
+
+# ---------------------------------------------------------------- QR entry -> submit -> receipt
+
+def test_qr_link_to_receipt_to_list_to_export(app, client, admin_client, entry, store):
+    token, org = entry
+    html, _ = open_form(client, token)
+    assert "千佛塔村" in html and "测试项目表" in html
+    response = submit(client, token, VALID, photo=(io.BytesIO(png_bytes()), "现场.png"))
+    assert response.status_code == 303
+    receipt_page = client.get(response.headers["Location"])
+    assert receipt_page.status_code == 200
+    receipt = re.search(r'data-receipt="([^"]+)"', receipt_page.get_data(as_text=True)).group(1)
+    assert re.fullmatch(r"\d{6}-\d{4}", receipt)
+
+    doc = store.get_submission(receipt)
+    assert doc["org_code"] == org["code"] and doc["form_version"] == 1
+    answers = doc["answers"]
+    assert answers["people"] == 12 and answers["income"] == "3.5"
+    assert "assigner" not in answers  # hidden by show_if: not stored
+    assert answers["steps"][0] == {"month": "2026-03", "task": "=1+1 流转土地", "owner": "张三"}
+    assert answers["photo"]["name"] == "现场.png" and answers["photo"]["content_type"] == "image/png"
+
+    listing = admin_client.get("/admin/forms/t_project/submissions").get_data(as_text=True)
+    assert receipt in listing
+    detail = admin_client.get(f"/admin/submissions/{receipt}").get_data(as_text=True)
+    assert "党建引领“小冬桃”助力乡村振兴" in detail and "栽植冬桃" in detail
+    photo = admin_client.get(f"/admin/uploads/{answers['photo']['file']}")
+    assert photo.status_code == 200 and photo.data == png_bytes()
+    assert client.application.test_client().get(
+        f"/admin/uploads/{answers['photo']['file']}").status_code == 302
+
+    xlsx = admin_client.get("/admin/forms/t_project/export.xlsx")
+    assert xlsx.status_code == 200
+    book = openpyxl.load_workbook(io.BytesIO(xlsx.data))
+    main = book.worksheets[0]
+    rows = list(main.iter_rows(values_only=True))
+    assert rows[0][0] == "项目名称"
+    assert rows[1][0] == "党建引领“小冬桃”助力乡村振兴"
+    assert receipt in rows[1]
+    steps = book[book.sheetnames[1]]
+    cells = [c for row in steps.iter_rows() for c in row]
+    formula = [c for c in cells if c.data_type == "f"]
+    assert not formula
+    assert any(c.value == "=1+1 流转土地" and c.data_type == "s" for c in cells)
+
+
+def test_retry_with_same_submission_id_stores_once(client, entry, store):
+    token, _ = entry
+    html, hidden = open_form(client, token)
+    data = {**hidden, **VALID}
+    first = client.post(f"/f/{token}", data=data)
+    second = client.post(f"/f/{token}", data=data)
+    assert first.status_code == second.status_code == 303
+    assert first.headers["Location"] == second.headers["Location"]
+    assert store.count_submissions("t_project") == 1
+    changed = client.post(f"/f/{token}", data={**data, "title": "另一个项目"})
+    assert changed.status_code == 409
+    assert store.count_submissions("t_project") == 1
+
+
+def test_missing_required_and_bad_types_show_errors_and_store_nothing(client, entry, store):
+    token, _ = entry
+    bad = {**VALID, "title": "", "people": "十二", "phone": "12345", "mode": "点题",
+           "assigner": ""}
+    response = submit(client, token, bad)
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "此项为必填项" in html or "必填" in html
+    assert 'value="十二"' in html  # the cadre's input is kept
+    assert store.count_submissions("t_project") == 0
+
+
+def test_submit_without_csrf_is_400_and_stores_nothing(client, entry, store):
+    token, _ = entry
+    _, hidden = open_form(client, token)
+    response = client.post(f"/f/{token}", data={**VALID, "submission_id": hidden["submission_id"]})
+    assert response.status_code == 400
+    assert store.count_submissions("t_project") == 0
+
+
+def test_oversize_request_is_413(app, client, entry, store):
+    token, _ = entry
+    app.config["MAX_CONTENT_LENGTH"] = 1024
+    response = submit(client, token, VALID, photo=(io.BytesIO(b"x" * 5000), "big.jpg"))
+    assert response.status_code == 413
+    assert store.count_submissions("t_project") == 0
+
+
+def test_not_an_image_is_rejected(client, entry, store):
+    token, _ = entry
+    response = submit(client, token, VALID, photo=(io.BytesIO(b"GIF89a not really"), "x.gif"))
+    assert response.status_code == 422
+    assert store.count_submissions("t_project") == 0
+
+
+def test_revoked_and_unknown_tokens_are_404(admin_client, client, entry, store):
+    token, org = entry
+    assert client.get("/f/nope-not-a-token").status_code == 404
+    page = admin_client.get("/admin/forms/t_project/links").get_data(as_text=True)
+    response = admin_client.post(f"/admin/links/{token}/revoke",
+                                 data={"csrf_token": csrf_token(page)})
+    assert response.status_code == 302
+    gone = client.get(f"/f/{token}")
+    assert gone.status_code == 404 and "二维码" in gone.get_data(as_text=True)
+    assert submit_raw(client, token).status_code == 404
+
+
+def submit_raw(client, token):
+    return client.post(f"/f/{token}", data=VALID)
+
+
+def test_regenerate_gives_new_token_and_kills_old(admin_client, client, entry, store):
+    token, org = entry
+    page = admin_client.get("/admin/forms/t_project/links").get_data(as_text=True)
+    admin_client.post(f"/admin/links/{token}/regenerate", data={"csrf_token": csrf_token(page)})
+    new = store.active_link("t_project", org["code"])
+    assert new["token"] != token and len(new["token"]) >= 22
+    assert client.get(f"/f/{token}").status_code == 404
+    assert client.get(f"/f/{new['token']}").status_code == 200
+
+
+def test_links_page_generate_and_qr_downloads(admin_client, store):
+    page = admin_client.get("/admin/forms/monthly_report/links?township=340828101")
+    html = page.get_data(as_text=True)
+    assert "一键生成" in html
+    admin_client.post("/admin/forms/monthly_report/links/generate",
+                      data={"csrf_token": csrf_token(html), "township": "340828101"})
+    links = [l for l in store.list_links("monthly_report") if not l.get("revoked_at")]
+    assert len(links) == 7  # 响肠镇 itself and its six villages
+    html = admin_client.get("/admin/forms/monthly_report/links?township=340828101").get_data(
+        as_text=True)
+    assert f"{BASE_URL}/f/{links[0]['token']}" in html
+    png = admin_client.get(f"/admin/links/{links[0]['token']}/qr.png?download=1")
+    assert png.data.startswith(b"\x89PNG") and "attachment" in png.headers["Content-Disposition"]
+    svg = admin_client.get(f"/admin/links/{links[0]['token']}/qr.svg")
+    assert svg.mimetype == "image/svg+xml" and b"<svg" in svg.data
+    sheet = admin_client.get("/admin/forms/monthly_report/qr-sheet?township=340828101")
+    text = sheet.get_data(as_text=True)
+    for name in ("千佛塔村", "响肠村", "请水寨村"):
+        assert name in text
+    assert text.count('class="qr-card"') == 6
+
+
+# ---------------------------------------------------------------- submissions list
+
+def test_list_filters_and_paging(client, admin_client, entry, store):
+    token, org = entry
+    other = next(o for o in store.list_orgs() if o["name"] == "深村村")
+    other_token = store.create_link("t_project", other["code"])["token"]
+    for i in range(7):
+        assert submit(client, token, {**VALID, "title": f"项目{i}"}).status_code == 303
+    assert submit(client, other_token, {**VALID, "title": "深村项目"}).status_code == 303
+    page1 = admin_client.get("/admin/forms/t_project/submissions").get_data(as_text=True)
+    assert "共 8 份" in page1 and "第 1 / 2 页" in page1
+    township = admin_client.get(
+        f"/admin/forms/t_project/submissions?township={org['parent_code']}").get_data(as_text=True)
+    assert "共 7 份" in township
+    village = admin_client.get(
+        f"/admin/forms/t_project/submissions?org={other['code']}").get_data(as_text=True)
+    assert "共 1 份" in village
+    future = admin_client.get(
+        "/admin/forms/t_project/submissions?date_from=2099-01-01").get_data(as_text=True)
+    assert "共 0 份" in future
+    backwards = admin_client.get(
+        "/admin/forms/t_project/submissions?date_from=2026-02-01&date_to=2026-01-01")
+    assert "结束日期不能早于开始日期" in backwards.get_data(as_text=True)
+    csv = admin_client.get(f"/admin/forms/t_project/export.csv?org={other['code']}")
+    text = csv.data.decode("utf-8")
+    assert csv.data.startswith(b"\xef\xbb\xbf")
+    assert "深村项目" in text and "项目0" not in text
+
+
+# ---------------------------------------------------------------- form schemas in the browser
+
+def test_schema_edit_invalid_shows_path_and_keeps_old_version(admin_client, store):
+    page = admin_client.get("/admin/forms/monthly_report").get_data(as_text=True)
+    schema = json.loads(json.dumps(store.get_form("monthly_report")["schema"]))
+    schema.pop("version")
+    schema["fields"][1]["type"] = "selct"
+    response = admin_client.post("/admin/forms/monthly_report", data={
+        "csrf_token": csrf_token(page), "text": json.dumps(schema, ensure_ascii=False)})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "fields[1].type" in html and "select" in html
+    assert store.get_form("monthly_report")["version"] == 1
+
+
+def test_schema_edit_valid_becomes_next_version(admin_client, store):
+    page = admin_client.get("/admin/forms/monthly_report").get_data(as_text=True)
+    schema = json.loads(json.dumps(store.get_form("monthly_report")["schema"]))
+    schema.pop("version")
+    schema["title"] = "月度进展报告(修订)"
+    response = admin_client.post("/admin/forms/monthly_report", data={
+        "csrf_token": csrf_token(page), "text": json.dumps(schema, ensure_ascii=False)})
+    assert response.status_code == 302
+    assert store.get_form("monthly_report")["version"] == 2
+    assert store.get_form("monthly_report", 1)["schema"]["title"] != "月度进展报告(修订)"
+
+
+def test_schema_upload_file(admin_client, store):
+    page = admin_client.get("/admin/forms/upload").get_data(as_text=True)
+    body = json.dumps(PROJECT_FORM, ensure_ascii=False).encode()
+    response = admin_client.post("/admin/forms/upload", data={
+        "csrf_token": csrf_token(page), "file": (io.BytesIO(body), "t_project.json")},
+        content_type="multipart/form-data")
+    assert response.status_code == 302
+    assert store.get_form("t_project")["version"] == 1
+    wrong_name = admin_client.post("/admin/forms/upload", data={
+        "csrf_token": csrf_token(page), "file": (io.BytesIO(body), "other.json")},
+        content_type="multipart/form-data")
+    assert wrong_name.status_code == 422
+    broken = admin_client.post("/admin/forms/upload", data={
+        "csrf_token": csrf_token(page), "text": '{"id": "x",'})
+    assert broken.status_code == 422 and "JSON 格式错误" in broken.get_data(as_text=True)
+
+
+def test_preview_validates_but_stores_nothing(admin_client, entry, store):
+    page = admin_client.get("/admin/forms/t_project/preview").get_data(as_text=True)
+    response = admin_client.post("/admin/forms/t_project/preview", data={
+        **VALID, "csrf_token": csrf_token(page), "submission_id": "0" * 32})
+    assert response.status_code == 200 and "校验通过" in response.get_data(as_text=True)
+    assert store.count_submissions("t_project") == 0
+
+
+# ---------------------------------------------------------------- organizations
+
+def test_org_csv_upload_bad_row_saves_nothing(admin_client, store):
+    before = len(store.list_orgs())
+    page = admin_client.get("/admin/orgs").get_data(as_text=True)
+    data = "code,name,parent_code,kind\nX1,新镇,340828,township\nX2,坏村,NOPE,village\n"
+    response = admin_client.post("/admin/orgs/import", data={
+        "csrf_token": csrf_token(page), "file": (io.BytesIO(data.encode()), "o.csv")},
+        content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert "第 3 行" in response.get_data(as_text=True)
+    assert len(store.list_orgs()) == before
+    good = "\ufeffcode,name,parent_code,kind\nX1,新镇,340828,township\nX2,新村,X1,village\n"
+    response = admin_client.post("/admin/orgs/import", data={
+        "csrf_token": csrf_token(page), "file": (io.BytesIO(good.encode()), "o.csv")},
+        content_type="multipart/form-data")
+    assert response.status_code == 302
+    assert store.get_org("X2")["parent_code"] == "X1"
+
+
+def test_org_edit_and_delete(admin_client, store):
+    page = admin_client.get("/admin/orgs/new").get_data(as_text=True)
+    response = admin_client.post("/admin/orgs/new", data={
+        "csrf_token": csrf_token(page), "code": "340828101299", "name": "新建村",
+        "kind": "village", "parent_code": "340828101"})
+    assert response.status_code == 302
+    assert store.get_org("340828101299")["name"] == "新建村"
+    page = admin_client.get("/admin/orgs/340828101299/edit").get_data(as_text=True)
+    admin_client.post("/admin/orgs/340828101299/edit", data={
+        "csrf_token": csrf_token(page), "code": "340828101299", "name": "改名村",
+        "kind": "village", "parent_code": "340828101"})
+    assert store.get_org("340828101299")["name"] == "改名村"
+    admin_client.post("/admin/orgs/340828101/delete", data={"csrf_token": csrf_token(page)})
+    assert store.get_org("340828101") is not None  # has children
+    admin_client.post("/admin/orgs/340828101299/delete", data={"csrf_token": csrf_token(page)})
+    assert store.get_org("340828101299") is None
+
+
+def test_user_typed_values_are_escaped(client, admin_client, entry, store):
+    token, _ = entry
+    response = submit(client, token, {**VALID, "title": "<script>alert(1)</script>"})
+    receipt = response.headers["Location"].rsplit("/", 1)[-1]
+    html = admin_client.get(f"/admin/submissions/{receipt}").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+# ---------------------------------------------------------------- command line
+
+def test_cli_create_user_password_stdin(runner, store):
+    result = runner.invoke(args=["create-user", "ops", "--role", "admin", "--password-stdin"],
+                           input="s3cret-password\n")
+    assert result.exit_code == 0, result.output
+    assert store.get_user("ops")["password_hash"].startswith("scrypt:")
+    again = runner.invoke(args=["create-user", "ops", "--role", "admin", "--password-stdin"],
+                          input="s3cret-password\n")
+    assert again.exit_code != 0
+    short = runner.invoke(args=["create-user", "x", "--role", "admin", "--password-stdin"],
+                          input="123\n")
+    assert short.exit_code != 0 and "8" in short.output
+
+
+def test_cli_load_form_and_check_forms(runner, store, tmp_path):
+    path = tmp_path / "t_project.json"
+    path.write_text(json.dumps(PROJECT_FORM, ensure_ascii=False), encoding="utf-8")
+    result = runner.invoke(args=["load-form", str(path)])
+    assert result.exit_code == 0, result.output
+    assert runner.invoke(args=["load-form", str(path)]).exit_code == 0
+    assert store.get_form("t_project")["version"] == 2
+    broken = json.loads(json.dumps(PROJECT_FORM))
+    broken["fields"][3]["choices"] = []
+    path.write_text(json.dumps(broken, ensure_ascii=False), encoding="utf-8")
+    result = runner.invoke(args=["load-form", str(path)])
+    assert result.exit_code != 0
+    assert "t_project.json" in result.output and "fields[3]" in result.output
+    check = runner.invoke(args=["check-forms"])
+    assert check.exit_code == 0, check.output
+    assert "monthly_report" in check.output
+
+
+def test_cli_import_orgs(runner, store, tmp_path):
+    path = tmp_path / "orgs.csv"
+    path.write_bytes("\ufeffcode,name,parent_code,kind\r\nZ1,新镇,340828,township\r\n".encode())
+    assert runner.invoke(args=["import-orgs", str(path)]).exit_code == 0
+    assert store.get_org("Z1")["name"] == "新镇"
+    path.write_bytes(b"code,name,parent_code,kind\nZ2,x,Z1,planet\n")
+    result = runner.invoke(args=["import-orgs", str(path)])
+    assert result.exit_code != 0 and ":2:" in result.output
+    assert store.get_org("Z2") is None
+
+
+def test_cli_links_and_export(runner, client, entry, store, tmp_path):
+    token, org = entry
+    result = runner.invoke(args=["links", "t_project", "--township", org["parent_code"]])
+    assert result.exit_code == 0, result.output
+    lines = [l.split("\t") for l in result.output.strip().splitlines()]
+    assert len(lines) == 7 and all(len(l) == 3 for l in lines)
+    row = next(l for l in lines if l[0] == org["code"])
+    assert row[1] == "千佛塔村" and row[2] == f"{BASE_URL}/f/{token}"
+    assert submit(client, token, VALID).status_code == 303
+    out = tmp_path / "out.xlsx"
+    result = runner.invoke(args=["export", "t_project", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = list(openpyxl.load_workbook(out).worksheets[0].iter_rows(values_only=True))
+    assert len(rows) == 2 and rows[1][0] == VALID["title"]
+    assert runner.invoke(args=["export", "nope", str(out)]).exit_code != 0
+    assert runner.invoke(args=["links", "nope"]).exit_code != 0
+
+
+def test_cli_init_is_idempotent(runner, store):
+    forms = {f["id"]: f["version"] for f in store.list_forms()}
+    orgs = len(store.list_orgs())
+    result = runner.invoke(args=["init"])
+    assert result.exit_code == 0
+    assert "create-user" in result.output
+    assert {f["id"]: f["version"] for f in store.list_forms()} == forms
+    assert len(store.list_orgs()) == orgs
+
+
+@pytest.mark.parametrize("command", ["init", "create-user", "import-orgs", "load-form",
+                                     "check-forms", "links", "export"])
+def test_cli_help(runner, command):
+    result = runner.invoke(args=[command, "--help"])
+    assert result.exit_code == 0 and "Usage" in result.output
