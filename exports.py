@@ -1,0 +1,401 @@
+"""Submission exports: a form's submissions -> an XLSX workbook or a CSV file. Pure.
+
+No Flask and no storage here: the callers (the export view and the ``export`` command) pass the
+schema, an iterable of submission documents (a generator over 100k documents is fine), and the
+organization paths; these functions only write the file.
+
+XLSX layout (XlsxWriter in constant_memory mode, so memory stays flat whatever the row count):
+
+* Sheet 1, named after the form title: one row per submission. Columns: one per schema field in
+  schema order (sections skipped; a repeat field shows its row count, "3 条"), then 县, 乡镇,
+  村/单位, 组织编码, 提交时间, 回执编号.
+* One sheet per repeat field, named after its label: 回执编号, 序号, then the sub-field labels; one
+  row per repeat row, keyed by the receipt number of the main sheet.
+* Every sheet: bold frozen header row, autofilter, column widths estimated from the header and
+  the first rows (CJK characters count double, capped at 60), wrapped text for textareas.
+
+Every value a person typed (answers, labels, titles, organization names) is written with
+write_string and the workbook's string conversions are off, so "=1+1" stays the text "=1+1".
+
+CSV: the main sheet's columns only (repeat fields as their count), UTF-8 with BOM so Excel opens
+Chinese correctly. A CSV cell has no type, so Excel evaluates any cell that starts with = + - @;
+following the OWASP CSV-injection advice, a text value starting with = + - @ tab CR or LF is
+written with a leading single quote ('=1+1). Numbers (integer and decimal answers) are left as
+they are. The XLSX export needs no such prefix and is the one to prefer.
+"""
+import csv
+import io
+import math
+import os
+import re
+import unicodedata
+from decimal import Decimal, InvalidOperation
+
+import xlsxwriter
+
+try:  # The field-type registry (forms/fields.py) is the one place that formats an answer.
+    from forms.fields import cell_value as _registry_cell
+except ModuleNotFoundError as e:  # pragma: no cover - only while forms/fields.py is being written
+    if e.name not in ("forms", "forms.fields"):
+        raise
+    _registry_cell = None
+
+WORKBOOK_OPTIONS = {
+    "constant_memory": True,
+    "strings_to_formulas": False,
+    "strings_to_urls": False,
+    "strings_to_numbers": False,
+}
+
+ORG_HEADERS = ("县", "乡镇", "村/单位", "组织编码")
+TAIL_HEADERS = ("提交时间", "回执编号")
+REPEAT_KEY_HEADERS = ("回执编号", "序号")
+DEFAULT_SHEET_NAME = "提交记录"
+
+MAX_WIDTH = 60
+MIN_WIDTH = 6
+WIDTH_SAMPLE_ROWS = 500  # column widths are estimated from the header and the first rows
+EXCEL_MAX_ROWS = 1_048_576
+
+_INVALID_SHEET_CHARS = re.compile(r"[\[\]:*?/\\\x00-\x1f\x7f]")
+# XML 1.0 cannot hold C0 control characters (other than tab, LF, CR); XlsxWriter would escape
+# them as "_x0001_" text, which is noise. They are invisible, so they are dropped.
+_CONTROL_CHARS = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))
+_CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+class ExportError(ValueError):
+    """The export cannot be written (e.g. more rows than an Excel sheet holds)."""
+
+
+# ---------------------------------------------------------------- public API
+
+def main_headers(schema):
+    """The column headers of the main sheet (and of the CSV), in order."""
+    return [_header(spec) for spec in _data_fields(schema)] + list(ORG_HEADERS) + list(TAIL_HEADERS)
+
+
+def submissions_to_xlsx(schema, submissions, org_paths, out, *, org_kinds=None):
+    """Write ``submissions`` of the form ``schema`` as an XLSX workbook to ``out``.
+
+    ``out`` is a file path or a binary file object (for a large export pass a path: a temp file
+    that the view streams). ``org_paths`` maps org code -> names from the county down.
+    ``org_kinds`` (optional) maps org code -> kind; with it a unit directly under the county goes
+    to the 村/单位 column instead of 乡镇, and a township's own submission leaves 村/单位 empty.
+    """
+    if isinstance(out, os.PathLike):
+        out = os.fspath(out)
+    fields = _data_fields(schema)
+    repeats = [spec for spec in fields if spec.get("type") == "repeat"]
+    workbook = xlsxwriter.Workbook(out, WORKBOOK_OPTIONS)
+    try:
+        formats = {
+            "header": workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1,
+                                           "text_wrap": True, "valign": "vcenter"}),
+            "wrap": workbook.add_format({"text_wrap": True, "valign": "top"}),
+        }
+        taken = set()
+        main = _Sheet(workbook, _sheet_name(schema.get("title"), taken, DEFAULT_SHEET_NAME),
+                      main_headers(schema), formats)
+        main_wrap = [spec.get("type") == "textarea" for spec in fields] + [False] * (
+            len(ORG_HEADERS) + len(TAIL_HEADERS))
+        repeat_sheets = []
+        for spec in repeats:
+            subs = _sub_fields(spec)
+            sheet = _Sheet(workbook, _sheet_name(spec.get("label") or spec.get("name"), taken,
+                                                 spec.get("name") or "明细"),
+                           list(REPEAT_KEY_HEADERS) + [_header(s) for s in subs], formats)
+            repeat_sheets.append((spec, subs, sheet,
+                                  [False, False] + [s.get("type") == "textarea" for s in subs]))
+
+        for doc in submissions:
+            answers = doc.get("answers") or {}
+            receipt = str(doc.get("receipt") or "")
+            values = [_cell(spec, answers.get(spec["name"])) for spec in fields]
+            values.extend(_org_columns(doc.get("org_code"), org_paths, org_kinds))
+            values.append(_format_time(doc.get("submitted_at")))
+            values.append(receipt)
+            main.write_row(values, main_wrap)
+            for spec, subs, sheet, wrap in repeat_sheets:
+                items = answers.get(spec["name"])
+                if not isinstance(items, list):
+                    continue
+                for index, item in enumerate(items, start=1):
+                    item = item if isinstance(item, dict) else {}
+                    sheet.write_row([receipt, index] + [_cell(s, item.get(s["name"])) for s in subs],
+                                    wrap)
+
+        main.finish()
+        for _spec, _subs, sheet, _wrap in repeat_sheets:
+            sheet.finish()
+    finally:
+        workbook.close()
+
+
+def submissions_to_xlsx_bytes(schema, submissions, org_paths, *, org_kinds=None):
+    """submissions_to_xlsx into memory; for small exports and tests."""
+    out = io.BytesIO()
+    submissions_to_xlsx(schema, submissions, org_paths, out, org_kinds=org_kinds)
+    return out.getvalue()
+
+
+def submissions_to_csv(schema, submissions, org_paths, out, *, org_kinds=None):
+    """Write the main-sheet columns of ``submissions`` as CSV (UTF-8 with BOM) to ``out``.
+
+    ``out`` is a file path, a binary file object or a text file object (opened with
+    newline=""). Repeat fields appear as their row count ("3 条"); the XLSX has the rows.
+    Text cells that a spreadsheet would evaluate get a leading ' (see the module docstring).
+    """
+    if isinstance(out, (str, os.PathLike)):
+        with open(out, "w", encoding="utf-8", newline="") as f:
+            _write_csv(f, schema, submissions, org_paths, org_kinds)
+    elif isinstance(out, io.TextIOBase):
+        _write_csv(out, schema, submissions, org_paths, org_kinds)
+    else:
+        text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
+        try:
+            _write_csv(text, schema, submissions, org_paths, org_kinds)
+            text.flush()
+        finally:
+            text.detach()  # leave the caller's binary stream open
+
+
+def submissions_to_csv_bytes(schema, submissions, org_paths, *, org_kinds=None):
+    """submissions_to_csv into memory (bytes, BOM included)."""
+    out = io.BytesIO()
+    submissions_to_csv(schema, submissions, org_paths, out, org_kinds=org_kinds)
+    return out.getvalue()
+
+
+# ---------------------------------------------------------------- XLSX internals
+
+class _Sheet:
+    """One worksheet written strictly row by row, as constant_memory mode requires.
+
+    Each worksheet has its own row buffer, so the main sheet and the repeat sheets can be
+    written in step; only the order within one sheet matters.
+    """
+
+    def __init__(self, workbook, name, headers, formats):
+        self.ws = workbook.add_worksheet(name)
+        self.formats = formats
+        self.row = 0
+        self.widths = [_text_width(h) for h in headers]
+        self.ncols = len(headers)
+        for col, header in enumerate(headers):
+            self.ws.write_string(0, col, _clean(header), formats["header"])
+
+    def write_row(self, values, wrap):
+        self.row += 1
+        if self.row >= EXCEL_MAX_ROWS:
+            raise ExportError(f"工作表「{self.ws.name}」超过 Excel 的行数上限,请缩小导出范围")
+        measure = self.row <= WIDTH_SAMPLE_ROWS
+        ws, row, wrap_format = self.ws, self.row, self.formats["wrap"]
+        for col, value in enumerate(values):
+            if value is None or value == "":
+                continue
+            if type(value) in (int, float) and math.isfinite(value):
+                # The one exception to write_string: integer and decimal answers are numbers
+                # so that county staff can SUM them. They come from validated numeric fields,
+                # never from free text, so they cannot carry a formula.
+                ws.write_number(row, col, value)
+                if measure:
+                    self.widths[col] = max(self.widths[col], len(str(value)))
+            else:
+                text = _clean(str(value))
+                if wrap[col]:
+                    ws.write_string(row, col, text, wrap_format)
+                else:
+                    ws.write_string(row, col, text)
+                if measure:
+                    self.widths[col] = max(self.widths[col], _text_width(text))
+
+    def finish(self):
+        """Column widths, frozen header and autofilter: allowed after the rows, even in
+        constant_memory mode, because XlsxWriter writes them around the buffered sheet data."""
+        for col, width in enumerate(self.widths):
+            self.ws.set_column(col, col, min(max(width + 2, MIN_WIDTH), MAX_WIDTH))
+        self.ws.freeze_panes(1, 0)
+        self.ws.autofilter(0, 0, self.row, self.ncols - 1)
+        # Phone numbers, codes and receipts are text on purpose: hide Excel's green triangles.
+        self.ws.ignore_errors({"number_stored_as_text": f"A1:XFD{self.row + 1}"})
+
+
+def _sheet_name(wanted, taken, fallback):
+    """A valid, unique (case-insensitively) Excel sheet name: no []:*?/\\, at most 31
+    characters, not starting or ending with an apostrophe, not the reserved "History"."""
+    base = _INVALID_SHEET_CHARS.sub("", str(wanted or "")).strip().strip("'").strip()
+    base = base or fallback
+    name = base[:31].rstrip().rstrip("'") or fallback
+    counter = 1
+    while name.lower() in taken or name.lower() == "history":
+        counter += 1
+        suffix = f"({counter})"
+        name = base[:31 - len(suffix)].rstrip().rstrip("'") + suffix
+    taken.add(name.lower())
+    return name
+
+
+# ---------------------------------------------------------------- CSV internals
+
+def _write_csv(text_out, schema, submissions, org_paths, org_kinds):
+    fields = _data_fields(schema)
+    writer = csv.writer(text_out)
+    text_out.write("\ufeff")
+    writer.writerow([_csv_text(h) for h in main_headers(schema)])
+    for doc in submissions:
+        answers = doc.get("answers") or {}
+        row = [_csv_cell(_cell(spec, answers.get(spec["name"]))) for spec in fields]
+        row.extend(_csv_text(v) for v in _org_columns(doc.get("org_code"), org_paths, org_kinds))
+        row.append(_csv_text(_format_time(doc.get("submitted_at"))))
+        row.append(_csv_text(str(doc.get("receipt") or "")))
+        writer.writerow(row)
+
+
+def _csv_cell(value):
+    if value is None:
+        return ""
+    if type(value) is int:
+        return str(value)
+    if type(value) is float:
+        if not math.isfinite(value):
+            return str(value)
+        if value.is_integer():
+            return str(int(value))
+        return format(Decimal(repr(value)), "f")  # never "1e-05"
+    return _csv_text(str(value))
+
+
+def _csv_text(text):
+    text = _clean(text)
+    return "'" + text if text.startswith(_CSV_FORMULA_START) else text
+
+
+# ---------------------------------------------------------------- values
+
+def _data_fields(schema):
+    """Top-level fields that carry a value (every field but sections), in schema order."""
+    return [spec for spec in schema.get("fields", []) if spec.get("type") != "section"]
+
+
+def _sub_fields(repeat_spec):
+    return [spec for spec in repeat_spec.get("fields", []) if spec.get("type") != "section"]
+
+
+def _header(spec):
+    label = str(spec.get("label") or spec.get("name") or "")
+    unit = spec.get("unit")
+    return f"{label}({unit})" if unit else label
+
+
+def _org_columns(code, org_paths, org_kinds):
+    """(县, 乡镇, 村/单位, 组织编码) for an organization code.
+
+    Without org_kinds the path is read by position (county, township, village); with it, the
+    organization's own kind decides where its name goes.
+    """
+    names = [str(n) for n in (org_paths.get(code) or [])] if code is not None else []
+    kind = org_kinds.get(code) if org_kinds else None
+    county = names[0] if names else ""
+    township = village = ""
+    if kind == "county":
+        pass
+    elif kind == "township":
+        township = names[-1] if len(names) > 1 else ""
+    elif kind in ("village", "unit"):
+        township = names[1] if len(names) > 2 else ""
+        village = names[-1] if len(names) > 1 else ""
+    else:
+        township = names[1] if len(names) > 1 else ""
+        village = " / ".join(names[2:])
+    return [county, township, village, "" if code is None else str(code)]
+
+
+def _format_time(value):
+    """"2024-05-01T10:23:45.123+08:00" -> "2024-05-01 10:23:45" (local time, as stored)."""
+    if not value:
+        return ""
+    text = str(value)
+    if len(text) >= 19 and text[10] == "T":
+        return text[:10] + " " + text[11:19]
+    return text
+
+
+def _clean(text):
+    return text.translate(_CONTROL_CHARS)
+
+
+def _text_width(text):
+    """Display width of the longest line: CJK and other wide characters count double."""
+    width = 0
+    for line in str(text).split("\n"):
+        if line.isascii():
+            w = len(line)
+        else:
+            w = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
+        width = max(width, w)
+    return width
+
+
+def _cell(spec, value):
+    """An answer as a spreadsheet cell: int/float for integer and decimal, else str; None
+    when empty. Delegates to the field-type registry."""
+    result = (_registry_cell or _fallback_cell)(spec, value)
+    return float(result) if isinstance(result, Decimal) else result
+
+
+def _fallback_cell(spec, value):  # pragma: no cover - replaced by forms.fields.cell_value
+    """Temporary copy of the answer table in docs/ARCHITECTURE.md, until forms/fields.py lands.
+
+    Tolerant of answers stored under an older form version (a value of another type is
+    written as text rather than failing the export).
+    """
+    kind = spec.get("type")
+    if value is None or kind == "section":
+        return None
+    if kind in ("text", "textarea", "phone", "date", "month"):
+        return str(value)
+    if kind == "integer":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        return _number(value)
+    if kind == "decimal":
+        return _number(value)
+    if kind == "boolean":
+        return "是" if value is True else "否" if value is False else str(value)
+    if kind == "select":
+        return _choice_labels(spec).get(value, str(value)) if isinstance(value, str) else str(value)
+    if kind == "multiselect":
+        labels = _choice_labels(spec)
+        items = value if isinstance(value, list) else [value]
+        return "、".join(labels.get(v, str(v)) if isinstance(v, str) else str(v) for v in items)
+    if kind == "image":
+        if isinstance(value, dict):
+            return str(value.get("name") or value.get("file") or "")
+        return str(value)
+    if kind == "repeat":
+        return f"{len(value)} 条" if isinstance(value, list) else str(value)
+    raise ValueError(f"unknown field type {kind!r}")
+
+
+def _number(value):  # pragma: no cover - part of the fallback
+    if isinstance(value, bool):
+        return str(value)
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        return str(value)
+    if not number.is_finite():
+        return str(value)
+    return int(number) if number == number.to_integral_value() and abs(number) < 2**53 \
+        else float(number)
+
+
+def _choice_labels(spec):  # pragma: no cover - part of the fallback
+    labels = {}
+    for choice in spec.get("choices") or []:
+        if isinstance(choice, dict):
+            labels[choice.get("value")] = str(choice.get("label", choice.get("value")))
+        else:
+            labels[choice] = str(choice)
+    return labels

@@ -1,0 +1,364 @@
+"""Organizations: CSV import parsing and validation, CSV export, and tree helpers. Pure.
+
+An organization is a plain dict ``{"code", "name", "parent_code", "kind"}`` (``parent_code`` is
+None for a top-level county). The tree is county -> township (乡镇党委) -> village (村党组织),
+with units (县直单位 and similar) under the county or under a township:
+
+    county    no parent
+    township  parent is a county
+    village   parent is a township
+    unit      parent is a county or a township
+
+Because every kind sits strictly below its parent's kind, a tree that obeys these rules cannot
+contain a cycle; the cycle check below is a second line of defence for data that does not.
+
+Error row numbers are the rows as a spreadsheet shows them: in a CSV file the header is row 1
+and the first organization row 2; row 0 means the file as a whole. ``validate_rows`` (the
+single-organization edit page) numbers its rows from 1.
+"""
+import csv
+import io
+import re
+import unicodedata
+from collections.abc import Mapping
+
+KIND_LABELS = {"county": "县", "township": "乡镇", "village": "村", "unit": "县直单位"}
+
+# Parent kinds each kind accepts (None = no parent).
+ALLOWED_PARENTS = {
+    "county": (None,),
+    "township": ("county",),
+    "village": ("township",),
+    "unit": ("county", "township"),
+}
+
+# Chinese spellings an admin may type in the kind column.
+_KIND_ALIASES = {
+    "县": "county", "县级": "county", "区": "county", "县区": "county",
+    "乡镇": "township", "乡": "township", "镇": "township", "街道": "township",
+    "村": "village", "社区": "village", "村党组织": "village", "村(社区)": "village",
+    "单位": "unit", "县直单位": "unit", "机关": "unit",
+}
+
+REQUIRED_COLUMNS = ("code", "name", "parent_code", "kind")
+CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+NAME_MAX = 60
+# A leading = + - @ would make a spreadsheet treat the name as a formula when the tree is
+# exported to CSV and opened in Excel; no real organization name starts with one.
+_FORMULA_START = ("=", "+", "-", "@")
+
+NOT_UTF8 = "文件不是 UTF-8 编码,请在 Excel 中另存为 CSV UTF-8(逗号分隔)"
+
+
+class OrgImportError(ValueError):
+    """Bad organization data. ``errors`` lists every problem as ``(row_number, 中文原因)``."""
+
+    def __init__(self, errors):
+        self.errors = sorted(errors, key=lambda e: e[0])
+        super().__init__("; ".join(self.messages()))
+
+    def messages(self):
+        """The errors as lines to show a user: "第 3 行:…" (row 0: the file as a whole)."""
+        return [f"第 {row} 行:{reason}" if row else reason for row, reason in self.errors]
+
+
+# ---------------------------------------------------------------- import
+
+def parse_orgs_csv(data, existing=()):
+    """Parse and validate an organization CSV file (bytes); return its normalized rows.
+
+    The file is UTF-8 with or without BOM, LF or CRLF; the header names the columns code, name,
+    parent_code and kind in any order and case (extra columns are ignored). A parent may be
+    defined anywhere in the file or already exist in ``existing``; a file row with the code of an
+    existing organization replaces it. Returns ``[{"code", "name", "parent_code", "kind"}]`` in
+    file order (``parent_code`` None for a county). On any problem raises OrgImportError listing
+    every bad row, and returns nothing: the caller saves all rows or none.
+    """
+    if not data or not data.strip():
+        raise OrgImportError([(0, "文件为空")])
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise OrgImportError([(0, NOT_UTF8)]) from None
+    if not text.strip():
+        raise OrgImportError([(0, "文件为空")])
+
+    records = []
+    try:
+        for number, cells in enumerate(csv.reader(io.StringIO(text, newline="")), start=1):
+            records.append((number, cells))
+    except csv.Error as e:
+        raise OrgImportError([(len(records) + 1, f"CSV 格式错误:{e}")]) from None
+
+    header_index = next((i for i, (_, cells) in enumerate(records) if any(c.strip() for c in cells)),
+                        None)
+    if header_index is None:
+        raise OrgImportError([(0, "文件为空")])
+    header_row, header = records[header_index]
+    columns = [c.strip().lower() for c in header]
+    errors = []
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        errors.append((header_row, "表头缺少列:" + "、".join(missing)
+                       + "(第一行应为 code,name,parent_code,kind)"))
+    duplicated = sorted({c for c in columns if c in REQUIRED_COLUMNS and columns.count(c) > 1})
+    if duplicated:
+        errors.append((header_row, "表头中的列重复:" + "、".join(duplicated)))
+    if errors:
+        raise OrgImportError(errors)
+    position = {name: columns.index(name) for name in REQUIRED_COLUMNS}
+
+    rows, numbers = [], []
+    for number, cells in records[header_index + 1:]:
+        if not any(c.strip() for c in cells):
+            continue  # blank line (or a row of empty cells, as Excel writes them)
+        if len(cells) > len(columns) and any(c.strip() for c in cells[len(columns):]):
+            errors.append((number, "这一行的列数多于表头(名称中有逗号时,整个名称要加英文双引号)"))
+            continue
+        rows.append({name: cells[i] if i < len(cells) else "" for name, i in position.items()})
+        numbers.append(number)
+    if not rows and not errors:
+        raise OrgImportError([(0, "文件中没有组织数据(只有表头)")])
+
+    try:
+        normalized = validate_rows(rows, existing, row_numbers=numbers)
+    except OrgImportError as e:
+        errors.extend(e.errors)
+    if errors:
+        raise OrgImportError(errors)
+    return normalized
+
+
+def validate_rows(rows, existing=(), row_numbers=None):
+    """Check organization rows against each other and ``existing``; return them normalized.
+
+    ``rows`` are dicts with code, name, parent_code ("" or None for none) and kind (English or
+    Chinese); ``existing`` the stored organizations (list or dict by code), which rows with the
+    same code replace. ``row_numbers`` (default 1, 2, …) label the errors. Raises OrgImportError
+    with every problem; the checks are the ones parse_orgs_csv applies to a file.
+    """
+    if row_numbers is None:
+        row_numbers = list(range(1, len(rows) + 1))
+    errors = []
+    normalized = []
+    first_seen = {}
+    for number, row in zip(row_numbers, rows):
+        code = _text(row.get("code"))
+        name = _text(row.get("name"))
+        parent = _text(row.get("parent_code")) or None
+        kind_raw = _text(row.get("kind"))
+        kind = _normalize_kind(kind_raw)
+        row_errors = []
+
+        if not code:
+            row_errors.append("编码不能为空")
+        elif not CODE_RE.match(code):
+            row_errors.append(f"编码「{code}」无效:只能包含字母、数字、- 和 _,以字母或数字开头,"
+                              "最长 32 位")
+        elif code in first_seen:
+            row_errors.append(f"编码 {code} 与第 {first_seen[code]} 行重复")
+        else:
+            first_seen[code] = number
+
+        if not name:
+            row_errors.append("名称不能为空")
+        elif len(name) > NAME_MAX:
+            row_errors.append(f"名称太长({len(name)} 个字),最多 {NAME_MAX} 个字")
+        elif any(unicodedata.category(ch).startswith("C") for ch in name):
+            row_errors.append("名称不能包含换行或控制字符")
+        elif name.startswith(_FORMULA_START):
+            row_errors.append("名称不能以 = + - @ 开头")
+
+        if not kind_raw:
+            row_errors.append("类型不能为空")
+        elif kind is None:
+            row_errors.append(f"类型「{kind_raw}」无效,应为 county、township、village、unit"
+                              "(或 县、乡镇、村、单位)")
+
+        if parent is not None and parent == code:
+            row_errors.append("上级编码不能是自己")
+        normalized.append({"code": code, "name": name, "parent_code": parent, "kind": kind})
+        errors.extend((number, reason) for reason in row_errors)
+
+    # Hierarchy checks need the merged view: existing organizations, replaced by file rows.
+    merged = {o["code"]: o for o in _as_list(existing)}
+    merged.update({r["code"]: r for r in normalized if r["code"]})
+    for number, row in zip(row_numbers, normalized):
+        kind, parent = row["kind"], row["parent_code"]
+        if kind is None or (parent is not None and parent == row["code"]):
+            continue
+        if parent is None:
+            if None not in ALLOWED_PARENTS[kind]:
+                errors.append((number, f"{KIND_LABELS[kind]}必须填写上级编码"
+                               f"({_parent_kinds_text(kind)})"))
+            continue
+        if kind == "county":
+            errors.append((number, "县级组织不能有上级(parent_code 应留空)"))
+            continue
+        parent_org = merged.get(parent)
+        if parent_org is None:
+            errors.append((number, f"上级编码 {parent} 不存在(文件中和系统中都没有)"))
+            continue
+        parent_kind = parent_org.get("kind")
+        if parent_kind not in ALLOWED_PARENTS[kind]:
+            errors.append((number, f"{KIND_LABELS[kind]}的上级必须是{_parent_kinds_text(kind)},"
+                           f"而 {parent}({parent_org.get('name', '')})是"
+                           f"{KIND_LABELS.get(parent_kind, parent_kind)}"))
+
+    # A row that changes an existing organization's kind must not strand its stored children.
+    file_codes = {r["code"] for r in normalized}
+    stored_children = {}
+    for org in _as_list(existing):
+        if org["code"] not in file_codes:
+            stored_children.setdefault(org.get("parent_code"), []).append(org)
+    for number, row in zip(row_numbers, normalized):
+        if row["kind"] is None:
+            continue
+        for child in stored_children.get(row["code"], ()):
+            child_kind = child.get("kind")
+            if child_kind in ALLOWED_PARENTS and row["kind"] not in ALLOWED_PARENTS[child_kind]:
+                errors.append((number, f"已有下级 {child['code']}({child.get('name', '')})"
+                               f"是{KIND_LABELS[child_kind]},不能放在{KIND_LABELS[row['kind']]}之下"))
+
+    for number, row in zip(row_numbers, normalized):
+        if not row["code"] or row["parent_code"] == row["code"]:
+            continue
+        cycle = _cycle_through(merged, row["code"])
+        if cycle:
+            errors.append((number, "上级关系形成循环:" + " → ".join(cycle)))
+
+    if errors:
+        raise OrgImportError(errors)
+    return normalized
+
+
+def orgs_to_csv(orgs):
+    """The organizations as a UTF-8 CSV file with BOM (bytes) that parse_orgs_csv reads back.
+
+    Parents come before their children (tree order), so the file reads like the tree.
+    """
+    out = io.StringIO(newline="")
+    writer = csv.writer(out)
+    writer.writerow(REQUIRED_COLUMNS)
+    for org in _walk(build_tree(orgs)):
+        writer.writerow([org["code"], org["name"], org["parent_code"] or "", org["kind"]])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+# ---------------------------------------------------------------- tree helpers
+
+def org_path(orgs_by_code, code):
+    """Names from the top of the tree down to ``code`` inclusive, e.g. ["岳西县", "响肠镇",
+    "千佛塔村"]; [] for an unknown code. Stops at a missing parent or a cycle."""
+    names, seen = [], set()
+    while code is not None and code in orgs_by_code and code not in seen:
+        seen.add(code)
+        org = orgs_by_code[code]
+        names.append(org["name"])
+        code = org.get("parent_code")
+    names.reverse()
+    return names
+
+
+def org_paths(orgs):
+    """org code -> org_path for every organization (list or dict by code)."""
+    by_code = _by_code(orgs)
+    return {code: org_path(by_code, code) for code in by_code}
+
+
+def descendants(orgs, code, include_self=False):
+    """Codes of every organization below ``code`` (children, grandchildren, …).
+
+    ``orgs`` is a list of orgs or a dict by code. ``code`` itself is included only with
+    include_self=True.
+    """
+    children = {}
+    for org in _as_list(orgs):
+        children.setdefault(org.get("parent_code"), []).append(org["code"])
+    found = set()
+    stack = list(children.get(code, ()))
+    while stack:
+        current = stack.pop()
+        if current in found or current == code:
+            continue
+        found.add(current)
+        stack.extend(children.get(current, ()))
+    if include_self:
+        found.add(code)
+    return found
+
+
+def build_tree(orgs):
+    """The organizations as a nested list for templates, in input order at every level.
+
+    Each node is ``{"code", "name", "kind", "kind_label", "parent_code", "depth",
+    "children": [...]}``. An organization whose parent is missing (or that sits in a cycle) is
+    shown at the top level rather than dropped.
+    """
+    org_list = _as_list(orgs)
+    by_code = {o["code"]: o for o in org_list}
+    nodes = {o["code"]: {"code": o["code"], "name": o["name"], "kind": o.get("kind"),
+                         "kind_label": KIND_LABELS.get(o.get("kind"), o.get("kind") or ""),
+                         "parent_code": o.get("parent_code"), "depth": 0, "children": []}
+             for o in org_list}
+    roots = []
+    for org in org_list:
+        parent = org.get("parent_code")
+        if parent in by_code and not _cycle_through(by_code, org["code"]):
+            nodes[parent]["children"].append(nodes[org["code"]])
+        else:
+            roots.append(nodes[org["code"]])
+    stack = [(node, 0) for node in roots]
+    while stack:
+        node, depth = stack.pop()
+        node["depth"] = depth
+        stack.extend((child, depth + 1) for child in node["children"])
+    return roots
+
+
+# ---------------------------------------------------------------- internals
+
+def _walk(tree):
+    for node in tree:
+        yield node
+        yield from _walk(node["children"])
+
+
+def _text(value):
+    return "" if value is None else str(value).strip()
+
+
+def _normalize_kind(raw):
+    if not raw:
+        return None
+    lowered = raw.lower()
+    if lowered in KIND_LABELS:
+        return lowered
+    return _KIND_ALIASES.get(raw)
+
+
+def _parent_kinds_text(kind):
+    return "或".join(KIND_LABELS[k] for k in ALLOWED_PARENTS[kind] if k)
+
+
+def _as_list(orgs):
+    return list(orgs.values()) if isinstance(orgs, Mapping) else list(orgs)
+
+
+def _by_code(orgs):
+    return dict(orgs) if isinstance(orgs, Mapping) else {o["code"]: o for o in orgs}
+
+
+def _cycle_through(by_code, code):
+    """The codes of a parent cycle that returns to ``code`` (["a", "b", "a"]), else None."""
+    chain, seen = [code], {code}
+    current = by_code.get(code, {}).get("parent_code")
+    while current is not None and current in by_code:
+        chain.append(current)
+        if current == code:
+            return chain
+        if current in seen:
+            return None  # a cycle further up, not through this org
+        seen.add(current)
+        current = by_code[current].get("parent_code")
+    return None
