@@ -59,8 +59,9 @@ EXCEL_MAX_ROWS = 1_048_576
 
 _INVALID_SHEET_CHARS = re.compile(r"[\[\]:*?/\\\x00-\x1f\x7f]")
 # XML 1.0 cannot hold C0 control characters (other than tab, LF, CR); XlsxWriter would escape
-# them as "_x0001_" text, which is noise. They are invisible, so they are dropped.
-_CONTROL_CHARS = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))
+# them as "_x0001_" text, which is noise. They are invisible, so they are dropped (CR is turned
+# into LF first, see _clean).
+_CONTROL_CHARS = dict.fromkeys(c for c in range(32) if c not in (9, 10))
 _CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
@@ -322,6 +323,10 @@ def _format_time(value):
 
 
 def _clean(text):
+    """Drop invisible control characters; newlines become LF (browsers send textareas with
+    CRLF, and a CR in a cell shows as "_x000D_" in some readers)."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     return text.translate(_CONTROL_CHARS)
 
 
