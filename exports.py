@@ -14,8 +14,11 @@ XLSX layout (XlsxWriter in constant_memory mode, so memory stays flat whatever t
 * Every sheet: bold frozen header row, autofilter, column widths estimated from the header and
   the first rows (CJK characters count double, capped at 60), wrapped text for textareas.
 
-Every value a person typed (answers, labels, titles, organization names) is written with
-write_string and the workbook's string conversions are off, so "=1+1" stays the text "=1+1".
+Cell values come from the field-type registry (forms.fields.cell_value): numbers for integer
+and decimal answers, 是/否, choice labels joined by "、", the photo's original file name, ISO
+dates. Every value a person typed (answers, labels, titles, organization names) is written
+with write_string and the workbook's string conversions are off, so "=1+1" stays the text
+"=1+1".
 
 CSV: the main sheet's columns only (repeat fields as their count), UTF-8 with BOM so Excel opens
 Chinese correctly. A CSV cell has no type, so Excel evaluates any cell that starts with = + - @;
@@ -23,22 +26,18 @@ following the OWASP CSV-injection advice, a text value starting with = + - @ tab
 written with a leading single quote ('=1+1). Numbers (integer and decimal answers) are left as
 they are. The XLSX export needs no such prefix and is the one to prefer.
 """
+import contextlib
 import csv
 import io
 import math
 import os
 import re
 import unicodedata
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 import xlsxwriter
 
-try:  # The field-type registry (forms/fields.py) is the one place that formats an answer.
-    from forms.fields import cell_value as _registry_cell
-except ModuleNotFoundError as e:  # pragma: no cover - only while forms/fields.py is being written
-    if e.name not in ("forms", "forms.fields"):
-        raise
-    _registry_cell = None
+from forms.fields import cell_value
 
 WORKBOOK_OPTIONS = {
     "constant_memory": True,
@@ -86,51 +85,59 @@ def submissions_to_xlsx(schema, submissions, org_paths, out, *, org_kinds=None):
     """
     if isinstance(out, os.PathLike):
         out = os.fspath(out)
-    fields = _data_fields(schema)
-    repeats = [spec for spec in fields if spec.get("type") == "repeat"]
     workbook = xlsxwriter.Workbook(out, WORKBOOK_OPTIONS)
     try:
-        formats = {
-            "header": workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1,
-                                           "text_wrap": True, "valign": "vcenter"}),
-            "wrap": workbook.add_format({"text_wrap": True, "valign": "top"}),
-        }
-        taken = set()
-        main = _Sheet(workbook, _sheet_name(schema.get("title"), taken, DEFAULT_SHEET_NAME),
-                      main_headers(schema), formats)
-        main_wrap = [spec.get("type") == "textarea" for spec in fields] + [False] * (
-            len(ORG_HEADERS) + len(TAIL_HEADERS))
-        repeat_sheets = []
-        for spec in repeats:
-            subs = _sub_fields(spec)
-            sheet = _Sheet(workbook, _sheet_name(spec.get("label") or spec.get("name"), taken,
-                                                 spec.get("name") or "明细"),
-                           list(REPEAT_KEY_HEADERS) + [_header(s) for s in subs], formats)
-            repeat_sheets.append((spec, subs, sheet,
-                                  [False, False] + [s.get("type") == "textarea" for s in subs]))
+        _write_workbook(workbook, schema, submissions, org_paths, org_kinds)
+    except BaseException:
+        # Release XlsxWriter's temp files; the caller discards the partial output.
+        with contextlib.suppress(Exception):
+            workbook.close()
+        raise
+    workbook.close()
 
-        for doc in submissions:
-            answers = doc.get("answers") or {}
-            receipt = str(doc.get("receipt") or "")
-            values = [_cell(spec, answers.get(spec["name"])) for spec in fields]
-            values.extend(_org_columns(doc.get("org_code"), org_paths, org_kinds))
-            values.append(_format_time(doc.get("submitted_at")))
-            values.append(receipt)
-            main.write_row(values, main_wrap)
-            for spec, subs, sheet, wrap in repeat_sheets:
-                items = answers.get(spec["name"])
-                if not isinstance(items, list):
-                    continue
-                for index, item in enumerate(items, start=1):
-                    item = item if isinstance(item, dict) else {}
-                    sheet.write_row([receipt, index] + [_cell(s, item.get(s["name"])) for s in subs],
-                                    wrap)
 
-        main.finish()
-        for _spec, _subs, sheet, _wrap in repeat_sheets:
-            sheet.finish()
-    finally:
-        workbook.close()
+def _write_workbook(workbook, schema, submissions, org_paths, org_kinds):
+    fields = _data_fields(schema)
+    repeats = [spec for spec in fields if spec.get("type") == "repeat"]
+    formats = {
+        "header": workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1,
+                                       "text_wrap": True, "valign": "vcenter"}),
+        "wrap": workbook.add_format({"text_wrap": True, "valign": "top"}),
+    }
+    taken = set()
+    main = _Sheet(workbook, _sheet_name(schema.get("title"), taken, DEFAULT_SHEET_NAME),
+                  main_headers(schema),
+                  [spec.get("type") == "textarea" for spec in fields]
+                  + [False] * (len(ORG_HEADERS) + len(TAIL_HEADERS)), formats)
+    repeat_sheets = []
+    for spec in repeats:
+        subs = _sub_fields(spec)
+        sheet = _Sheet(workbook, _sheet_name(spec.get("label") or spec.get("name"), taken,
+                                             spec.get("name") or "明细"),
+                       list(REPEAT_KEY_HEADERS) + [_header(s) for s in subs],
+                       [False, False] + [s.get("type") == "textarea" for s in subs], formats)
+        repeat_sheets.append((spec, subs, sheet))
+
+    for doc in submissions:
+        answers = doc.get("answers") or {}
+        receipt = str(doc.get("receipt") or "")
+        values = [cell_value(spec, answers.get(spec["name"])) for spec in fields]
+        values.extend(_org_columns(doc.get("org_code"), org_paths, org_kinds))
+        values.append(_format_time(doc.get("submitted_at")))
+        values.append(receipt)
+        main.write_row(values)
+        for spec, subs, sheet in repeat_sheets:
+            items = answers.get(spec["name"])
+            if not isinstance(items, list):
+                continue
+            for index, item in enumerate(items, start=1):
+                item = item if isinstance(item, dict) else {}
+                sheet.write_row([receipt, index]
+                                + [cell_value(s, item.get(s["name"])) for s in subs])
+
+    main.finish()
+    for _spec, _subs, sheet in repeat_sheets:
+        sheet.finish()
 
 
 def submissions_to_xlsx_bytes(schema, submissions, org_paths, *, org_kinds=None):
@@ -177,39 +184,46 @@ class _Sheet:
     written in step; only the order within one sheet matters.
     """
 
-    def __init__(self, workbook, name, headers, formats):
+    def __init__(self, workbook, name, headers, wrap, formats):
         self.ws = workbook.add_worksheet(name)
-        self.formats = formats
         self.row = 0
-        self.widths = [_text_width(h) for h in headers]
         self.ncols = len(headers)
+        self.widths = [_text_width(h) for h in headers]
+        # Per column: the cell format for text (wrapped for textareas, else none).
+        self.text_formats = [formats["wrap"] if w else None for w in wrap]
         for col, header in enumerate(headers):
             self.ws.write_string(0, col, _clean(header), formats["header"])
 
-    def write_row(self, values, wrap):
+    def write_row(self, values):
+        """Write the next row. values: str, int/float or None (empty) per column."""
         self.row += 1
-        if self.row >= EXCEL_MAX_ROWS:
+        row = self.row
+        if row >= EXCEL_MAX_ROWS:
             raise ExportError(f"工作表「{self.ws.name}」超过 Excel 的行数上限,请缩小导出范围")
-        measure = self.row <= WIDTH_SAMPLE_ROWS
-        ws, row, wrap_format = self.ws, self.row, self.formats["wrap"]
+        if row <= WIDTH_SAMPLE_ROWS:
+            self._measure(values)
+        # This loop runs for every cell of a 100k-row export: keep it lean.
+        write_string, write_number, text_formats = (
+            self.ws.write_string, self.ws.write_number, self.text_formats)
         for col, value in enumerate(values):
-            if value is None or value == "":
-                continue
-            if type(value) in (int, float) and math.isfinite(value):
+            kind = type(value)
+            if kind is str:
+                if value:
+                    write_string(row, col, value if value.isprintable() else _clean(value),
+                                 text_formats[col])
+            elif (kind is int or kind is float) and math.isfinite(value):
                 # The one exception to write_string: integer and decimal answers are numbers
                 # so that county staff can SUM them. They come from validated numeric fields,
                 # never from free text, so they cannot carry a formula.
-                ws.write_number(row, col, value)
-                if measure:
-                    self.widths[col] = max(self.widths[col], len(str(value)))
-            else:
-                text = _clean(str(value))
-                if wrap[col]:
-                    ws.write_string(row, col, text, wrap_format)
-                else:
-                    ws.write_string(row, col, text)
-                if measure:
-                    self.widths[col] = max(self.widths[col], _text_width(text))
+                write_number(row, col, value)
+            elif value is not None:
+                write_string(row, col, _clean(str(value)), text_formats[col])
+
+    def _measure(self, values):
+        widths = self.widths
+        for col, value in enumerate(values):
+            if value is not None:
+                widths[col] = max(widths[col], _text_width(value))
 
     def finish(self):
         """Column widths, frozen header and autofilter: allowed after the rows, even in
@@ -246,7 +260,7 @@ def _write_csv(text_out, schema, submissions, org_paths, org_kinds):
     writer.writerow([_csv_text(h) for h in main_headers(schema)])
     for doc in submissions:
         answers = doc.get("answers") or {}
-        row = [_csv_cell(_cell(spec, answers.get(spec["name"]))) for spec in fields]
+        row = [_csv_cell(cell_value(spec, answers.get(spec["name"]))) for spec in fields]
         row.extend(_csv_text(v) for v in _org_columns(doc.get("org_code"), org_paths, org_kinds))
         row.append(_csv_text(_format_time(doc.get("submitted_at"))))
         row.append(_csv_text(str(doc.get("receipt") or "")))
@@ -325,6 +339,8 @@ def _format_time(value):
 def _clean(text):
     """Drop invisible control characters; newlines become LF (browsers send textareas with
     CRLF, and a CR in a cell shows as "_x000D_" in some readers)."""
+    if text.isprintable():  # the common case, checked in C: nothing to do
+        return text
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     return text.translate(_CONTROL_CHARS)
@@ -332,6 +348,8 @@ def _clean(text):
 
 def _text_width(text):
     """Display width of the longest line: CJK and other wide characters count double."""
+    if type(text) is not str:
+        return len(str(text))
     width = 0
     for line in str(text).split("\n"):
         if line.isascii():
@@ -341,66 +359,3 @@ def _text_width(text):
         width = max(width, w)
     return width
 
-
-def _cell(spec, value):
-    """An answer as a spreadsheet cell: int/float for integer and decimal, else str; None
-    when empty. Delegates to the field-type registry."""
-    result = (_registry_cell or _fallback_cell)(spec, value)
-    return float(result) if isinstance(result, Decimal) else result
-
-
-def _fallback_cell(spec, value):  # pragma: no cover - replaced by forms.fields.cell_value
-    """Temporary copy of the answer table in docs/ARCHITECTURE.md, until forms/fields.py lands.
-
-    Tolerant of answers stored under an older form version (a value of another type is
-    written as text rather than failing the export).
-    """
-    kind = spec.get("type")
-    if value is None or kind == "section":
-        return None
-    if kind in ("text", "textarea", "phone", "date", "month"):
-        return str(value)
-    if kind == "integer":
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        return _number(value)
-    if kind == "decimal":
-        return _number(value)
-    if kind == "boolean":
-        return "是" if value is True else "否" if value is False else str(value)
-    if kind == "select":
-        return _choice_labels(spec).get(value, str(value)) if isinstance(value, str) else str(value)
-    if kind == "multiselect":
-        labels = _choice_labels(spec)
-        items = value if isinstance(value, list) else [value]
-        return "、".join(labels.get(v, str(v)) if isinstance(v, str) else str(v) for v in items)
-    if kind == "image":
-        if isinstance(value, dict):
-            return str(value.get("name") or value.get("file") or "")
-        return str(value)
-    if kind == "repeat":
-        return f"{len(value)} 条" if isinstance(value, list) else str(value)
-    raise ValueError(f"unknown field type {kind!r}")
-
-
-def _number(value):  # pragma: no cover - part of the fallback
-    if isinstance(value, bool):
-        return str(value)
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        return str(value)
-    if not number.is_finite():
-        return str(value)
-    return int(number) if number == number.to_integral_value() and abs(number) < 2**53 \
-        else float(number)
-
-
-def _choice_labels(spec):  # pragma: no cover - part of the fallback
-    labels = {}
-    for choice in spec.get("choices") or []:
-        if isinstance(choice, dict):
-            labels[choice.get("value")] = str(choice.get("label", choice.get("value")))
-        else:
-            labels[choice] = str(choice)
-    return labels

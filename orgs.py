@@ -291,13 +291,13 @@ def descendants(orgs, code, include_self=False):
 def build_tree(orgs):
     """The organizations as a nested list for templates, in input order at every level.
 
-    Each node is ``{"code", "name", "kind", "kind_label", "parent_code", "depth",
-    "children": [...]}``. An organization whose parent is missing (or that sits in a cycle) is
+    Each node is ``{"org": the organization dict, "code", "name", "kind", "kind_label",
+    "parent_code", "depth", "children": [...]}``. An organization whose parent is missing (or that sits in a cycle) is
     shown at the top level rather than dropped.
     """
     org_list = _as_list(orgs)
     by_code = {o["code"]: o for o in org_list}
-    nodes = {o["code"]: {"code": o["code"], "name": o["name"], "kind": o.get("kind"),
+    nodes = {o["code"]: {"org": o, "code": o["code"], "name": o["name"], "kind": o.get("kind"),
                          "kind_label": KIND_LABELS.get(o.get("kind"), o.get("kind") or ""),
                          "parent_code": o.get("parent_code"), "depth": 0, "children": []}
              for o in org_list}

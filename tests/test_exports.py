@@ -299,6 +299,21 @@ def test_two_thousand_rows_from_a_generator():
     assert main.auto_filter.ref.endswith("2001")
 
 
+def test_too_many_rows_for_a_sheet_is_an_error(monkeypatch):
+    monkeypatch.setattr(exports, "EXCEL_MAX_ROWS", 3)
+    with pytest.raises(exports.ExportError, match="行数上限"):
+        export([FULL, SPARSE, EVIL])
+
+
+def test_an_error_while_reading_submissions_propagates(tmp_path):
+    def docs():
+        yield FULL
+        raise RuntimeError("storage went away")
+
+    with pytest.raises(RuntimeError, match="storage went away"):
+        exports.submissions_to_xlsx(SCHEMA, docs(), ORG_PATHS, tmp_path / "partial.xlsx")
+
+
 def test_workbook_options_turn_every_conversion_off():
     assert exports.WORKBOOK_OPTIONS == {"constant_memory": True, "strings_to_formulas": False,
                                         "strings_to_urls": False, "strings_to_numbers": False}

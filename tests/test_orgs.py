@@ -287,6 +287,7 @@ def test_build_tree():
     assert [n["code"] for n in tree] == ["YX"]
     county = tree[0]
     assert county["kind_label"] == "县" and county["depth"] == 0
+    assert county["org"] is EXPECTED[0]
     assert [n["code"] for n in county["children"]] == ["XC", "CZJ"]
     township = county["children"][0]
     assert township["depth"] == 1 and township["kind_label"] == "乡镇"
