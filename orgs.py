@@ -90,8 +90,8 @@ def parse_orgs_csv(data, existing=()):
     except csv.Error as e:
         raise OrgImportError([(len(records) + 1, f"CSV 格式错误:{e}")]) from None
 
-    header_index = next((i for i, (_, cells) in enumerate(records) if any(c.strip() for c in cells)),
-                        None)
+    header_index = next(
+        (i for i, (_, cells) in enumerate(records) if any(c.strip() for c in cells)), None)
     if header_index is None:
         raise OrgImportError([(0, "文件为空")])
     header_row, header = records[header_index]
@@ -292,8 +292,8 @@ def build_tree(orgs):
     """The organizations as a nested list for templates, in input order at every level.
 
     Each node is ``{"org": the organization dict, "code", "name", "kind", "kind_label",
-    "parent_code", "depth", "children": [...]}``. An organization whose parent is missing (or that sits in a cycle) is
-    shown at the top level rather than dropped.
+    "parent_code", "depth", "children": [...]}``. An organization whose parent is missing (or
+    that sits in a cycle) is shown at the top level rather than dropped.
     """
     org_list = _as_list(orgs)
     by_code = {o["code"]: o for o in org_list}
