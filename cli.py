@@ -1,17 +1,17 @@
 """Operator commands: `flask --app app <command>`. Each wraps the same code the web pages use."""
-import json
 import os
 import sys
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 
 import orgs as org_tree
 from forms.loader import SchemaError, check_schema, load_builtin_schemas, load_schema_file
 from seed import seed_first_start
 from views import auth
 from views.admin import ensure_links, export_submissions, import_orgs_csv
-from views.web import entry_url, get_store, org_paths, orgs_by_code
+from views.web import entry_url, get_store, orgs_by_code
 
 
 def register(app):
@@ -26,6 +26,7 @@ def fail(message):
 
 
 @click.command("init")
+@with_appcontext
 @click.option("--no-demo", is_flag=True, help="Do not load the demo organization tree.")
 def init(no_demo):
     """Prepare the data folder: install missing built-in forms and (on an empty
@@ -45,6 +46,7 @@ def init(no_demo):
 
 
 @click.command("create-user")
+@with_appcontext
 @click.argument("name")
 @click.option("--role", type=click.Choice(auth.ROLES), required=True, help="Account role.")
 @click.option("--password-stdin", is_flag=True,
@@ -63,6 +65,7 @@ def create_user(name, role, password_stdin):
 
 
 @click.command("import-orgs")
+@with_appcontext
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 def import_orgs(file):
     """Import organizations from FILE.csv (UTF-8, columns code,name,parent_code,kind).
@@ -80,6 +83,7 @@ def import_orgs(file):
 
 
 @click.command("load-form")
+@with_appcontext
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 def load_form(file):
     """Validate FILE.json and install it as a new form, or as the next version of
@@ -93,6 +97,7 @@ def load_form(file):
 
 
 @click.command("check-forms")
+@with_appcontext
 def check_forms():
     """Validate every form: the built-in files in schemas/ and the current version
     of every form in the database. Exits non-zero if any is invalid."""
@@ -121,6 +126,7 @@ def _form_or_fail(form_id):
 
 
 @click.command("links")
+@with_appcontext
 @click.argument("form_id")
 @click.option("--township", help="Only this township code and the organizations under it.")
 def links(form_id, township):
@@ -141,6 +147,7 @@ def links(form_id, township):
 
 
 @click.command("export")
+@with_appcontext
 @click.argument("form_id")
 @click.argument("out", type=click.Path(dir_okay=False, writable=True))
 @click.option("--township", help="Only submissions from this township (code) and below.")

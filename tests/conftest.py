@@ -28,8 +28,9 @@ def app(tmp_path):
 
 @pytest.fixture
 def store(app):
+    # Not kept inside an app context: requests must each get their own (and their own `g`).
     with app.app_context():
-        yield get_store()
+        return get_store()
 
 
 @pytest.fixture

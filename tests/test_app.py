@@ -2,6 +2,7 @@
 import io
 import json
 import re
+import uuid
 
 import openpyxl
 import pytest
@@ -161,8 +162,8 @@ def test_qr_link_to_receipt_to_list_to_export(app, client, admin_client, entry, 
     assert "党建引领“小冬桃”助力乡村振兴" in detail and "栽植冬桃" in detail
     photo = admin_client.get(f"/admin/uploads/{answers['photo']['file']}")
     assert photo.status_code == 200 and photo.data == png_bytes()
-    assert client.application.test_client().get(
-        f"/admin/uploads/{answers['photo']['file']}").status_code == 302
+    photo.close()
+    assert app.test_client().get(f"/admin/uploads/{answers['photo']['file']}").status_code == 302
 
     xlsx = admin_client.get("/admin/forms/t_project/export.xlsx")
     assert xlsx.status_code == 200
@@ -237,11 +238,10 @@ def test_revoked_and_unknown_tokens_are_404(admin_client, client, entry, store):
     assert response.status_code == 302
     gone = client.get(f"/f/{token}")
     assert gone.status_code == 404 and "二维码" in gone.get_data(as_text=True)
-    assert submit_raw(client, token).status_code == 404
-
-
-def submit_raw(client, token):
-    return client.post(f"/f/{token}", data=VALID)
+    anonymous = client.application.test_client()
+    login_page = anonymous.get("/login").get_data(as_text=True)
+    response = anonymous.post(f"/f/{token}", data={**VALID, "csrf_token": csrf_token(login_page)})
+    assert response.status_code == 404
 
 
 def test_regenerate_gives_new_token_and_kills_old(admin_client, client, entry, store):
@@ -352,7 +352,7 @@ def test_schema_upload_file(admin_client, store):
 def test_preview_validates_but_stores_nothing(admin_client, entry, store):
     page = admin_client.get("/admin/forms/t_project/preview").get_data(as_text=True)
     response = admin_client.post("/admin/forms/t_project/preview", data={
-        **VALID, "csrf_token": csrf_token(page), "submission_id": "0" * 32})
+        **VALID, "csrf_token": csrf_token(page), "submission_id": uuid.uuid4().hex})
     assert response.status_code == 200 and "校验通过" in response.get_data(as_text=True)
     assert store.count_submissions("t_project") == 0
 

@@ -2,22 +2,24 @@
 import json
 import os
 import tempfile
+from urllib.parse import quote
 
-from flask import (Blueprint, abort, after_this_request, current_app, flash, redirect,
+from flask import (Blueprint, abort, current_app, flash, redirect,
                    render_template, request, send_file, url_for)
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import DateField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, Regexp, ValidationError
 
 import exports
 import orgs as org_tree
 import qr
 import uploads
-from forms.builder import build_form_class, collect_answers, display_rows
+from forms.builder import build_form_class, collect_answers, display_rows, new_submission_id
 from forms.loader import SchemaError, check_schema
-from views.web import (entry_url, get_form_or_404, get_store, org_paths, orgs_by_code,
+from views.web import (entry_url, get_form_or_404, get_store, orgs_by_code,
                        uploads_dir)
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -148,7 +150,7 @@ def form_preview(form_id):
     form = build_form_class(schema)()
     checked = None
     if request.method == "GET":
-        form.submission_id.data = "0" * 32
+        form.submission_id.data = new_submission_id()
     elif form.validate_on_submit():
         checked = display_rows(schema, collect_answers(form, schema)[0])
     return render_template("admin/form_preview.html", form=form, schema=schema,
@@ -157,7 +159,7 @@ def form_preview(form_id):
 
 # ---------------------------------------------------------------- organizations
 
-KIND_CHOICES = [(k, v) for k, v in org_tree.KIND_LABELS.items()]
+KIND_CHOICES = [SelectChoice(k, v) for k, v in org_tree.KIND_LABELS.items()]
 
 
 class OrgForm(FlaskForm):
@@ -182,8 +184,8 @@ def orgs_list():
 
 def _org_form(orgs, obj=None):
     form = OrgForm(data=obj)
-    form.parent_code.choices = [("", "(无,顶级)")] + [
-        (o["code"], f"{o['name']}({org_tree.KIND_LABELS.get(o['kind'], o['kind'])})")
+    form.parent_code.choices = [SelectChoice("", "(无,顶级)")] + [
+        SelectChoice(o["code"], f"{o['name']}({org_tree.KIND_LABELS.get(o['kind'], o['kind'])})")
         for o in orgs if not obj or o["code"] != obj["code"]]
     return form
 
@@ -301,7 +303,7 @@ def links(form_id):
     township = request.args.get("township", "")
     scope = _scope_orgs(orgs, township)
     active = {l["org_code"]: l for l in store.list_links(form_id) if not l.get("revoked_at")}
-    paths = org_paths(orgs)
+    paths = org_tree.org_paths(orgs)
     rows = [{"org": o, "path": paths[o["code"]], "link": active.get(o["code"]),
              "url": entry_url(active[o["code"]]["token"]) if o["code"] in active else None}
             for o in sorted(scope, key=lambda o: paths[o["code"]])]
@@ -421,13 +423,13 @@ class FilterForm(FlaskForm):
 def _filters(orgs):
     """Parse the filter query string; returns (form, query kwargs) or aborts on nonsense."""
     form = FilterForm(formdata=request.args)
-    form.township.choices = [("", "全部乡镇")] + [
-        (o["code"], o["name"]) for o in sorted(_townships(orgs), key=lambda o: o["code"])]
+    form.township.choices = [SelectChoice("", "全部乡镇")] + [
+        SelectChoice(o["code"], o["name"]) for o in sorted(_townships(orgs), key=lambda o: o["code"])]
     scope_codes = None
     if form.township.data:
         scope_codes = org_tree.descendants(orgs, form.township.data) | {form.township.data}
-    form.org.choices = [("", "全部")] + [
-        (o["code"], o["name"]) for o in sorted(orgs.values(), key=lambda o: o["code"])
+    form.org.choices = [SelectChoice("", "全部")] + [
+        SelectChoice(o["code"], o["name"]) for o in sorted(orgs.values(), key=lambda o: o["code"])
         if o["kind"] != "county" and (scope_codes is None or o["code"] in scope_codes)
         and o["code"] != form.township.data]
     form.validate()
@@ -458,7 +460,7 @@ def submissions(form_id):
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("admin/submissions.html", form_doc=form_doc, docs=docs, total=total,
                            page=page, pages=max((total + per_page - 1) // per_page, 1),
-                           filter_form=filter_form, args=args, paths=org_paths(orgs))
+                           filter_form=filter_form, args=args, paths=org_tree.org_paths(orgs))
 
 
 @bp.route("/submissions/<receipt>")
@@ -471,7 +473,7 @@ def submission_detail(receipt):
     orgs = orgs_by_code(store)
     return render_template("admin/submission.html", doc=doc, form_doc=form_doc,
                            rows=display_rows(form_doc["schema"], doc["answers"]),
-                           path=org_paths(orgs).get(doc["org_code"], [doc["org_code"]]))
+                           path=org_tree.org_path(orgs, doc["org_code"]) or [doc["org_code"]])
 
 
 @bp.route("/uploads/<path:name>")
@@ -489,7 +491,8 @@ def export_submissions(store, form_id, fmt, out, **query):
     _total, docs = store.query_submissions(form_id, **query)
     docs.reverse()  # oldest first reads naturally in a ledger
     writer = exports.submissions_to_xlsx if fmt == "xlsx" else exports.submissions_to_csv
-    writer(schema, docs, org_paths(orgs), out)
+    writer(schema, docs, org_tree.org_paths(orgs), out,
+           org_kinds={code: org["kind"] for code, org in orgs.items()})
     return len(docs)
 
 
@@ -503,14 +506,21 @@ def export(form_id, fmt):
     fd, path = tempfile.mkstemp(suffix="." + fmt, dir=current_app.config["DATA_DIR"],
                                 prefix=".export-")
     os.close(fd)
-
-    @after_this_request
-    def cleanup(response):
-        response.call_on_close(lambda: os.path.exists(path) and os.unlink(path))
-        return response
-
-    export_submissions(store, form_id, fmt, path, **query)
+    try:
+        export_submissions(store, form_id, fmt, path, **query)
+        stream = open(path, "rb")
+    finally:
+        os.unlink(path)  # the open stream keeps the data until the response is sent
     name = f"{form_doc['schema']['title']}.{fmt}"
     mimetype = ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
                 if fmt == "xlsx" else "text/csv; charset=utf-8")
-    return send_file(path, mimetype=mimetype, as_attachment=True, download_name=name)
+    disposition = f"attachment; filename=export.{fmt}; filename*=UTF-8''{quote(name)}"
+    return current_app.response_class(_chunks(stream), mimetype=mimetype,
+                                      headers={"Content-Disposition": disposition})
+
+
+def _chunks(stream, size=256 * 1024):
+    """Yield a file in chunks and close it when done (or when the client goes away)."""
+    with stream:
+        while chunk := stream.read(size):
+            yield chunk

@@ -1,12 +1,11 @@
 """Public entry: the QR-code capability links that village cadres open in WeChat."""
-import uuid
-
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
+import orgs as org_tree
 import storage
 import uploads
-from forms.builder import build_form_class, collect_answers
-from views.web import get_store, orgs_by_code, org_paths, uploads_dir
+from forms.builder import build_form_class, collect_answers, new_submission_id
+from views.web import get_store, orgs_by_code, uploads_dir
 
 bp = Blueprint("public", __name__)
 
@@ -21,7 +20,8 @@ def _resolve(token):
     orgs = orgs_by_code(store)
     if form_doc is None or link["org_code"] not in orgs:
         abort(404)
-    return link, form_doc["schema"], orgs[link["org_code"]], org_paths(orgs)[link["org_code"]]
+    code = link["org_code"]
+    return link, form_doc["schema"], orgs[code], org_tree.org_path(orgs, code)
 
 
 @bp.route("/")
@@ -34,7 +34,7 @@ def entry(token):
     link, schema, org, path = _resolve(token)
     form = build_form_class(schema)()
     if request.method == "GET":
-        form.submission_id.data = uuid.uuid4().hex
+        form.submission_id.data = new_submission_id()
     elif form.validate_on_submit():
         answers, files = collect_answers(form, schema)
         try:

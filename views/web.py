@@ -4,7 +4,6 @@ import threading
 
 from flask import abort, current_app
 
-import orgs as org_tree
 import storage
 
 
@@ -60,11 +59,6 @@ def entry_url(token, app=None):
 
 def orgs_by_code(store=None):
     return {o["code"]: o for o in (store or get_store()).list_orgs()}
-
-
-def org_paths(orgs):
-    """org code -> list of names from the top of the tree down to that org."""
-    return {code: org_tree.org_path(orgs, code) for code in orgs}
 
 
 def get_form_or_404(form_id, version=None):
