@@ -1,0 +1,1012 @@
+"""The storage engine: TinyDB over an append-only, fsync'd JSON-lines log.
+
+This module owns the database file format, the locking between threads and processes, durability,
+crash recovery, snapshots (backup, restore, compaction) and the integrity check. It plugs into
+TinyDB through TinyDB's own extension points: ``LogStorage`` (a ``tinydb.storages.Storage``) holds
+the state, ``LogTable`` (``TinyDB.table_class``) turns every write into one logged record, and
+``LogDB`` (a ``TinyDB``) wires them together. See docs/STORAGE.md for the why.
+
+File format: one record per line, each line a JSON object::
+
+    {"crc":"1a2b3c4d","len":[N0,N1,...],"ops":[OP,...],"raw":[P1,...]}\\n
+
+- ``ops`` is the list of operations of the record, applied in order and all-or-nothing:
+  ``["put", table, doc_id, doc]`` (insert or replace a whole document),
+  ``["put", table, doc_id, doc, [key, ...]]`` (same, the values of those keys are raw payloads),
+  ``["del", table, doc_id]`` and ``["drop", table]``.
+- ``raw`` (only present when used) holds large JSON values verbatim, in the order the ``put``
+  operations name them; ``doc[key]`` is ``null`` inside ``ops``. They are kept in memory as
+  ``RawJSON`` bytes and never parsed when the log is replayed: that is what keeps opening 100k
+  submissions around a second and their memory small.
+- ``len`` gives the byte length of ``ops`` then of each raw payload, so a reader slices them
+  without parsing. ``crc`` is the CRC-32 (8 hex digits) of every byte after ``"crc":"…",`` up to
+  and including the final ``}``.
+- A line without its trailing newline is a torn write (a writer died in the middle, or is still
+  writing): it is ignored, and removed by the next writer before it appends.
+"""
+from __future__ import annotations
+
+import errno
+import fcntl
+import gc
+import json
+import logging
+import os
+import re
+import secrets
+import sys
+import threading
+import weakref
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+
+from tinydb import TinyDB
+from tinydb.storages import Storage
+from tinydb.table import Document, Table
+
+__all__ = [
+    "StorageError", "RawJSON", "LogStorage", "LogTable", "LogDB", "Transaction",
+    "encode_record", "decode_record", "CorruptRecord",
+    "backup", "restore", "check", "compact",
+]
+
+log = logging.getLogger(__name__)
+
+# Messages shown to users (a Flask view turns StorageError into a 503 page).
+MSG_WRITE_FAILED = "数据保存失败,请稍后重试"
+MSG_READ_FAILED = "数据读取失败,请稍后重试"
+_ERRNO_HINTS = {
+    errno.ENOSPC: "磁盘空间不足",
+    errno.EDQUOT: "磁盘配额已满",
+    errno.EACCES: "没有写入权限",
+    errno.EPERM: "没有写入权限",
+    errno.EROFS: "文件系统为只读",
+    errno.EIO: "磁盘读写错误",
+}
+
+_READ_CHUNK = 16 << 20
+_SNAPSHOT_BUFFER = 1 << 20
+_FRAME = re.compile(rb'\{"crc":"([0-9a-f]{8})","len":\[([0-9]+(?:,[0-9]+)*)\],"ops":')
+_CRC_START = len(b'{"crc":"12345678",')
+_RAW_OPEN = b',"raw":['
+
+
+class StorageError(Exception):
+    """A read or write of the database failed. ``str()`` is safe to show to users (Chinese)."""
+
+
+class CorruptRecord(ValueError):
+    """A complete line of the log that cannot be decoded (bad checksum, framing or JSON)."""
+
+
+def _failure(message: str, exc: OSError | None = None) -> StorageError:
+    hint = _ERRNO_HINTS.get(exc.errno) if exc is not None else None
+    if hint:
+        message = f"{message.rstrip('。')}({hint})"
+    return StorageError(message)
+
+
+class RawJSON(bytes):
+    """A JSON value kept as its compact UTF-8 text.
+
+    Put one as a top-level value of a document and the engine writes it verbatim to the log and
+    keeps it as bytes in memory: it is neither parsed when the log is replayed nor expanded into
+    Python objects until someone calls ``load()``. TinyDB queries cannot look inside it.
+    """
+
+    __slots__ = ()
+
+    @classmethod
+    def dump(cls, value) -> RawJSON:
+        return cls(_dumps(value))
+
+    def load(self):
+        return json.loads(self.decode("utf-8"))
+
+
+def _dumps(value) -> bytes:
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"),
+                          allow_nan=False).encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate cannot be UTF-8 encoded: let JSON escape it instead.
+        return json.dumps(value, ensure_ascii=True, separators=(",", ":"),
+                          allow_nan=False).encode("ascii")
+
+
+def encode_record(ops: Iterable[tuple]) -> bytes:
+    """Serialize operations into one log line (with its trailing newline)."""
+    out, raws = [], []
+    for op in ops:
+        if op[0] == "put":
+            _, table, doc_id, doc = op
+            raw_keys = [k for k, v in doc.items() if isinstance(v, RawJSON)]
+            if raw_keys:
+                for k in raw_keys:
+                    payload = bytes(doc[k])
+                    if not payload or b"\n" in payload:
+                        raise ValueError(f"raw value {k!r} is not compact JSON")
+                    raws.append(payload)
+                doc = {k: (None if isinstance(v, RawJSON) else v) for k, v in doc.items()}
+                out.append(["put", table, doc_id, doc, raw_keys])
+            else:
+                out.append(["put", table, doc_id, doc])
+        else:
+            out.append(list(op))
+    body = _dumps(out)
+    lens = b",".join(b"%d" % n for n in [len(body)] + [len(r) for r in raws])
+    tail = b'"len":[' + lens + b'],"ops":' + body
+    if raws:
+        tail += _RAW_OPEN + b",".join(raws) + b"]"
+    tail += b"}"
+    return b'{"crc":"%08x",' % zlib.crc32(tail) + tail + b"\n"
+
+
+_scan = json.JSONDecoder().scan_once
+_intern = sys.intern
+
+
+def _split_record(data: bytes, pos: int = 0, end: int | None = None,
+                  view: memoryview | None = None) -> tuple[bytes, list[RawJSON]]:
+    """Check the checksum and framing of the line data[pos:end] (no newline); return
+    (ops JSON bytes, raw payloads). Works in place: a read chunk is never split into copies."""
+    if end is None:
+        end = len(data)
+    if view is None:
+        view = memoryview(data)
+    m = _FRAME.match(data, pos, end)
+    if m is None:
+        raise CorruptRecord("not a record")
+    if zlib.crc32(view[pos + _CRC_START:end]) != int(m[1], 16):
+        raise CorruptRecord("checksum mismatch")
+    lens = [int(n) for n in m[2].split(b",")]
+    pos = m.end()
+    body = data[pos:pos + lens[0]]
+    pos += lens[0]
+    raws = []
+    if len(lens) > 1:
+        if data[pos:pos + len(_RAW_OPEN)] != _RAW_OPEN:
+            raise CorruptRecord("bad framing")
+        pos += len(_RAW_OPEN)
+        for n in lens[1:]:
+            raws.append(RawJSON(view[pos:pos + n]))
+            pos += n + 1  # the "," between payloads, then "]"
+        if data[pos - 1:pos] != b"]":
+            raise CorruptRecord("bad framing")
+    if pos != end - 1 or data[pos:end] != b"}":
+        raise CorruptRecord("bad framing")
+    return body, raws
+
+
+def _finish_ops(ops, raws: list[RawJSON], intern: bool) -> list[list]:
+    """Validate parsed operations and put the raw payloads in place."""
+    if type(ops) is not list:
+        raise CorruptRecord("bad operations")
+    taken = 0
+    try:
+        for op in ops:
+            kind = op[0]
+            if kind == "put":
+                if type(op[2]) is not int or type(op[3]) is not dict or type(op[1]) is not str:
+                    raise CorruptRecord("bad put")
+                if intern:
+                    # 100k documents then share one copy of each field name.
+                    op[3] = {_intern(k): v for k, v in op[3].items()}
+                if len(op) == 5:
+                    doc = op[3]
+                    for key in op.pop():
+                        doc[key] = raws[taken]
+                        taken += 1
+            elif kind == "del":
+                if type(op[2]) is not int or type(op[1]) is not str:
+                    raise CorruptRecord("bad del")
+            elif kind != "drop" or type(op[1]) is not str:
+                raise CorruptRecord(f"unknown operation {kind!r}")
+    except (IndexError, TypeError, AttributeError):
+        raise CorruptRecord("bad operation") from None
+    if taken != len(raws):
+        raise CorruptRecord("raw payload count mismatch")
+    return ops
+
+
+def _parse_ops(body: bytes):
+    try:
+        text = body.decode("utf-8")
+        ops, stop = _scan(text, 0)
+    except (ValueError, StopIteration) as exc:  # JSONDecodeError / UnicodeDecodeError are ValueErrors
+        raise CorruptRecord(f"bad JSON: {exc}") from None
+    if stop != len(text):
+        raise CorruptRecord("bad operations")
+    return ops
+
+
+def decode_record(line: bytes) -> list[list]:
+    """Parse one log line (without its newline) into operations; raise CorruptRecord."""
+    body, raws = _split_record(line)
+    return _finish_ops(_parse_ops(body), raws, intern=True)
+
+
+def decode_lines(data: bytes, offset: int):
+    """Decode the complete lines of data (a chunk of the log read at byte offset).
+
+    Yields (line offset, ops or CorruptRecord). The ops of all lines are parsed by one scanner
+    call: much less per-call overhead, and the scanner's key memo makes every document of the
+    batch share its key strings (what interning does for single records).
+    """
+    frames = []
+    view = memoryview(data)
+    pos = 0
+    find = data.find
+    while True:
+        nl = find(b"\n", pos)
+        if nl < 0:
+            break
+        try:
+            frames.append((offset + pos, _split_record(data, pos, nl, view)))
+        except CorruptRecord as exc:
+            frames.append((offset + pos, exc))
+        pos = nl + 1
+    good = [frame[1][0] for frame in frames if type(frame[1]) is tuple]
+    batch = None
+    if len(good) > 1:
+        try:
+            batch = _parse_ops(b"[" + b",".join(good) + b"]")
+        except CorruptRecord:
+            batch = None
+        if type(batch) is not list or len(batch) != len(good):
+            batch = None  # a body that is not exactly one JSON value: decode one by one
+    del good
+    parsed = iter(batch) if batch is not None else None
+    for start, frame in frames:
+        if type(frame) is not tuple:
+            yield start, frame
+            continue
+        body, raws = frame
+        try:
+            ops = next(parsed) if parsed is not None else _parse_ops(body)
+            yield start, _finish_ops(ops, raws, intern=parsed is None)
+        except CorruptRecord as exc:
+            yield start, exc
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path or ".", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        if n <= 0:
+            raise OSError(errno.EIO, "short write")
+        view = view[n:]
+
+
+def _json_copy(value):
+    """Deep copy of decoded JSON (RawJSON and scalars are immutable and shared)."""
+    t = type(value)
+    if t is dict:
+        return {k: _json_copy(v) for k, v in value.items()}
+    if t is list:
+        return [_json_copy(v) for v in value]
+    return value
+
+
+# Every open LogStorage, so that a forked child (gunicorn --preload) re-opens its own lock.
+_LIVE: weakref.WeakSet = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for storage in list(_LIVE):
+        storage._reinit_after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class LogStorage(Storage):
+    """TinyDB Storage over the log; the state of every table lives in memory.
+
+    ``tables`` is ``{name: {int doc_id: doc}}``, rebuilt by replaying the log at open and kept
+    current by catching up before every read (and, under the lock, before every write): new
+    complete lines are applied, an inode change (restore, compaction by another process) reloads
+    from scratch. Documents in memory are never mutated; a change replaces the whole document.
+
+    Writes go through ``transaction()``: thread lock + ``flock`` on ``<path>.lock``, catch up,
+    append one line, fsync, then apply the line to memory.
+    """
+
+    def __init__(self, path, readonly: bool = False):
+        self.path = os.path.abspath(os.fspath(path))
+        self.lock_path = self.path + ".lock"
+        self.readonly = readonly
+        self._mutex = threading.RLock()
+        self._listeners: list = []
+        self._txn: Transaction | None = None
+        self._fd: int | None = None
+        self._lock_fd: int | None = None
+        self._locked = False
+        self.tables: dict[str, dict[int, dict]] = {}
+        self._max_id: dict[str, int | None] = {}
+        self.generation = 0
+        self.corrupt: list[dict] = []  # {"offset", "reason"} of undecodable complete lines
+        self.records = 0
+        self._ident = None
+        self._end = 0  # offset just after the last complete line applied
+        self._seen = 0  # file size at the last catch-up (torn bytes included)
+        self._closed = False
+        self._pid = os.getpid()
+        try:
+            if readonly:
+                self._reload()
+            else:
+                directory = os.path.dirname(self.path)
+                os.makedirs(directory, exist_ok=True)
+                self._lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+                try:
+                    fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+                except FileExistsError:
+                    pass
+                else:
+                    os.close(fd)
+                    _fsync_dir(directory)  # the new name itself must survive a crash
+                # No lock needed to load: complete lines are a consistent prefix of history.
+                self._reload()
+        except OSError as exc:
+            self.close()
+            raise _failure(f"无法打开数据库文件 {self.path}", exc) from exc
+        except BaseException:
+            self.close()
+            raise
+        _LIVE.add(self)
+
+    # ---- TinyDB Storage interface -------------------------------------------------------------
+
+    def read(self):
+        with self._mutex:
+            self.catch_up()
+            return self.tables
+
+    def write(self, data) -> None:
+        raise NotImplementedError("LogStorage is written through transactions (LogTable)")
+
+    def close(self) -> None:
+        self._closed = True
+        _LIVE.discard(self)
+        for name in ("_fd", "_lock_fd"):
+            fd = getattr(self, name)
+            if fd is not None:
+                setattr(self, name, None)
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+
+    # ---- listeners (secondary indexes of the layer above) -------------------------------------
+
+    def add_listener(self, listener) -> None:
+        """``listener.reset(tables)`` now and after every reload; ``listener.changed(table,
+        doc_id, old, new)`` for every applied operation (``new`` None = deleted)."""
+        with self._mutex:
+            self.catch_up()
+            self._listeners.append(listener)
+            listener.reset(self.tables)
+
+    # ---- reading ------------------------------------------------------------------------------
+
+    @contextmanager
+    def reading(self):
+        """Hold the in-process lock with the state caught up with the file."""
+        with self._mutex:
+            self.catch_up()
+            yield self
+
+    def catch_up(self) -> None:
+        """Apply what other processes appended since the last look (caller holds the mutex)."""
+        if self._closed:
+            raise StorageError("数据库已关闭")
+        try:
+            st = os.stat(self.path)
+        except OSError as exc:
+            raise _failure(MSG_READ_FAILED, exc) from exc
+        try:
+            if (st.st_dev, st.st_ino) != self._ident or st.st_size < self._end:
+                self._reload()
+            elif st.st_size != self._seen:
+                self._replay(st.st_size, notify=True)
+        except OSError as exc:
+            raise _failure(MSG_READ_FAILED, exc) from exc
+
+    def max_id(self, table: str) -> int:
+        value = self._max_id.get(table, 0)
+        if value is None:
+            value = self._max_id[table] = max(self.tables.get(table, ()), default=0)
+        return value
+
+    def _reload(self) -> None:
+        flags = os.O_RDONLY if self.readonly else os.O_RDWR | os.O_APPEND
+        fd = os.open(self.path, flags | os.O_CLOEXEC)
+        st = os.fstat(fd)
+        old, self._fd = self._fd, fd
+        if old is not None:
+            os.close(old)
+        self._ident = (st.st_dev, st.st_ino)
+        self.tables, self._max_id = {}, {}
+        self.corrupt, self.records = [], 0
+        self._end = self._seen = 0
+        # Replaying creates ~100k containers; the cyclic GC would rescan them again and again
+        # while loading, then in every full collection afterwards (a ~100 ms pause in the middle
+        # of some request). The loaded state is acyclic and long-lived: freeze it out of the GC.
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self._replay(st.st_size, notify=False)
+        finally:
+            if was_enabled:
+                gc.enable()
+                gc.freeze()
+        self.generation += 1
+        for listener in self._listeners:
+            listener.reset(self.tables)
+
+    def _replay(self, size: int, notify: bool) -> None:
+        pos = start = self._end
+        pending = b""
+        while pos < size:
+            chunk = os.pread(self._fd, min(_READ_CHUNK, size - pos), pos)
+            if not chunk:
+                break
+            pos += len(chunk)
+            data = pending + chunk if pending else chunk
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                pending = data
+                continue
+            for offset, ops in decode_lines(data[:cut + 1], start):
+                self._apply(ops, offset, notify)
+            start = pos - (len(data) - cut - 1)
+            pending = data[cut + 1:]
+        self._end = start
+        self._seen = size
+
+    def _apply(self, ops, offset: int, notify: bool) -> None:
+        if isinstance(ops, CorruptRecord):
+            self.corrupt.append({"offset": offset, "reason": str(ops)})
+            log.error("%s: corrupt record at byte %d skipped (%s)", self.path, offset, ops)
+            return
+        self.records += 1
+        self.generation += 1
+        tables, listeners = self.tables, (self._listeners if notify else ())
+        for op in ops:
+            kind, name = op[0], op[1]
+            if kind == "put":
+                doc_id, doc = op[2], op[3]
+                table = tables.get(name)
+                if table is None:
+                    table = tables[name] = {}
+                old = table.get(doc_id)
+                table[doc_id] = doc
+                top = self._max_id.get(name, 0)
+                if top is not None and doc_id > top:
+                    self._max_id[name] = doc_id
+                for listener in listeners:
+                    listener.changed(name, doc_id, old, doc)
+            elif kind == "del":
+                doc_id = op[2]
+                old = tables.get(name, {}).pop(op[2], None)
+                if old is not None:
+                    if doc_id == self._max_id.get(name):
+                        self._max_id[name] = None
+                    for listener in listeners:
+                        listener.changed(name, doc_id, old, None)
+            else:  # drop
+                table = tables.pop(name, {})
+                self._max_id.pop(name, None)
+                for listener in listeners:
+                    for doc_id, old in table.items():
+                        listener.changed(name, doc_id, old, None)
+
+    # ---- writing ------------------------------------------------------------------------------
+
+    @contextmanager
+    def _file_lock(self):
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        self._locked = True
+        try:
+            yield
+        finally:
+            self._locked = False
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    @contextmanager
+    def transaction(self):
+        """Exclusive access with the state caught up; the operations collected in the yielded
+        ``Transaction`` are written as one record (durable) when the block exits normally.
+
+        Nested calls in the same thread join the outer transaction. Reads inside a transaction
+        see the state before it (``Transaction.items``/``get`` see it with the pending changes).
+        """
+        if self.readonly:
+            raise StorageError("数据库以只读方式打开")
+        with self._mutex:
+            if self._txn is not None:
+                yield self._txn
+                return
+            try:
+                lock = self._file_lock()
+                lock.__enter__()
+            except OSError as exc:
+                raise _failure(MSG_WRITE_FAILED, exc) from exc
+            try:
+                self.catch_up()
+                txn = self._txn = Transaction(self)
+                try:
+                    yield txn
+                    if txn.ops:
+                        self._commit(txn.ops)
+                finally:
+                    self._txn = None
+            finally:
+                lock.__exit__(None, None, None)
+
+    def _commit(self, ops) -> None:
+        line = encode_record(ops)
+        start = self._end
+        try:
+            if os.fstat(self._fd).st_size != start:
+                # A writer died in the middle of a line: cut its torn bytes before appending.
+                os.ftruncate(self._fd, start)
+        except OSError as exc:
+            raise _failure(MSG_WRITE_FAILED, exc) from exc
+        try:
+            _write_all(self._fd, line)
+            os.fsync(self._fd)
+        except OSError as exc:
+            try:
+                os.ftruncate(self._fd, start)
+            except OSError:
+                log.exception("%s: could not roll back a failed write", self.path)
+            log.error("%s: write failed: %s", self.path, exc)
+            raise _failure(MSG_WRITE_FAILED, exc) from exc
+        # Memory is updated from the very bytes that are on disk, by the same code as a replay.
+        self._apply(decode_record(line[:-1]), start, notify=True)
+        self._end = self._seen = start + len(line)
+
+    # ---- snapshots ----------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, dict[int, dict]]:
+        """A consistent copy of every table (the documents themselves are shared: immutable)."""
+        with self.reading():
+            return {name: dict(table) for name, table in self.tables.items()}
+
+    def compact(self, force: bool = False) -> dict:
+        """Rewrite the log as one put per live document (crash-safe: temp, fsync, rename)."""
+        with self.transaction():
+            if self.corrupt and not force:
+                raise StorageError("数据库含有损坏的记录,请先备份并检查(check-db)")
+            before = self._seen
+            tables = {name: dict(table) for name, table in self.tables.items()}
+            write_snapshot(tables, self.path)
+            # The new file holds exactly the current state: switch to it without replaying.
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CLOEXEC)
+            st = os.fstat(fd)
+            old, self._fd = self._fd, fd
+            os.close(old)
+            self._ident = (st.st_dev, st.st_ino)
+            self._end = self._seen = st.st_size
+            self.corrupt = []
+            self.records = sum(len(t) for t in tables.values())
+            return {"path": self.path, "bytes_before": before, "bytes_after": st.st_size}
+
+    # ---- fork ---------------------------------------------------------------------------------
+
+    def _reinit_after_fork(self) -> None:
+        # The child shares the parent's open file descriptions, and flock() locks belong to
+        # those: without fresh ones, parent and child would not exclude each other.
+        self._mutex = threading.RLock()
+        self._txn = None
+        self._locked = False
+        self._pid = os.getpid()
+        if self._closed:
+            return
+        try:
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            if self._fd is not None:
+                flags = os.O_RDONLY if self.readonly else os.O_RDWR | os.O_APPEND
+                fd = os.open(self.path, flags | os.O_CLOEXEC)
+                os.close(self._fd)
+                self._fd = fd
+                st = os.fstat(fd)
+                if (st.st_dev, st.st_ino) != self._ident:
+                    self._ident = None  # replaced meanwhile: reload on the next access
+        except OSError:
+            log.exception("%s: re-opening after fork failed", self.path)
+
+
+class Transaction:
+    """Operations collected under the write lock, committed as one record."""
+
+    def __init__(self, storage: LogStorage):
+        self.storage = storage
+        self.ops: list[tuple] = []
+        self._pending: dict[str, dict[int, dict | None]] = {}
+        self._dropped: set[str] = set()
+
+    def items(self, table: str) -> Mapping[int, dict]:
+        """The table as it will be after the pending operations."""
+        base = {} if table in self._dropped else self.storage.tables.get(table, {})
+        pending = self._pending.get(table)
+        if not pending:
+            return base
+        merged = dict(base)
+        for doc_id, doc in pending.items():
+            if doc is None:
+                merged.pop(doc_id, None)
+            else:
+                merged[doc_id] = doc
+        return merged
+
+    def get(self, table: str, doc_id: int):
+        pending = self._pending.get(table, {})
+        if doc_id in pending:
+            return pending[doc_id]
+        if table in self._dropped:
+            return None
+        return self.storage.tables.get(table, {}).get(doc_id)
+
+    def next_id(self, table: str) -> int:
+        """max id of the caught-up state (and of this transaction) + 1: never cached."""
+        base = 0 if table in self._dropped else self.storage.max_id(table)
+        return max(base, max(self._pending.get(table, ()), default=0)) + 1
+
+    def put(self, table: str, doc_id: int, doc: Mapping) -> None:
+        if type(doc_id) is not int or doc_id < 1:
+            raise ValueError(f"bad document id {doc_id!r}")
+        doc = dict(doc)
+        self.ops.append(("put", table, doc_id, doc))
+        self._pending.setdefault(table, {})[doc_id] = doc
+
+    def delete(self, table: str, doc_id: int) -> None:
+        self.ops.append(("del", table, doc_id))
+        self._pending.setdefault(table, {})[doc_id] = None
+
+    def drop(self, table: str) -> None:
+        self.ops.append(("drop", table))
+        self._pending[table] = {}
+        self._dropped.add(table)
+
+
+class LogTable(Table):
+    """A TinyDB table whose writes are computed explicitly under the lock and logged.
+
+    Never goes through ``Table._update_table``/``Storage.write`` (which rewrite everything):
+    a write costs one appended line whatever the size of the table.
+    """
+
+    def __init__(self, storage: LogStorage, name: str, cache_size: int = 10,
+                 persist_empty: bool = False):
+        super().__init__(storage, name, cache_size=cache_size)
+        self._generation = -1
+
+    # ---- reads: caught up, under the in-process lock, query cache dropped on any change ----
+
+    @contextmanager
+    def _reading(self):
+        with self._storage.reading() as storage:
+            if self._generation != storage.generation:
+                self.clear_cache()
+                self._generation = storage.generation
+            yield
+
+    def _read_table(self):
+        return self._storage.tables.get(self.name, {})
+
+    def _update_table(self, updater):
+        raise NotImplementedError("LogTable writes through transactions")
+
+    def _get_next_id(self):
+        raise NotImplementedError("ids come from Transaction.next_id")
+
+    def search(self, cond) -> list[Document]:
+        with self._reading():
+            return super().search(cond)
+
+    def get(self, cond=None, doc_id=None, doc_ids=None):
+        with self._reading():
+            table = self._read_table()
+            if doc_id is not None:
+                doc = table.get(doc_id)
+                return None if doc is None else self.document_class(doc, doc_id)
+            if doc_ids is not None:
+                return [self.document_class(table[i], i) for i in doc_ids if i in table]
+            if cond is not None:
+                for i, doc in table.items():
+                    if cond(doc):
+                        return self.document_class(doc, i)
+                return None
+        raise RuntimeError("You have to pass either cond or doc_id or doc_ids")
+
+    def contains(self, cond=None, doc_id=None) -> bool:
+        with self._reading():
+            return super().contains(cond, doc_id)
+
+    def count(self, cond) -> int:
+        with self._reading():
+            return super().count(cond)
+
+    def __len__(self) -> int:
+        with self._reading():
+            return len(self._read_table())
+
+    def __iter__(self) -> Iterator[Document]:
+        with self._reading():
+            items = list(self._read_table().items())
+        for doc_id, doc in items:
+            yield self.document_class(doc, doc_id)
+
+    # ---- writes -------------------------------------------------------------------------------
+
+    def insert(self, document: Mapping) -> int:
+        if not isinstance(document, Mapping):
+            raise ValueError("Document is not a Mapping")
+        with self._storage.transaction() as txn:
+            if isinstance(document, self.document_class):
+                doc_id = document.doc_id
+                if txn.get(self.name, doc_id) is not None:
+                    raise ValueError(f"Document with ID {doc_id} already exists")
+            else:
+                doc_id = txn.next_id(self.name)
+            txn.put(self.name, doc_id, document)
+            return doc_id
+
+    def insert_multiple(self, documents: Iterable[Mapping]) -> list[int]:
+        with self._storage.transaction():
+            return [self.insert(document) for document in documents]
+
+    def _targets(self, txn: Transaction, cond, doc_ids) -> list[int]:
+        table = txn.items(self.name)
+        if doc_ids is not None:
+            return [i for i in doc_ids if i in table]
+        if cond is not None:
+            return [i for i, doc in table.items() if cond(doc)]
+        return list(table)
+
+    def update(self, fields, cond=None, doc_ids=None) -> list[int]:
+        with self._storage.transaction() as txn:
+            ids = self._targets(txn, cond, doc_ids)
+            for doc_id in ids:
+                doc = _json_copy(txn.get(self.name, doc_id))
+                if callable(fields):
+                    fields(doc)
+                else:
+                    doc.update(fields)
+                txn.put(self.name, doc_id, doc)
+            return ids
+
+    def update_multiple(self, updates) -> list[int]:
+        updates = list(updates)
+        with self._storage.transaction() as txn:
+            updated = []
+            for doc_id in list(txn.items(self.name)):
+                doc, changed = None, False
+                for fields, cond in updates:
+                    current = doc if doc is not None else txn.get(self.name, doc_id)
+                    if cond(current):
+                        if doc is None:
+                            doc = _json_copy(current)
+                        fields(doc) if callable(fields) else doc.update(fields)
+                        updated.append(doc_id)
+                        changed = True
+                if changed:
+                    txn.put(self.name, doc_id, doc)
+            return updated
+
+    def upsert(self, document: Mapping, cond=None) -> list[int]:
+        with self._storage.transaction():
+            return super().upsert(document, cond)
+
+    def remove(self, cond=None, doc_ids=None) -> list[int]:
+        if cond is None and doc_ids is None:
+            raise RuntimeError("Use truncate() to remove all documents")
+        with self._storage.transaction() as txn:
+            ids = self._targets(txn, cond, doc_ids)
+            for doc_id in ids:
+                txn.delete(self.name, doc_id)
+            return ids
+
+    def truncate(self) -> None:
+        with self._storage.transaction() as txn:
+            txn.drop(self.name)
+
+
+class LogDB(TinyDB):
+    """TinyDB on the log engine: ``LogDB(path)``."""
+
+    table_class = LogTable
+    default_storage_class = LogStorage
+
+    def __init__(self, path, readonly: bool = False):
+        super().__init__(path, storage=LogStorage, readonly=readonly)
+
+    def transaction(self):
+        return self.storage.transaction()
+
+    def reading(self):
+        return self.storage.reading()
+
+    def tables(self) -> set[str]:
+        with self.storage.reading() as storage:
+            return set(storage.tables)
+
+    def drop_table(self, name: str) -> None:
+        with self.storage.transaction() as txn:
+            txn.drop(name)
+
+    def drop_tables(self) -> None:
+        with self.storage.transaction() as txn:
+            for name in list(self.storage.tables):
+                txn.drop(name)
+
+
+# ---- snapshots and maintenance -----------------------------------------------------------------
+
+def write_snapshot(tables: Mapping[str, Mapping[int, dict]], dest: str) -> int:
+    """Write tables as a compacted log (one put per document) to dest, atomically and durably:
+    temp file in the same directory, fsync, rename over dest, fsync of the directory."""
+    dest = os.path.abspath(dest)
+    directory = os.path.dirname(dest)
+    tmp = os.path.join(directory, f".{os.path.basename(dest)}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = None
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        buffer, size = [], 0
+        for name in sorted(tables):
+            table = tables[name]
+            for doc_id in sorted(table):
+                line = encode_record([("put", name, doc_id, table[doc_id])])
+                buffer.append(line)
+                size += len(line)
+                if size >= _SNAPSHOT_BUFFER:
+                    _write_all(fd, b"".join(buffer))
+                    buffer, size = [], 0
+        _write_all(fd, b"".join(buffer))
+        os.fsync(fd)
+        os.close(fd)
+        fd = None
+        os.replace(tmp, dest)
+        tmp = None
+        _fsync_dir(directory)
+        return os.stat(dest).st_size
+    except OSError as exc:
+        raise _failure(f"写入快照失败:{dest}", exc) from exc
+    finally:
+        if fd is not None:
+            os.close(fd)
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+def _counts(tables) -> dict[str, int]:
+    return {name: len(table) for name, table in sorted(tables.items())}
+
+
+def backup(db_path, dest) -> dict:
+    """Write a consistent, compacted snapshot of the live database at db_path to dest.
+
+    Writers keep going: the lock is held only to catch up and copy the in-memory state. If dest
+    is a directory, the file is ``taizhang-YYYYmmdd-HHMMSS.db`` inside it.
+    """
+    db_path = os.path.abspath(os.fspath(db_path))
+    dest = os.path.abspath(os.fspath(dest))
+    if not os.path.exists(db_path):
+        raise StorageError(f"数据库文件不存在:{db_path}")
+    storage = LogStorage(db_path, readonly=True)
+    try:
+        return backup_storage(storage, dest)
+    finally:
+        storage.close()
+
+
+def backup_storage(storage: LogStorage, dest) -> dict:
+    dest = os.path.abspath(os.fspath(dest))
+    if os.path.isdir(dest):
+        dest = os.path.join(dest, datetime.now().strftime("taizhang-%Y%m%d-%H%M%S.db"))
+    if os.path.exists(dest) and os.path.samefile(dest, storage.path):
+        raise StorageError("备份文件不能是数据库文件本身")
+    # No write lock: every acknowledged record was fsync'd before its writer returned, so
+    # catching up sees it, and complete lines are always a consistent prefix of history.
+    with storage.reading():
+        tables = {name: dict(table) for name, table in storage.tables.items()}
+        corrupt = len(storage.corrupt)
+    size = write_snapshot(tables, dest)
+    return {"path": dest, "bytes": size, "tables": _counts(tables), "skipped_corrupt": corrupt}
+
+
+class RestoreRefused(StorageError):
+    """restore() would overwrite a database that holds data, and force was not given."""
+
+
+def restore(src, db_path, force: bool = False) -> dict:
+    """Install the backup src as the database at db_path, atomically, under the write lock.
+
+    src must open without corrupt records; an existing database holding documents is only
+    replaced with ``force``. Live processes notice the new file (inode change) and reload.
+    """
+    src = os.path.abspath(os.fspath(src))
+    db_path = os.path.abspath(os.fspath(db_path))
+    if not os.path.isfile(src):
+        raise StorageError(f"备份文件不存在:{src}")
+    source = LogStorage(src, readonly=True)
+    try:
+        if source.corrupt:
+            raise StorageError(f"备份文件含有 {len(source.corrupt)} 条损坏的记录,拒绝恢复")
+        tables = source.snapshot()
+    finally:
+        source.close()
+    if os.path.exists(db_path) and os.path.samefile(src, db_path):
+        raise StorageError("备份文件就是数据库文件本身")
+    target = LogStorage(db_path)
+    try:
+        with target.transaction():
+            if not force and any(target.tables.values()):
+                raise RestoreRefused(f"数据库 {db_path} 中已有数据;确认覆盖请加 --force")
+            size = write_snapshot(tables, db_path)
+    finally:
+        target.close()
+    return {"path": db_path, "bytes": size, "tables": _counts(tables)}
+
+
+def check(path) -> dict:
+    """Open the database file read-only and report on it (no lock taken, nothing changed).
+
+    ``ok`` is False when complete lines are corrupt (bad checksum/framing/JSON, including raw
+    payloads); a torn last line is reported but is not an error (it is ignored on open).
+    """
+    path = os.path.abspath(os.fspath(path))
+    if not os.path.isfile(path):
+        raise StorageError(f"数据库文件不存在:{path}")
+    storage = LogStorage(path, readonly=True)
+    try:
+        bad_raw = 0
+        for table in storage.tables.values():
+            for doc in table.values():
+                for value in doc.values():
+                    if isinstance(value, RawJSON):
+                        try:
+                            value.load()
+                        except ValueError:
+                            bad_raw += 1
+        size = storage._seen
+        return {
+            "path": path,
+            "ok": not storage.corrupt and not bad_raw,
+            "bytes": size,
+            "records": storage.records,
+            "tables": _counts(storage.tables),
+            "corrupt": list(storage.corrupt),
+            "bad_raw_values": bad_raw,
+            "torn_tail_bytes": size - storage._end,
+        }
+    finally:
+        storage.close()
+
+
+def compact(db_path, force: bool = False) -> dict:
+    """Compact the database at db_path in place (see LogStorage.compact)."""
+    storage = LogStorage(db_path)
+    try:
+        return storage.compact(force=force)
+    finally:
+        storage.close()

@@ -1,0 +1,629 @@
+"""Storage: the Store domain API, the log engine under it, recovery and fault injection."""
+import errno
+import json
+import os
+import re
+import threading
+from datetime import date, datetime, timedelta
+
+import pytest
+from tinydb import Query
+from tinydb.table import Document
+
+import storage
+from storage import (DuplicateError, RestoreRefused, Store, StorageError, SubmissionConflict,
+                     backup, check, compact, restore)
+from storage.logdb import LogDB, RawJSON, decode_record, encode_record
+
+ANSWERS = {"project_name": "党建引领\"小冬桃\"助力乡村振兴", "income": "12.5", "jobs": 15,
+           "committed": True, "steps": [{"month": "2025-03", "task": "选址", "owner": "张三"}]}
+
+
+@pytest.fixture
+def db_path(tmp_path):
+    return tmp_path / "data" / "taizhang.db"
+
+
+@pytest.fixture
+def store(db_path):
+    s = Store(db_path)
+    yield s
+    s.close()
+
+
+def add(store, sid, org="v1", form="dev", answers=None):
+    doc, created = store.add_submission(form, 1, org, answers or ANSWERS, sid, token="tok")
+    return doc
+
+
+def lines(path):
+    return path.read_bytes().split(b"\n")
+
+
+# ---- forms -----------------------------------------------------------------------------------
+
+def test_form_versions(store):
+    first = store.add_form_version({"id": "dev", "title": "申报", "fields": []}, "builtin")
+    assert first["version"] == 1 and first["schema"]["version"] == 1
+    assert first["source"] == "builtin" and first["user"] is None
+    assert datetime.fromisoformat(first["created_at"]).tzinfo is not None
+    second = store.add_form_version({"id": "dev", "title": "申报(修订)", "fields": []}, "upload",
+                                    user="admin")
+    store.add_form_version({"id": "acc", "title": "验收", "fields": []}, "builtin")
+    assert second["version"] == 2 and second["user"] == "admin"
+    assert store.get_form("dev")["schema"]["title"] == "申报(修订)"
+    assert store.get_form("dev", 1)["schema"]["title"] == "申报"
+    assert store.get_form("dev", 3) is None and store.get_form("nope") is None
+    assert [f["version"] for f in store.form_versions("dev")] == [1, 2]
+    assert [(f["id"], f["version"]) for f in store.list_forms()] == [("acc", 1), ("dev", 2)]
+
+
+def test_returned_documents_are_copies(store):
+    schema = {"id": "dev", "title": "申报", "fields": [{"name": "a", "type": "text"}]}
+    store.add_form_version(schema, "builtin")
+    assert "version" not in schema  # the caller's dict is not touched
+    got = store.get_form("dev")
+    got["schema"]["fields"].append("junk")
+    assert store.get_form("dev")["schema"]["fields"] == [{"name": "a", "type": "text"}]
+    doc = add(store, "s1")
+    doc["answers"]["steps"].clear()
+    assert store.get_submission(doc["receipt"])["answers"] == ANSWERS
+
+
+# ---- organizations ---------------------------------------------------------------------------
+
+ORGS = [
+    {"code": "340828", "name": "岳西县", "parent_code": None, "kind": "county"},
+    {"code": "340828101", "name": "响肠镇", "parent_code": "340828", "kind": "township"},
+    {"code": "340828101201", "name": "千佛塔村", "parent_code": "340828101", "kind": "village"},
+]
+
+
+def test_orgs(store, db_path):
+    assert store.replace_orgs(ORGS) == 3
+    assert [o["code"] for o in store.list_orgs()] == ["340828", "340828101", "340828101201"]
+    assert store.get_org("340828101")["name"] == "响肠镇"
+    store.upsert_orgs([{"code": "340828101", "name": "响肠镇党委", "parent_code": "340828",
+                        "kind": "township"},
+                       {"code": "340828102", "name": "菖蒲镇", "parent_code": "340828",
+                        "kind": "township"}])
+    assert store.get_org("340828101")["name"] == "响肠镇党委"
+    assert len(store.list_orgs()) == 4
+    assert store.delete_org("340828102") is True
+    assert store.delete_org("340828102") is False
+    assert store.get_org("340828102") is None
+    store.replace_orgs(ORGS[:1])
+    assert [o["code"] for o in store.list_orgs()] == ["340828"]
+
+
+def test_org_import_is_one_record_and_all_or_nothing(store, db_path):
+    store.replace_orgs(ORGS)
+    before = db_path.read_bytes()
+    rows = [{"code": f"c{i}", "name": f"村{i}", "parent_code": "340828101", "kind": "village"}
+            for i in range(500)]
+    store.upsert_orgs(rows)
+    assert len(lines(db_path)) == len(before.split(b"\n")) + 1
+    before = db_path.read_bytes()
+    with pytest.raises(DuplicateError):
+        store.replace_orgs(ORGS + [ORGS[0]])
+    with pytest.raises(ValueError):
+        store.upsert_orgs([{"code": "ok"}, {"code": ""}])
+    assert db_path.read_bytes() == before
+    assert len(store.list_orgs()) == 503
+
+
+# ---- users -----------------------------------------------------------------------------------
+
+def test_users(store):
+    user = store.add_user("admin", "scrypt:hash1", "admin")
+    assert user["username"] == "admin" and user["role"] == "admin"
+    store.add_user("clerk", "scrypt:hash2", "viewer")
+    with pytest.raises(DuplicateError):
+        store.add_user("admin", "x", "admin")
+    assert store.get_user("admin")["password_hash"] == "scrypt:hash1"
+    assert store.get_user("ghost") is None
+    assert [u["username"] for u in store.list_users()] == ["admin", "clerk"]
+    assert store.set_password("admin", "scrypt:hash3")["password_hash"] == "scrypt:hash3"
+    assert store.get_user("admin")["password_hash"] == "scrypt:hash3"
+    assert store.set_password("ghost", "x") is None
+
+
+# ---- links -----------------------------------------------------------------------------------
+
+def test_links(store):
+    first = store.create_link("dev", "v1")
+    assert len(first["token"]) >= 32 and first["revoked_at"] is None  # 24 random bytes
+    assert store.active_link("dev", "v1")["token"] == first["token"]
+    other = store.create_link("dev", "v2")
+    second = store.create_link("dev", "v1")  # regenerate: the old one is revoked with it
+    assert second["token"] != first["token"]
+    assert store.get_link(first["token"])["revoked_at"] is not None
+    assert store.active_link("dev", "v1")["token"] == second["token"]
+    assert [l["token"] for l in store.list_links("dev")] == [first["token"], other["token"],
+                                                             second["token"]]
+    assert [l["token"] for l in store.list_links("dev", active_only=True)] == [other["token"],
+                                                                               second["token"]]
+    revoked = store.revoke_link(other["token"])
+    assert revoked["revoked_at"] is not None
+    assert store.revoke_link(other["token"])["revoked_at"] == revoked["revoked_at"]
+    assert store.active_link("dev", "v2") is None
+    assert store.revoke_link("unknown") is None and store.get_link("unknown") is None
+    assert store.list_links("other") == []
+
+
+# ---- submissions -----------------------------------------------------------------------------
+
+def test_add_submission(store):
+    doc, created = store.add_submission("dev", 3, "v1", ANSWERS, "sid-1", token="tok",
+                                        files=["a.jpg"])
+    assert created is True
+    assert re.fullmatch(r"\d{6}-\d{4}", doc["receipt"])
+    moment = datetime.fromisoformat(doc["submitted_at"])
+    assert moment.tzinfo is not None and moment.microsecond == 0
+    assert doc["receipt"][:6] == moment.strftime("%y%m%d") and doc["receipt"].endswith("-0001")
+    assert (doc["form_id"], doc["form_version"], doc["org_code"]) == ("dev", 3, "v1")
+    assert doc["answers"] == ANSWERS and doc["files"] == ["a.jpg"] and doc["token"] == "tok"
+    assert doc["submission_id"] == "sid-1" and doc["doc_id"] == 1
+    second = add(store, "sid-2")
+    assert second["receipt"].endswith("-0002") and second["doc_id"] == 2
+    assert store.get_submission(doc["receipt"]) == doc
+    assert store.find_submission("sid-2") == second
+    assert store.get_submission("000000-0000") is None and store.find_submission("x") is None
+    assert store.count_submissions() == 2 and store.count_submissions("dev") == 2
+    assert store.count_submissions("other") == 0
+
+
+def test_submission_idempotency(store):
+    doc = add(store, "sid-1")
+    again, created = store.add_submission("dev", 1, "v1", json.loads(json.dumps(ANSWERS)),
+                                          "sid-1")
+    assert created is False and again == doc
+    with pytest.raises(SubmissionConflict) as exc:
+        store.add_submission("dev", 1, "v1", {**ANSWERS, "jobs": 16}, "sid-1")
+    assert exc.value.receipt == doc["receipt"]
+    with pytest.raises(SubmissionConflict):
+        store.add_submission("dev", 1, "v2", ANSWERS, "sid-1")
+    assert store.count_submissions() == 1
+
+
+def test_idempotency_ignores_stored_photo_names(store):
+    photo = {"file": "3f2a.jpg", "name": "现场.jpg", "size": 1234, "content_type": "image/jpeg"}
+    doc = add(store, "sid-1", answers={"photo": photo, "note": "好"})
+    retry = {"photo": {**photo, "file": "9c1d.jpg"}, "note": "好"}
+    again, created = store.add_submission("dev", 1, "v1", retry, "sid-1")
+    assert created is False and again["answers"]["photo"]["file"] == "3f2a.jpg"
+    with pytest.raises(SubmissionConflict):
+        store.add_submission("dev", 1, "v1", {"photo": {**photo, "size": 1}, "note": "好"},
+                             "sid-1")
+    assert doc["receipt"] == again["receipt"]
+
+
+def test_submission_validation_writes_nothing(store, db_path):
+    add(store, "sid-1")
+    before = db_path.read_bytes()
+    for bad in ("", "x" * 129, None, 12):
+        with pytest.raises(ValueError):
+            store.add_submission("dev", 1, "v1", ANSWERS, bad)
+    with pytest.raises(ValueError):
+        store.add_submission("dev", 1, "v1", {"x": float("nan")}, "sid-2")
+    with pytest.raises(TypeError):
+        store.add_submission("dev", 1, "v1", {"x": object()}, "sid-3")
+    assert db_path.read_bytes() == before
+    assert store.count_submissions() == 1
+
+
+def test_concurrent_same_submission_threads(db_path):
+    stores = [Store(db_path) for _ in range(3)]  # threads of one worker and of other "workers"
+    barrier = threading.Barrier(10)
+    results, errors = [], []
+
+    def submit(i):
+        barrier.wait()
+        try:
+            results.append(stores[i % 3].add_submission("dev", 1, "v1", ANSWERS, "double-tap"))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=submit, args=(i,)) for i in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len({doc["receipt"] for doc, _ in results}) == 1
+    assert sorted(created for _, created in results) == [False] * 9 + [True]
+    assert all(s.count_submissions() == 1 for s in stores)
+    for s in stores:
+        s.close()
+
+
+def test_query_submissions(store, monkeypatch):
+    base = datetime(2025, 3, 1, 9, 30).astimezone()
+    days = iter(range(100))
+    monkeypatch.setattr(storage, "_now", lambda: base + timedelta(days=next(days)))
+    orgs = ["v1", "v2", "v3"]
+    for i in range(30):  # one per day, orgs in rotation
+        add(store, f"s{i}", org=orgs[i % 3], answers={"n": i})
+    add(store, "other-form", form="acc")
+
+    total, page = store.query_submissions("dev")
+    assert total == 30 and [d["answers"]["n"] for d in page] == list(range(29, -1, -1))
+    total, page = store.query_submissions("dev", offset=5, limit=3)
+    assert total == 30 and [d["answers"]["n"] for d in page] == [24, 23, 22]
+    total, page = store.query_submissions("dev", org_codes=["v1", "v3"], limit=4)
+    assert total == 20 and [d["answers"]["n"] for d in page] == [29, 27, 26, 24]
+    total, page = store.query_submissions("dev", org_codes=[])
+    assert (total, page) == (0, [])
+    total, page = store.query_submissions("dev", date_from="2025-03-05", date_to=date(2025, 3, 10))
+    assert total == 6 and [d["answers"]["n"] for d in page] == [9, 8, 7, 6, 5, 4]
+    total, page = store.query_submissions("dev", org_codes=["v2"], date_from=date(2025, 3, 20),
+                                          limit=2)
+    assert total == 4 and [d["answers"]["n"] for d in page] == [28, 25]
+    total, page = store.query_submissions("dev", date_to="2025-03-01")
+    assert total == 1 and page[0]["answers"] == {"n": 0}
+    assert store.query_submissions("dev", offset=100)[1] == []
+    assert store.query_submissions("nope") == (0, [])
+    with pytest.raises(ValueError):
+        store.query_submissions("dev", date_from="03/01/2025")
+    with pytest.raises(ValueError):
+        store.query_submissions("dev", offset=-1)
+    # the receipt sequence is per day
+    assert {d["receipt"][-4:] for d in store.query_submissions("dev")[1]} == {"0001"}
+
+
+def test_receipt_sequence_per_day(store, monkeypatch):
+    moments = iter([datetime(2025, 5, 1, 23, 59, 59).astimezone()] * 3 +
+                   [datetime(2025, 5, 2, 0, 0, 1).astimezone()] * 2)
+    monkeypatch.setattr(storage, "_now", lambda: next(moments))
+    receipts = [add(store, f"s{i}")["receipt"] for i in range(5)]
+    assert receipts == ["250501-0001", "250501-0002", "250501-0003", "250502-0001",
+                        "250502-0002"]
+
+
+# ---- persistence and recovery ----------------------------------------------------------------
+
+def fill(store):
+    store.add_form_version({"id": "dev", "title": "申报", "fields": []}, "builtin")
+    store.replace_orgs(ORGS)
+    store.add_user("admin", "h", "admin")
+    link = store.create_link("dev", "340828101201")
+    store.create_link("dev", "340828101201")
+    for i in range(5):
+        add(store, f"s{i}", org="340828101201")
+    store.revoke_link(link["token"])
+
+
+def everything(store):
+    return (store.list_forms(), store.form_versions("dev"), store.list_orgs(), store.list_users(),
+            store.list_links("dev"), store.query_submissions("dev"), store.count_submissions())
+
+
+def test_reopen_gives_same_data(db_path):
+    with Store(db_path) as s:
+        fill(s)
+        expected = everything(s)
+    with Store(db_path) as s:
+        assert everything(s) == expected
+        assert add(s, "s-next")["doc_id"] == 6
+    report = check(db_path)
+    assert report["ok"] and report["torn_tail_bytes"] == 0 and report["corrupt"] == []
+    assert report["tables"] == {"forms": 1, "links": 2, "orgs": 3, "submissions": 6, "users": 1}
+
+
+def test_file_format(store, db_path):
+    add(store, "s1")
+    line = lines(db_path)[0]
+    record = json.loads(line)  # each line is one JSON object
+    assert set(record) == {"crc", "len", "ops", "raw"}
+    assert record["ops"][0][:3] == ["put", "submissions", 1]
+    assert record["raw"] == [ANSWERS]
+    assert "党建引领" in line.decode("utf-8")  # ensure_ascii=False
+
+
+def test_encode_decode_roundtrip():
+    doc = {"text": "第一行\n第二行\u2028\t\"引号\"", "bad": "\ud800", "n": 1.5, "none": None,
+           "nested": {"list": [1, "二", {"三": 3}]}, "raw": RawJSON.dump({"答": ["案"]})}
+    line = encode_record([("put", "t", 7, doc), ("del", "t", 3), ("drop", "u")])
+    assert line.endswith(b"\n") and line.count(b"\n") == 1
+    ops = decode_record(line[:-1])
+    assert ops[0][:3] == ["put", "t", 7] and ops[0][3] == doc
+    assert ops[0][3]["raw"].load() == {"答": ["案"]}
+    assert ops[1:] == [["del", "t", 3], ["drop", "u"]]
+
+
+def test_torn_last_line_is_ignored_then_repaired(db_path):
+    with Store(db_path) as s:
+        fill(s)
+    good = db_path.read_bytes()
+    torn = encode_record([("put", "submissions", 99, {"form_id": "dev", "org_code": "x"})])
+    with open(db_path, "ab") as f:
+        f.write(torn[: len(torn) // 2])  # a writer killed in the middle of its line
+    report = check(db_path)
+    assert report["ok"] and report["torn_tail_bytes"] == len(torn) // 2
+    with Store(db_path) as s:
+        assert s.count_submissions() == 5
+        add(s, "after-crash")
+    data = db_path.read_bytes()
+    assert data.startswith(good) and data.count(b"\n") == good.count(b"\n") + 1
+    report = check(db_path)
+    assert report["ok"] and report["torn_tail_bytes"] == 0
+    assert report["tables"]["submissions"] == 6
+
+
+def test_corrupt_line_in_the_middle_is_detected(db_path, caplog):
+    with Store(db_path) as s:
+        fill(s)
+    data = bytearray(db_path.read_bytes())
+    second = data.index(b"\n") + 1
+    data[second + 60] ^= 0x01  # bit rot inside the second record
+    db_path.write_bytes(bytes(data))
+    report = check(db_path)
+    assert not report["ok"]
+    assert [c["offset"] for c in report["corrupt"]] == [second]
+    assert report["corrupt"][0]["reason"] == "checksum mismatch"
+    with Store(db_path) as s:  # still opens (the record is skipped and logged)
+        assert s.count_submissions() == 5
+        with pytest.raises(StorageError):
+            s.compact()  # would drop the damaged record for good
+    assert "corrupt record" in caplog.text
+
+
+def test_not_a_database(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("hello\nworld\n")
+    report = check(path)
+    assert not report["ok"] and len(report["corrupt"]) == 2
+    with pytest.raises(StorageError):
+        check(tmp_path / "missing.db")
+
+
+def test_two_stores_see_each_other(db_path):
+    a, b = Store(db_path), Store(db_path)
+    add(a, "a1")
+    assert b.find_submission("a1") is not None  # immediately, no reopen
+    add(b, "b1")
+    add(a, "a2")
+    b.add_user("admin", "h", "admin")
+    assert a.get_user("admin") is not None
+    docs = a.query_submissions("dev")[1]
+    assert [d["doc_id"] for d in docs] == [3, 2, 1]
+    assert len({d["receipt"] for d in docs}) == 3
+    assert b.query_submissions("dev") == a.query_submissions("dev")
+    a.close()
+    b.close()
+
+
+def test_tinydb_query_cache_sees_other_writers(db_path):
+    a, b = LogDB(db_path), LogDB(db_path)
+    q = Query()
+    assert a.table("t").search(q.x == 1) == []  # cached by TinyDB
+    b.table("t").insert({"x": 1})
+    assert [dict(d) for d in a.table("t").search(q.x == 1)] == [{"x": 1}]
+    a.close()
+    b.close()
+
+
+def test_tinydb_table_api(db_path):
+    db = LogDB(db_path)
+    t = db.table("t")
+    q = Query()
+    assert t.insert({"k": "a", "n": 1}) == 1
+    assert t.insert_multiple([{"k": "b", "n": 2}, {"k": "c", "n": 3}]) == [2, 3]
+    assert t.update({"n": 20}, q.k == "b") == [2]
+    assert t.update(lambda d: d.update(n=d["n"] + 1), doc_ids=[1, 99]) == [1]
+    assert t.update_multiple([({"tag": "x"}, q.n > 2), ({"big": True}, q.n > 10)]) == [2, 2, 3]
+    assert t.upsert({"k": "c", "n": 30}, q.k == "c") == [3]
+    assert t.upsert({"k": "d", "n": 4}, q.k == "d") == [4]
+    assert t.upsert(Document({"k": "e"}, doc_id=10)) == [10]
+    with pytest.raises(ValueError):
+        t.insert(Document({"k": "dup"}, doc_id=10))
+    assert t.remove(q.k == "a") == [1]
+    assert t.remove(doc_ids=[4, 77]) == [4]
+    assert t.get(doc_id=2) == {"k": "b", "n": 20, "tag": "x", "big": True}
+    assert t.get(doc_id=2).doc_id == 2 and t.get(doc_id=1) is None
+    assert [d.doc_id for d in t.get(doc_ids=[2, 3, 5])] == [2, 3]
+    assert t.contains(q.k == "c") and t.contains(doc_id=10) and not t.contains(doc_id=1)
+    assert t.count(q.n.exists()) == 2 and len(t) == 3
+    assert t.insert({"k": "f"}) == 11  # max id + 1
+    db.table("u").insert({"x": 1})
+    assert db.tables() == {"t", "u"}
+    reopened = LogDB(db_path)
+    assert [dict(d) for d in reopened.table("t").all()] == [dict(d) for d in t.all()]
+    t.truncate()
+    assert len(t) == 0 and len(reopened.table("t")) == 0
+    db.drop_table("u")
+    assert reopened.tables() == set()
+    with pytest.raises(NotImplementedError):
+        db.storage.write({})
+    db.close()
+    reopened.close()
+
+
+def test_transaction_is_one_record(db_path):
+    db = LogDB(db_path)
+    with db.transaction() as txn:
+        db.table("a").insert({"x": 1})
+        db.table("b").insert({"y": 2})
+        assert db.table("a").insert({"x": 2}) == 2  # ids see the pending inserts
+        assert txn.next_id("a") == 3
+    assert len(lines(db_path)) == 2  # one line + the empty string after the last newline
+    with pytest.raises(RuntimeError):
+        with db.transaction():
+            db.table("a").insert({"x": 3})
+            raise RuntimeError("abort")
+    assert len(db.table("a")) == 2 and len(lines(db_path)) == 2
+    db.close()
+
+
+# ---- backup, restore, compaction -------------------------------------------------------------
+
+def test_backup_and_restore(db_path, tmp_path):
+    with Store(db_path) as s:
+        fill(s)
+        expected = everything(s)
+        info = s.backup(tmp_path / "b1.db")
+    assert info["tables"]["submissions"] == 5
+    assert check(tmp_path / "b1.db")["ok"]
+    dated = backup(db_path, tmp_path)  # a directory: dated file name
+    assert re.fullmatch(r"taizhang-\d{8}-\d{6}\.db", os.path.basename(dated["path"]))
+    fresh = tmp_path / "fresh" / "taizhang.db"
+    restore(tmp_path / "b1.db", fresh)
+    with Store(fresh) as s:
+        assert everything(s) == expected
+    with pytest.raises(RestoreRefused):
+        restore(dated["path"], fresh)  # the target holds data
+    restore(dated["path"], fresh, force=True)
+    with pytest.raises(StorageError):
+        backup(db_path, db_path)
+
+
+def test_restore_is_seen_by_live_stores(db_path, tmp_path):
+    a, b = Store(db_path), Store(db_path)
+    add(a, "before")
+    a.backup(tmp_path / "snap.db")
+    add(a, "after-1")
+    add(b, "after-2")
+    ino = os.stat(db_path).st_ino
+    restore(tmp_path / "snap.db", db_path, force=True)
+    assert os.stat(db_path).st_ino != ino  # installed by rename
+    for s in (a, b):
+        assert s.count_submissions() == 1 and s.find_submission("after-1") is None
+    assert add(b, "again")["doc_id"] == 2
+    assert a.find_submission("again")["doc_id"] == 2
+    a.close()
+    b.close()
+
+
+def test_restore_refuses_a_corrupt_backup(db_path, tmp_path):
+    with Store(db_path) as s:
+        fill(s)
+        s.backup(tmp_path / "b.db")
+    data = bytearray((tmp_path / "b.db").read_bytes())
+    data[30] ^= 0x01
+    (tmp_path / "b.db").write_bytes(bytes(data))
+    with pytest.raises(StorageError):
+        restore(tmp_path / "b.db", tmp_path / "new.db")
+    assert not (tmp_path / "new.db").exists()
+    with pytest.raises(StorageError):
+        restore(tmp_path / "missing.db", tmp_path / "new.db")
+
+
+def test_compact(db_path):
+    a, b = Store(db_path), Store(db_path)
+    fill(a)
+    for i in range(20):
+        a.set_password("admin", f"h{i}")
+    expected = everything(a)
+    size = os.path.getsize(db_path)
+    info = compact(db_path)
+    assert info["bytes_after"] < size == info["bytes_before"]
+    assert check(db_path)["ok"]
+    assert everything(b) == expected  # reloaded on the inode change
+    assert add(a, "next")["doc_id"] == 6
+    assert b.find_submission("next") is not None
+    b.compact()
+    assert everything(a) == everything(b)
+    a.close()
+    b.close()
+
+
+# ---- fault injection -------------------------------------------------------------------------
+
+def failing(code):
+    def fail(*args, **kwargs):
+        raise OSError(code, os.strerror(code))
+    return fail
+
+
+WRITES = {
+    "add_submission": lambda s: s.add_submission("dev", 1, "v1", ANSWERS, "new-sid"),
+    "replace_orgs": lambda s: s.replace_orgs(ORGS),
+    "create_link": lambda s: s.create_link("dev", "v9"),
+    "add_user": lambda s: s.add_user("new-user", "h", "admin"),
+    "add_form_version": lambda s: s.add_form_version({"id": "dev", "fields": []}, "upload"),
+}
+
+
+@pytest.mark.parametrize("call,code", [("write", errno.ENOSPC), ("write", errno.EACCES),
+                                       ("fsync", errno.ENOSPC), ("fsync", errno.EIO)])
+@pytest.mark.parametrize("operation", sorted(WRITES))
+def test_failed_write_changes_nothing(db_path, monkeypatch, call, code, operation):
+    s = Store(db_path)
+    fill(s)
+    before_bytes, before_state = db_path.read_bytes(), everything(s)
+    with monkeypatch.context() as m:
+        m.setattr(os, call, failing(code))
+        with pytest.raises(StorageError) as exc:
+            WRITES[operation](s)
+    assert str(exc.value).startswith("数据保存失败,请稍后重试")
+    assert db_path.read_bytes() == before_bytes
+    assert everything(s) == before_state
+    with Store(db_path) as other:
+        assert everything(other) == before_state
+    WRITES[operation](s)  # the next write works
+    assert len(db_path.read_bytes()) > len(before_bytes)
+    assert check(db_path)["ok"]
+    s.close()
+
+
+def test_short_write_is_rolled_back(store, db_path, monkeypatch):
+    add(store, "first")
+    before = db_path.read_bytes()
+    real_write = os.write
+    calls = []
+
+    def short_then_full_disk(fd, data):
+        calls.append(len(data))
+        if len(calls) == 1:
+            return real_write(fd, bytes(data)[:10])  # the kernel accepted only 10 bytes
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", short_then_full_disk)
+    with pytest.raises(StorageError) as exc:
+        add(store, "second")
+    monkeypatch.undo()
+    assert "磁盘空间不足" in str(exc.value)
+    assert len(calls) == 2 and db_path.read_bytes() == before
+    assert store.find_submission("second") is None
+    assert add(store, "second")["doc_id"] == 2
+
+
+@pytest.mark.parametrize("call", ["write", "fsync", "replace"])
+def test_failed_backup_leaves_nothing(store, tmp_path, monkeypatch, call):
+    add(store, "s1")
+    with monkeypatch.context() as m:
+        m.setattr(os, call, failing(errno.ENOSPC))
+        with pytest.raises(StorageError):
+            store.backup(tmp_path / "b.db")
+    assert not (tmp_path / "b.db").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["data"]  # no temp file left behind
+    assert check(store.backup(tmp_path / "b.db")["path"])["ok"]
+
+
+@pytest.mark.parametrize("call", ["write", "fsync", "replace"])
+def test_failed_compaction_changes_nothing(store, db_path, monkeypatch, call):
+    fill(store)
+    before_bytes, before_state = db_path.read_bytes(), everything(store)
+    with monkeypatch.context() as m:
+        m.setattr(os, call, failing(errno.ENOSPC))
+        with pytest.raises(StorageError):
+            store.compact()
+    assert db_path.read_bytes() == before_bytes
+    assert sorted(p.name for p in db_path.parent.iterdir()) == ["taizhang.db", "taizhang.db.lock"]
+    assert everything(store) == before_state
+    add(store, "after")
+    assert check(db_path)["ok"]
+
+
+def test_unwritable_directory_fails_loudly(tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "fsync", failing(errno.EIO))
+    with pytest.raises(StorageError) as exc:
+        Store(tmp_path / "new" / "taizhang.db")
+    assert "磁盘读写错误" in str(exc.value)
+
+
+def test_deleted_database_file_is_an_error(store, db_path):
+    add(store, "s1")
+    db_path.unlink()
+    with pytest.raises(StorageError):
+        store.count_submissions()
