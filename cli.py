@@ -78,7 +78,7 @@ def import_orgs(file):
     except org_tree.OrgImportError as e:
         for row, reason in e.errors:
             click.echo(f"{file}:{row}: {reason}" if row else f"{file}: {reason}", err=True)
-        fail(f"{len(e.errors)} 处错误,未导入任何数据")
+        fail(f"{len(e.errors)} 处错误，未导入任何数据")
     click.echo(f"Imported {len(rows)} organizations.")
 
 

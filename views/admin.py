@@ -63,7 +63,7 @@ def _parse_schema_text(text, source, expected_id=None):
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise SchemaError(source, f"第 {e.lineno} 行第 {e.colno} 列", f"JSON 格式错误:{e.msg}")
+        raise SchemaError(source, f"第 {e.lineno} 行第 {e.colno} 列", f"JSON 格式错误：{e.msg}")
     return check_schema(data, source=source, expected_id=expected_id)
 
 
@@ -124,7 +124,7 @@ def form_detail(form_id):
             error = e
         else:
             if schema_json(schema) == schema_json(current["schema"]):
-                flash("内容没有变化,未生成新版本", "info")
+                flash("内容没有变化，未生成新版本", "info")
             else:
                 doc = store.add_form_version(schema, source="edit", user=current_user.username)
                 flash(f"已保存为第 {doc['version']} 版", "success")
@@ -184,7 +184,7 @@ def orgs_list():
 
 def _org_form(orgs, obj=None):
     form = OrgForm(data=obj)
-    form.parent_code.choices = [SelectChoice("", "(无,顶级)")] + [
+    form.parent_code.choices = [SelectChoice("", "(无，顶级)")] + [
         SelectChoice(o["code"], f"{o['name']}({org_tree.KIND_LABELS.get(o['kind'], o['kind'])})")
         for o in orgs if not obj or o["code"] != obj["code"]]
     return form
@@ -231,9 +231,9 @@ def org_delete(code):
     if org is None:
         abort(404)
     if any(o.get("parent_code") == code for o in store.list_orgs()):
-        flash(f"「{org['name']}」下还有下级组织,不能删除", "error")
+        flash(f"「{org['name']}」下还有下级组织，不能删除", "error")
     elif store.query_submissions(None, org_codes={code}, limit=1)[0]:
-        flash(f"「{org['name']}」已有提交的数据,不能删除(可以修改名称)", "error")
+        flash(f"「{org['name']}」已有提交的数据，不能删除(可以修改名称)", "error")
     else:
         store.delete_org(code)
         flash(f"已删除「{org['name']}」", "success")
@@ -344,7 +344,7 @@ def _link_or_404(token):
 def link_revoke(token):
     link = _link_or_404(token)
     get_store().revoke_link(token)
-    flash("链接已停用,旧二维码将无法打开", "success")
+    flash("链接已停用，旧二维码将无法打开", "success")
     return redirect(url_for("admin.links", form_id=link["form_id"],
                             township=request.form.get("township", "")))
 
@@ -353,7 +353,7 @@ def link_revoke(token):
 def link_regenerate(token):
     link = _link_or_404(token)
     get_store().create_link(link["form_id"], link["org_code"])
-    flash("已生成新链接,旧二维码已停用,请重新打印", "success")
+    flash("已生成新链接，旧二维码已停用，请重新打印", "success")
     return redirect(url_for("admin.links", form_id=link["form_id"],
                             township=request.form.get("township", "")))
 

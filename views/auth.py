@@ -40,7 +40,7 @@ def create_user(username, password, role):
     """Create an account; raises ValueError with a Chinese reason for bad input."""
     username = (username or "").strip()
     if not username or len(username) > 40 or any(c.isspace() for c in username):
-        raise ValueError("用户名须为 1–40 个字符,且不含空格")
+        raise ValueError("用户名须为 1–40 个字符，且不含空格")
     if role not in ROLES:
         raise ValueError(f"角色必须是 {', '.join(ROLES)} 之一")
     if len(password or "") < 8:
