@@ -145,9 +145,10 @@ class RepeatField(FieldList):
 
     def validate(self, form, extra_validators=()):
         filled = self.filled_entries()
+        filled_ids = {id(entry) for entry in filled}
         entry_errors = []
         for entry in self.entries:
-            if entry in filled:
+            if id(entry) in filled_ids:
                 entry.validate(form)
                 entry_errors.append(entry.errors)
             else:
@@ -268,7 +269,8 @@ def collect_answers(form, schema):
             continue
         field = form[name]
         if spec["type"] == "repeat":
-            answers[name] = [_row_answers(entry, spec["fields"]) for entry in field.filled_entries()]
+            rows = field.filled_entries()
+            answers[name] = [_row_answers(entry, spec["fields"]) for entry in rows]
             continue
         answers[name] = ftype.answer(field, spec)
         if spec["type"] == "image" and answers[name] is not None:
@@ -293,7 +295,8 @@ def display_rows(schema, answers):
     for spec in schema["fields"]:
         kind = spec["type"]
         if kind == "section":
-            pending_section = {"kind": "section", "label": spec["label"], "hint": spec.get("hint", "")}
+            pending_section = {"kind": "section", "label": spec["label"],
+                               "hint": spec.get("hint", "")}
             continue
         if spec["name"] not in answers:
             continue

@@ -26,7 +26,8 @@ from wtforms.validators import InputRequired, Optional, StopValidation, Validati
 
 REQUIRED_MESSAGE = "此项为必填项"
 DEFAULT_IMAGE_MAX_BYTES = 10 * 1024 * 1024
-IMAGE_CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
+IMAGE_CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp",
+                       "GIF": "image/gif"}
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 MAX_INTEGER_DIGITS = 15  # beyond this Excel silently loses digits
 MAX_DECIMAL_CHARS = 30
@@ -50,6 +51,8 @@ class UnknownFieldType(ValueError):
 
 
 def _as_text(value):
+    if isinstance(value, FileStorage):
+        return ""  # a file posted under a text field's name is no answer
     return value if isinstance(value, str) else str(value)
 
 
@@ -63,9 +66,7 @@ def _compact_number(text):
 
 def plain_number(value):
     """12.50 -> "12.5", 100 -> "100", Decimal("1E+2") -> "100" (for messages and answers)."""
-    if isinstance(value, bool):
-        raise ValueError("not a number")
-    number = value if isinstance(value, Decimal) else Decimal(str(value))
+    number = value if isinstance(value, Decimal) else _to_decimal(value)
     if number == 0:
         return "0"
     return format(number.normalize(), "f")
@@ -689,9 +690,14 @@ class RepeatType(FieldType):
         min_items = spec.get("min_items", 0)
         if spec.get("required"):
             min_items = max(min_items, 1)
-        if count == 0 and min_items:
-            return "此项为必填项,请至少填写 1 行" if min_items == 1 else f"请至少填写 {min_items} 行"
-        if 0 < count < min_items:
+        if count == 0:
+            # An optional repeat may stay empty; min_items counts once a row is filled.
+            if not spec.get("required"):
+                return None
+            if min_items == 1:
+                return "此项为必填项,请至少填写 1 行"
+            return f"请至少填写 {min_items} 行"
+        if count < min_items:
             return f"请至少填写 {min_items} 行"
         if "max_items" in spec and count > spec["max_items"]:
             return f"最多填写 {spec['max_items']} 行"

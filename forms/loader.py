@@ -177,7 +177,8 @@ def _explain(error, data):
         allowed = set(error.schema.get("properties", {}))
         extra = [k for k in instance if k not in allowed]
         unknown = extra[0]
-        return format_path(parts + [unknown]), f"unknown key '{unknown}'{near_miss(unknown, allowed)}"
+        reason = f"unknown key '{unknown}'{near_miss(unknown, allowed)}"
+        return format_path(parts + [unknown]), reason
 
     if keyword is None:  # a `false` subschema: a key this field type does not take
         owner = _parent(data, parts)
@@ -334,7 +335,8 @@ def _check_constraints(source, spec, path):
             seen.add(value)
         if kind == "multiselect" and spec.get("min", 0) > len(seen):
             raise SchemaError(source, f"{path}.min",
-                              f"min ({spec['min']}) is more than the number of choices ({len(seen)})")
+                              f"min ({spec['min']}) is more than the number of choices "
+                              f"({len(seen)})")
     if spec.get("min_items", 0) > spec.get("max_items", float("inf")):
         raise SchemaError(source, f"{path}.min_items",
                           f"min_items ({spec['min_items']}) is greater than max_items "
