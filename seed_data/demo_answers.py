@@ -940,3 +940,26 @@ def fake_answers(schema, rng):
     satisfies its field's type and constraints.
     """
     return _Faker(schema, rng).fill(schema.get("fields") or [])
+
+
+def to_formdata(fields, answers, prefix=""):
+    """What a browser would post for ``answers``: (name, value) pairs, the inverse of
+    forms.builder.collect_answers (used by tests, seed-demo checks and the HTTP benchmark)."""
+    pairs = []
+    for spec in fields:
+        name, ftype = spec["name"], spec["type"]
+        value = answers.get(name)
+        if ftype in ("section", "image") or value is None:
+            continue
+        key = prefix + name
+        if ftype == "repeat":
+            for i, row in enumerate(value):
+                pairs += to_formdata(spec["fields"], row, f"{key}-{i}-")
+        elif ftype == "multiselect":
+            pairs += [(key, v) for v in value]
+        elif ftype == "boolean":
+            if value:
+                pairs.append((key, "y"))
+        else:
+            pairs.append((key, str(value)))
+    return pairs

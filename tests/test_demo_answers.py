@@ -5,7 +5,6 @@ docs/ARCHITECTURE.md), so demo data cannot silently drift from the contract.
 """
 
 import datetime
-import importlib.util
 import json
 import pathlib
 import random
@@ -14,21 +13,14 @@ from decimal import Decimal, InvalidOperation
 
 import pytest
 
+from seed_data.demo_answers import fake_answers, to_formdata
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SEEDS = range(50)
 SCHEMA_FILES = sorted(p for p in (ROOT / "schemas").glob("*.json")
                       if p.name != "meta.schema.json")
 
 
-def _load_module():
-    spec = importlib.util.spec_from_file_location(
-        "demo_answers_under_test", ROOT / "seed_data" / "demo_answers.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-fake_answers = _load_module().fake_answers
 
 
 def _values(spec):
@@ -299,28 +291,6 @@ def test_checker_catches_bad_answers():
         assert _problems(GENERIC["fields"], bad, "b"), bad
 
 
-def _formdata(fields, answers, prefix=""):
-    """What a browser would post for ``answers`` (the inverse of collect_answers)."""
-    pairs = []
-    for spec in fields:
-        name, ftype = spec["name"], spec["type"]
-        value = answers.get(name)
-        if ftype in ("section", "image") or value is None:
-            continue
-        key = prefix + name
-        if ftype == "repeat":
-            for i, row in enumerate(value):
-                pairs += _formdata(spec["fields"], row, f"{key}-{i}-")
-        elif ftype == "multiselect":
-            pairs += [(key, v) for v in value]
-        elif ftype == "boolean":
-            if value:
-                pairs.append((key, "y"))
-        else:
-            pairs.append((key, str(value)))
-    return pairs
-
-
 @pytest.mark.parametrize("path", SCHEMA_FILES, ids=lambda p: p.stem)
 def test_answers_survive_the_real_form_builder(path):
     """Posting the demo answers through forms.builder validates and collects them back unchanged."""
@@ -336,7 +306,7 @@ def test_answers_survive_the_real_form_builder(path):
     app.config.update(SECRET_KEY="test", WTF_CSRF_ENABLED=False)
     for seed in range(20):
         answers = fake_answers(schema, random.Random(seed))
-        data = MultiDict(_formdata(schema["fields"], answers)
+        data = MultiDict(to_formdata(schema["fields"], answers)
                          + [("submission_id", builder.new_submission_id())])
         with app.test_request_context(method="POST"):
             form = form_class(formdata=data)
