@@ -1,0 +1,98 @@
+"""Run the real production server (gunicorn, several workers) on a loopback port for tests
+and benchmarks, and talk to it with the standard library only."""
+import http.cookiejar
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GUNICORN = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """gunicorn 'app:create_app()' with `workers` sync workers on a temp data folder."""
+
+    def __init__(self, data_dir, workers=2, port=None, extra_env=None):
+        self.data_dir = str(data_dir)
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "TAIZHANG_DATA_DIR": self.data_dir,
+                    "TAIZHANG_SECRET_KEY": "server-test-secret", "TAIZHANG_BASE_URL": self.url,
+                    "WEB_CONCURRENCY": str(workers), **(extra_env or {})}
+        self.process = None
+
+    def flask(self, *args, input=None):
+        return subprocess.run([sys.executable, "-m", "flask", "--app", "app", *args], cwd=ROOT,
+                              env=self.env, input=input, capture_output=True, text=True,
+                              check=True, timeout=120)
+
+    def start(self, timeout=30):
+        self.process = subprocess.Popen(
+            [GUNICORN, "--bind", f"127.0.0.1:{self.port}", "app:create_app()"], cwd=ROOT,
+            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(self.url + "/login", timeout=2):
+                    return self
+            except (urllib.error.URLError, ConnectionError, OSError):
+                if self.process.poll() is not None:
+                    raise RuntimeError("gunicorn exited while starting")
+                time.sleep(0.1)
+        raise RuntimeError("gunicorn did not start in time")
+
+    def kill(self):
+        """SIGKILL the master and every worker at once (a power cut, as far as files go)."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+class Cadre:
+    """One phone: a cookie jar, the form page's CSRF token, and POSTs of answers."""
+
+    def __init__(self, entry_url):
+        self.entry_url = entry_url
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), NoRedirect())
+        html = self.opener.open(entry_url, timeout=30).read().decode()
+        self.csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+
+    def submit(self, pairs, submission_id):
+        """POST the form; returns (status, receipt or None)."""
+        body = urllib.parse.urlencode(
+            [("csrf_token", self.csrf), ("submission_id", submission_id), *pairs]).encode()
+        try:
+            response = self.opener.open(self.entry_url, data=body, timeout=60)
+            status, location = response.status, None
+        except urllib.error.HTTPError as e:
+            status, location = e.code, e.headers.get("Location")
+        receipt = location.rsplit("/", 1)[-1] if status == 303 and location else None
+        return status, receipt

@@ -1,0 +1,118 @@
+"""The production server under load: gunicorn with several workers on one database file."""
+import concurrent.futures
+import multiprocessing
+import random
+import uuid
+
+import pytest
+
+from seed_data.demo_answers import fake_answers, to_formdata
+from server_util import Cadre, Server
+from storage import Store
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def server(tmp_path):
+    server = Server(tmp_path / "data", workers=4)
+    server.flask("init")
+    yield server
+    server.stop()
+
+
+def entry_urls(server, form_id, count):
+    """Entry URLs of `count` organizations, made the way an operator does (`flask links`)."""
+    out = server.flask("links", form_id).stdout.strip().splitlines()
+    return [line.split("\t")[2] for line in out][:count]
+
+
+def submit_many(args):
+    url, seed, count = args
+    rng = random.Random(seed)
+    cadre = Cadre(url)
+    schema = cadre_schema()
+    results = []
+    for _ in range(count):
+        pairs = to_formdata(schema["fields"], fake_answers(schema, rng))
+        results.append(cadre.submit(pairs, uuid.uuid4().hex))
+    return results
+
+
+def cadre_schema():
+    from forms.loader import load_schema_file
+    import os
+
+    return load_schema_file(os.path.join(os.path.dirname(__file__), "..", "schemas",
+                                         "monthly_report.json"))
+
+
+def test_eight_processes_times_250_submissions_over_http(server):
+    server.start()
+    urls = entry_urls(server, "monthly_report", 8)
+    with multiprocessing.get_context("spawn").Pool(8) as pool:
+        results = [r for batch in pool.map(submit_many, [(u, i, 250) for i, u in enumerate(urls)])
+                   for r in batch]
+    assert [status for status, _ in results] == [303] * 2000
+    receipts = [receipt for _, receipt in results]
+    assert len(set(receipts)) == 2000
+    server.stop()
+    with Store(f"{server.data_dir}/taizhang.db") as store:
+        assert store.count_submissions("monthly_report") == 2000
+        total, docs = store.query_submissions("monthly_report")
+        assert total == 2000 and {d["receipt"] for d in docs} == set(receipts)
+
+
+def test_same_payload_ten_times_concurrently_is_one_record(server):
+    server.start()
+    url = entry_urls(server, "monthly_report", 1)[0]
+    schema = cadre_schema()
+    pairs = to_formdata(schema["fields"], fake_answers(schema, random.Random(7)))
+    submission_id = uuid.uuid4().hex
+    cadre = Cadre(url)
+    with concurrent.futures.ThreadPoolExecutor(10) as pool:
+        results = list(pool.map(lambda _: cadre.submit(pairs, submission_id), range(10)))
+    assert {status for status, _ in results} == {303}
+    assert len({receipt for _, receipt in results}) == 1
+    changed = [(k, v + "改") if k == "next_plan" else (k, v) for k, v in pairs]
+    assert cadre.submit(changed, submission_id)[0] == 409
+    server.stop()
+    with Store(f"{server.data_dir}/taizhang.db") as store:
+        assert store.count_submissions("monthly_report") == 1
+
+
+def test_kill_9_of_the_whole_server_loses_no_acknowledged_submission(server):
+    urls = None
+    for round_number in range(3):
+        server.start()
+        urls = urls or entry_urls(server, "monthly_report", 4)
+        acknowledged = []
+        schema = cadre_schema()
+        rng = random.Random(round_number)
+
+        def load(url):
+            cadre = Cadre(url)
+            while True:
+                pairs = to_formdata(schema["fields"], fake_answers(schema, rng))
+                try:
+                    status, receipt = cadre.submit(pairs, uuid.uuid4().hex)
+                except OSError:
+                    return  # the server is gone
+                if status != 303:
+                    return
+                acknowledged.append(receipt)
+
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            futures = [pool.submit(load, u) for u in urls]
+            while len(acknowledged) < 40 + 30 * round_number:
+                if any(f.done() for f in futures):
+                    break
+                concurrent.futures.wait(futures, timeout=0.05)
+            server.kill()
+            for f in futures:
+                f.result(timeout=60)
+        assert acknowledged, "no submission was acknowledged before the kill"
+        with Store(f"{server.data_dir}/taizhang.db") as store:
+            stored = {d["receipt"] for d in store.query_submissions("monthly_report")[1]}
+        missing = set(acknowledged) - stored
+        assert not missing, f"round {round_number}: acknowledged but lost: {sorted(missing)[:5]}"
