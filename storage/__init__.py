@@ -8,7 +8,6 @@ The engine underneath (append-only log, locking, recovery) is in ``storage.logdb
 """
 from __future__ import annotations
 
-import json
 import os
 import secrets
 from collections.abc import Iterable, Mapping
@@ -312,7 +311,9 @@ class Store:
     def _same_submission(doc, form_id, org_code, raw: RawJSON) -> bool:
         if doc["form_id"] != form_id or doc["org_code"] != org_code:
             return False
-        return raw == doc["answers"] or _comparable(raw.load()) == _comparable(doc["answers"].load())
+        if raw == doc["answers"]:
+            return True
+        return _comparable(raw.load()) == _comparable(doc["answers"].load())
 
     def get_submission(self, receipt: str) -> dict | None:
         with self._storage.reading():
@@ -327,13 +328,13 @@ class Store:
             doc = None if doc_id is None else self._storage.tables[SUBMISSIONS][doc_id]
         return None if doc is None else _submission_out(doc_id, doc)
 
-    def query_submissions(self, form_id: str, org_codes: Iterable[str] | None = None,
+    def query_submissions(self, form_id: str | None, org_codes: Iterable[str] | None = None,
                           date_from=None, date_to=None, offset: int = 0,
                           limit: int | None = None) -> tuple[int, list[dict]]:
         """(total matching, one page of them newest first).
 
-        org_codes None = every organization; dates (date or "YYYY-MM-DD", inclusive) compare
-        with the local date of submitted_at.
+        form_id None = every form; org_codes None = every organization; dates (date or
+        "YYYY-MM-DD", inclusive) compare with the local date of submitted_at.
         """
         if offset < 0 or (limit is not None and limit < 0):
             raise ValueError("offset and limit must be >= 0")
@@ -341,12 +342,18 @@ class Store:
         stop = None if limit is None else offset + limit
         with self._storage.reading():
             table = self._storage.tables.get(SUBMISSIONS, {})
-            if org_codes is None:
+            if org_codes is None and form_id is None:
+                candidates = sorted(table, reverse=True)
+                total = len(candidates)
+            elif org_codes is None:
                 ids = self._idx.sub_by_form.get(form_id, {})
                 candidates, total = reversed(ids), len(ids)
             else:
-                by_org = self._idx.sub_by_form_org
-                groups = [by_org.get((form_id, code)) for code in set(org_codes)]
+                codes, by_org = set(org_codes), self._idx.sub_by_form_org
+                if form_id is None:
+                    groups = [ids for key, ids in by_org.items() if key[1] in codes]
+                else:
+                    groups = [by_org.get((form_id, code)) for code in codes]
                 candidates = sorted(chain.from_iterable(g for g in groups if g), reverse=True)
                 total = len(candidates)
             if low is not None or high is not None:

@@ -52,7 +52,7 @@ class Indexes:
             ids.sort()
         for doc_id in ids:
             doc = table[doc_id]
-            sid, receipt, form_id = doc.get("submission_id"), doc.get("receipt"), doc["form_id"]
+            sid, receipt, form_id = doc.get("submission_id"), doc.get("receipt"), doc.get("form_id")
             if sid:
                 by_sid[sid] = doc_id
             if receipt:
@@ -61,7 +61,7 @@ class Indexes:
             if ids_of_form is None:
                 ids_of_form = by_form[form_id] = {}
             ids_of_form[doc_id] = None
-            key = (form_id, doc["org_code"])
+            key = (form_id, doc.get("org_code"))
             ids_of_org = by_form_org.get(key)
             if ids_of_org is None:
                 ids_of_org = by_form_org[key] = {}
@@ -78,8 +78,9 @@ class Indexes:
             self._link(doc_id, old, new)
 
     def _submission(self, doc_id, old, new) -> None:
-        old_key = (old["form_id"], old["org_code"]) if old is not None else None
-        new_key = (new["form_id"], new["org_code"]) if new is not None else None
+        # .get() throughout: an exception here would leave memory half-updated.
+        old_key = (old.get("form_id"), old.get("org_code")) if old is not None else None
+        new_key = (new.get("form_id"), new.get("org_code")) if new is not None else None
         if old is not None:
             for index, key in ((self.sub_by_sid, old.get("submission_id")),
                                (self.sub_by_receipt, old.get("receipt"))):
@@ -104,12 +105,12 @@ class Indexes:
 
     def _link(self, doc_id, old, new) -> None:
         if old is not None:
-            if self.link_by_token.get(old["token"]) == doc_id:
-                del self.link_by_token[old["token"]]
-            key = (old["form_id"], old["org_code"])
+            if self.link_by_token.get(old.get("token")) == doc_id:
+                del self.link_by_token[old.get("token")]
+            key = (old.get("form_id"), old.get("org_code"))
             if self.active_link.get(key) == doc_id:
                 del self.active_link[key]
         if new is not None:
-            self.link_by_token[new["token"]] = doc_id
+            self.link_by_token[new.get("token")] = doc_id
             if not new.get("revoked_at"):
-                self.active_link[(new["form_id"], new["org_code"])] = doc_id
+                self.active_link[(new.get("form_id"), new.get("org_code"))] = doc_id

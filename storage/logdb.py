@@ -68,6 +68,7 @@ _ERRNO_HINTS = {
 
 _READ_CHUNK = 16 << 20
 _SNAPSHOT_BUFFER = 1 << 20
+_FREEZE_ABOVE = 8 << 20
 _FRAME = re.compile(rb'\{"crc":"([0-9a-f]{8})","len":\[([0-9]+(?:,[0-9]+)*)\],"ops":')
 _CRC_START = len(b'{"crc":"12345678",')
 _RAW_OPEN = b',"raw":['
@@ -215,7 +216,7 @@ def _parse_ops(body: bytes):
     try:
         text = body.decode("utf-8")
         ops, stop = _scan(text, 0)
-    except (ValueError, StopIteration) as exc:  # JSONDecodeError / UnicodeDecodeError are ValueErrors
+    except (ValueError, StopIteration) as exc:  # JSONDecodeError, UnicodeDecodeError
         raise CorruptRecord(f"bad JSON: {exc}") from None
     if stop != len(text):
         raise CorruptRecord("bad operations")
@@ -279,6 +280,10 @@ def _fsync_dir(path: str) -> None:
         os.close(fd)
 
 
+def _open_lock(path: str) -> int:
+    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -332,26 +337,27 @@ class LogStorage(Storage):
         self._txn: Transaction | None = None
         self._fd: int | None = None
         self._lock_fd: int | None = None
-        self._locked = False
         self.tables: dict[str, dict[int, dict]] = {}
         self._max_id: dict[str, int | None] = {}
-        self.generation = 0
+        self.generation = 0  # bumped by every applied record and every reload
+        self.reloads = 0
+        self.table_generation: dict[str, int] = {}  # per table: TinyDB query caches key on it
         self.corrupt: list[dict] = []  # {"offset", "reason"} of undecodable complete lines
         self.records = 0
         self._ident = None
         self._end = 0  # offset just after the last complete line applied
         self._seen = 0  # file size at the last catch-up (torn bytes included)
         self._closed = False
-        self._pid = os.getpid()
         try:
             if readonly:
                 self._reload()
             else:
                 directory = os.path.dirname(self.path)
                 os.makedirs(directory, exist_ok=True)
-                self._lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+                self._lock_fd = _open_lock(self.lock_path)
                 try:
-                    fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+                    fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC,
+                                 0o644)
                 except FileExistsError:
                     pass
                 else:
@@ -441,15 +447,19 @@ class LogStorage(Storage):
         self.tables, self._max_id = {}, {}
         self.corrupt, self.records = [], 0
         self._end = self._seen = 0
+        self.reloads += 1
         # Replaying creates ~100k containers; the cyclic GC would rescan them again and again
         # while loading, then in every full collection afterwards (a ~100 ms pause in the middle
-        # of some request). The loaded state is acyclic and long-lived: freeze it out of the GC.
-        was_enabled = gc.isenabled()
-        gc.disable()
+        # of some request). A big loaded state is acyclic and long-lived: freeze it out of the
+        # GC (after collecting what garbage there is, so that none is frozen with it).
+        big = st.st_size >= _FREEZE_ABOVE and gc.isenabled()
+        if big:
+            gc.collect()
+            gc.disable()
         try:
             self._replay(st.st_size, notify=False)
         finally:
-            if was_enabled:
+            if big:
                 gc.enable()
                 gc.freeze()
         self.generation += 1
@@ -484,8 +494,10 @@ class LogStorage(Storage):
         self.records += 1
         self.generation += 1
         tables, listeners = self.tables, (self._listeners if notify else ())
+        changed = self.table_generation
         for op in ops:
             kind, name = op[0], op[1]
+            changed[name] = changed.get(name, 0) + 1
             if kind == "put":
                 doc_id, doc = op[2], op[3]
                 table = tables.get(name)
@@ -518,11 +530,9 @@ class LogStorage(Storage):
     @contextmanager
     def _file_lock(self):
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
-        self._locked = True
         try:
             yield
         finally:
-            self._locked = False
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     @contextmanager
@@ -612,14 +622,12 @@ class LogStorage(Storage):
         # those: without fresh ones, parent and child would not exclude each other.
         self._mutex = threading.RLock()
         self._txn = None
-        self._locked = False
-        self._pid = os.getpid()
         if self._closed:
             return
         try:
             if self._lock_fd is not None:
                 os.close(self._lock_fd)
-                self._lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+                self._lock_fd = _open_lock(self.lock_path)
             if self._fd is not None:
                 flags = os.O_RDONLY if self.readonly else os.O_RDWR | os.O_APPEND
                 fd = os.open(self.path, flags | os.O_CLOEXEC)
@@ -695,16 +703,18 @@ class LogTable(Table):
     def __init__(self, storage: LogStorage, name: str, cache_size: int = 10,
                  persist_empty: bool = False):
         super().__init__(storage, name, cache_size=cache_size)
-        self._generation = -1
+        self._generation = None
 
     # ---- reads: caught up, under the in-process lock, query cache dropped on any change ----
 
     @contextmanager
     def _reading(self):
         with self._storage.reading() as storage:
-            if self._generation != storage.generation:
+            # Any record touching this table (from any process) or any reload drops the cache.
+            generation = (storage.reloads, storage.table_generation.get(self.name, 0))
+            if self._generation != generation:
                 self.clear_cache()
-                self._generation = storage.generation
+                self._generation = generation
             yield
 
     def _read_table(self):
@@ -864,7 +874,8 @@ def write_snapshot(tables: Mapping[str, Mapping[int, dict]], dest: str) -> int:
     temp file in the same directory, fsync, rename over dest, fsync of the directory."""
     dest = os.path.abspath(dest)
     directory = os.path.dirname(dest)
-    tmp = os.path.join(directory, f".{os.path.basename(dest)}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    tmp = os.path.join(directory,
+                       f".{os.path.basename(dest)}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     fd = None
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)

@@ -263,6 +263,10 @@ def test_query_submissions(store, monkeypatch):
     assert total == 1 and page[0]["answers"] == {"n": 0}
     assert store.query_submissions("dev", offset=100)[1] == []
     assert store.query_submissions("nope") == (0, [])
+    total, page = store.query_submissions(None, org_codes={"v1"}, limit=2)  # any form
+    assert total == 11 and [d["form_id"] for d in page] == ["acc", "dev"]
+    total, page = store.query_submissions(None, offset=1, limit=1)
+    assert total == 31 and page[0]["answers"] == {"n": 29}
     with pytest.raises(ValueError):
         store.query_submissions("dev", date_from="03/01/2025")
     with pytest.raises(ValueError):
