@@ -8,14 +8,17 @@ from flask.cli import with_appcontext
 
 import orgs as org_tree
 from forms.loader import SchemaError, check_schema, load_builtin_schemas, load_schema_file
+import storage
+from seed import seed_demo as seed_demo_submissions
 from seed import seed_first_start
 from views import auth
 from views.admin import ensure_links, export_submissions, import_orgs_csv
-from views.web import entry_url, get_store, orgs_by_code
+from views.web import db_path, entry_url, get_store, orgs_by_code
 
 
 def register(app):
-    for command in (init, create_user, import_orgs, load_form, check_forms, links, export):
+    for command in (init, create_user, import_orgs, load_form, check_forms, links, export,
+                    backup, restore, check_db, seed_demo):
         app.cli.add_command(command)
 
 
@@ -171,3 +174,73 @@ def export(form_id, out, township, org, date_from, date_to):
                                date_from=date_from and date_from.date(),
                                date_to=date_to and date_to.date())
     click.echo(f"Exported {count} submissions to {out}.")
+
+
+def _table_counts(report):
+    tables = report["tables"]
+    return ", ".join(f"{name} {tables.get(name, 0)}"
+                     for name in ("forms", "orgs", "users", "links", "submissions"))
+
+
+@click.command("backup")
+@click.argument("dest", type=click.Path(file_okay=True, dir_okay=True, writable=True))
+@with_appcontext
+def backup(dest):
+    """Write a consistent snapshot of the database to DEST (a file, or a folder for a
+    dated taizhang-YYYYmmdd-HHMMSS.db). Safe while the server is serving."""
+    try:
+        report = storage.backup(db_path(current_app), dest)
+    except storage.StorageError as e:
+        fail(str(e))
+    click.echo(f"Backup written to {report['path']} ({report['bytes']} bytes): "
+               f"{_table_counts(report)}.")
+
+
+@click.command("restore")
+@click.argument("src", type=click.Path(exists=True, dir_okay=False))
+@click.option("--force", is_flag=True, help="Replace a database that already holds data.")
+@with_appcontext
+def restore(src, force):
+    """Restore the database from the backup SRC. Refuses to overwrite a database that
+    holds data unless --force; running servers pick the restored file up by themselves."""
+    try:
+        report = storage.restore(src, db_path(current_app), force=force)
+    except storage.StorageError as e:
+        fail(str(e))
+    click.echo(f"Restored {report['path']} from {src}: {_table_counts(report)}.")
+
+
+@click.command("check-db")
+@click.argument("path", required=False, type=click.Path(dir_okay=False))
+@with_appcontext
+def check_db(path):
+    """Verify a database file (default: this instance's) and report counts. Exits
+    non-zero if any complete record is corrupt (a torn last line is only reported)."""
+    try:
+        report = storage.check(path or db_path(current_app))
+    except storage.StorageError as e:
+        fail(str(e))
+    click.echo(f"{report['path']}: {report['bytes']} bytes, {report['records']} records")
+    click.echo(f"  {_table_counts(report)}")
+    if report["torn_tail_bytes"]:
+        click.echo(f"  torn last line ignored: {report['torn_tail_bytes']} bytes")
+    if not report["ok"]:
+        for line in report["corrupt"][:20]:
+            click.echo(f"  corrupt: {line}")
+        fail(f"{len(report['corrupt'])} corrupt records, {report['bad_raw_values']} bad values")
+    click.echo("  ok")
+
+
+@click.command("seed-demo")
+@click.option("--submissions", "count", type=click.IntRange(min=0), default=1000,
+              show_default=True, help="How many demo submissions to add.")
+@click.option("--seed", type=int, default=None, help="Random seed, for repeatable data.")
+@with_appcontext
+def seed_demo(count, seed):
+    """Fill the database with COUNT realistic demo submissions across the built-in forms
+    and the demo organizations (for benchmarks and for a newcomer to see a full system).
+    Installs the built-in forms and demo organizations first if they are missing."""
+    store = get_store()
+    seed_first_start(store)
+    added = seed_demo_submissions(store, count, seed)
+    click.echo(f"Added {added} demo submissions; {store.count_submissions()} in total.")

@@ -4,9 +4,12 @@ Idempotent and additive: a form id that already exists is never touched (an admi
 edited it), and the demo organizations are only loaded into a database that has none.
 """
 import os
+import random
+from datetime import datetime, timedelta
 
 import orgs as org_tree
 from forms.loader import load_builtin_schemas
+from seed_data.demo_answers import fake_answers
 
 DEMO_ORGS_CSV = os.path.join(os.path.dirname(os.path.abspath(__file__)), "seed_data",
                              "demo_orgs.csv")
@@ -30,3 +33,37 @@ def seed_first_start(store, demo_orgs=True):
         store.upsert_orgs(rows)
         org_count = len(rows)
     return {"forms": added, "orgs": org_count}
+
+
+# How often each built-in form is filled in a county year: monthly reports dominate.
+DEMO_FORM_WEIGHTS = {"monthly_report": 40, "public_demand": 20, "leader_matter": 8,
+                     "acceptance": 6, "doctor_registration": 4}
+DEFAULT_FORM_WEIGHT = 5
+
+
+def demo_submissions(store, count, rng, days=330, now=None):
+    """Yield `count` realistic submissions (oldest first) over the last `days` days.
+
+    They spread over the current version of every stored form and every village, unit and
+    township, with answers from seed_data.demo_answers (photos excepted).
+    """
+    forms = [f["schema"] for f in store.list_forms()]
+    orgs = [o for o in store.list_orgs() if o["kind"] != "county"]
+    if not forms or not orgs:
+        raise ValueError("no forms or organizations to fill: run `flask --app app init` first")
+    weights = [DEMO_FORM_WEIGHTS.get(f["id"], DEFAULT_FORM_WEIGHT) for f in forms]
+    now = now or datetime.now().astimezone()
+    moments = [now - timedelta(seconds=rng.random() * days * 86400) for _ in range(count)]
+    # Office hours are busier than nights.
+    moments = sorted(m + timedelta(hours=8) if m.hour < 7 and m + timedelta(hours=8) < now
+                     else m for m in moments)
+    for moment in moments:
+        schema = rng.choices(forms, weights)[0]
+        yield {"form_id": schema["id"], "form_version": schema["version"],
+               "org_code": rng.choice(orgs)["code"], "answers": fake_answers(schema, rng),
+               "submitted_at": moment.isoformat(timespec="seconds")}
+
+
+def seed_demo(store, count, seed=None):
+    """Add `count` demo submissions to the store; returns how many were added."""
+    return store.import_submissions(demo_submissions(store, count, random.Random(seed)))

@@ -1,0 +1,119 @@
+"""Operator commands for the database (backup, restore, check-db, seed-demo) and loud
+failure: a write that fails returns 503 and leaves the database as it was."""
+import errno
+import io
+import os
+import re
+
+import pytest
+from PIL import Image
+
+from conftest import csrf_token
+from test_app import VALID, entry, open_form  # noqa: F401 (entry is a fixture)
+from views.web import db_path
+
+
+def db_bytes(app):
+    with open(db_path(app), "rb") as f:
+        return f.read()
+
+
+def test_seed_demo_fills_realistic_submissions(runner, store):
+    result = runner.invoke(args=["seed-demo", "--submissions", "300", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    assert store.count_submissions() == 300
+    total, docs = store.query_submissions("monthly_report")
+    assert total > 50
+    assert all(re.fullmatch(r"\d{6}-\d{4}", d["receipt"]) for d in docs)
+    assert len({d["receipt"] for d in store.query_submissions(None)[1]}) == 300
+    dates = [d["submitted_at"] for d in docs]
+    assert dates == sorted(dates, reverse=True)  # newest first really is newest first
+    orgs = {o["code"] for o in store.list_orgs()}
+    assert {d["org_code"] for d in docs} <= orgs
+
+
+def test_backup_restore_and_check_db(app, runner, store, tmp_path):
+    runner.invoke(args=["seed-demo", "--submissions", "50", "--seed", "1"])
+    backup = tmp_path / "nightly"
+    backup.mkdir()
+    result = runner.invoke(args=["backup", str(backup)])
+    assert result.exit_code == 0, result.output
+    [snapshot] = list(backup.iterdir())
+    assert re.fullmatch(r"taizhang-\d{8}-\d{6}\.db", snapshot.name)
+    assert "submissions 50" in result.output
+
+    runner.invoke(args=["seed-demo", "--submissions", "5"])
+    refused = runner.invoke(args=["restore", str(snapshot)])
+    assert refused.exit_code != 0 and "--force" in refused.output
+    assert store.count_submissions() == 55
+    restored = runner.invoke(args=["restore", str(snapshot), "--force"])
+    assert restored.exit_code == 0, restored.output
+    assert store.count_submissions() == 50  # the live Store noticed the new file
+
+    check = runner.invoke(args=["check-db"])
+    assert check.exit_code == 0 and "submissions 50" in check.output and "ok" in check.output
+    data = bytearray(snapshot.read_bytes())
+    middle = data.index(b"\n", len(data) // 2) - 10
+    data[middle] = ord("#") if data[middle] != ord("#") else ord("%")
+    snapshot.write_bytes(bytes(data))
+    corrupt = runner.invoke(args=["check-db", str(snapshot)])
+    assert corrupt.exit_code != 0 and "corrupt" in corrupt.output
+    assert runner.invoke(args=["restore", str(snapshot), "--force"]).exit_code != 0
+
+
+def test_check_db_reports_a_torn_last_line_without_failing(app, runner, store):
+    with open(db_path(app), "ab") as f:
+        f.write(b'{"crc":"00000000","len":[5],"ops":[["put"')
+    result = runner.invoke(args=["check-db"])
+    assert result.exit_code == 0 and "torn" in result.output
+
+
+def png():
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("call", ["write", "fsync"])
+def test_failed_write_is_503_and_changes_nothing(app, client, entry, store, monkeypatch, call):
+    token, _ = entry
+    html, hidden = open_form(client, token)
+    before = db_bytes(app)
+    real = getattr(os, call)
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, call, disk_full)
+    response = client.post(f"/f/{token}", data={**hidden, **VALID})
+    monkeypatch.setattr(os, call, real)
+    assert response.status_code == 503
+    assert "数据保存失败" in response.get_data(as_text=True)
+    assert "Location" not in response.headers
+    assert db_bytes(app) == before
+    assert store.count_submissions("t_project") == 0
+    retry = client.post(f"/f/{token}", data={**hidden, **VALID})
+    assert retry.status_code == 303  # the same page, resent, now goes through
+    assert store.count_submissions("t_project") == 1
+
+
+def test_failed_photo_write_is_503(app, client, entry, store, monkeypatch):
+    token, _ = entry
+    html, hidden = open_form(client, token)
+    before = db_bytes(app)
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", disk_full)
+    response = client.post(f"/f/{token}", data={**hidden, **VALID,
+                                                "photo": (io.BytesIO(png()), "p.png")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 503
+    assert db_bytes(app) == before
+
+
+@pytest.mark.parametrize("command", ["backup", "restore", "check-db", "seed-demo"])
+def test_help(runner, command):
+    result = runner.invoke(args=[command, "--help"])
+    assert result.exit_code == 0 and "Usage" in result.output
