@@ -38,6 +38,7 @@ from decimal import Decimal
 import xlsxwriter
 
 from forms.fields import cell_value
+from orgs import path_columns
 
 WORKBOOK_OPTIONS = {
     "constant_memory": True,
@@ -304,26 +305,10 @@ def _header(spec):
 
 
 def _org_columns(code, org_paths, org_kinds):
-    """(县, 乡镇, 村/单位, 组织编码) for an organization code.
-
-    Without org_kinds the path is read by position (county, township, village); with it, the
-    organization's own kind decides where its name goes.
-    """
-    names = [str(n) for n in (org_paths.get(code) or [])] if code is not None else []
+    """(县, 乡镇, 村/单位, 组织编码) for an organization code (see orgs.path_columns)."""
+    names = (org_paths.get(code) or []) if code is not None else []
     kind = org_kinds.get(code) if org_kinds else None
-    county = names[0] if names else ""
-    township = village = ""
-    if kind == "county":
-        pass
-    elif kind == "township":
-        township = names[-1] if len(names) > 1 else ""
-    elif kind in ("village", "unit"):
-        township = names[1] if len(names) > 2 else ""
-        village = names[-1] if len(names) > 1 else ""
-    else:
-        township = names[1] if len(names) > 1 else ""
-        village = " / ".join(names[2:])
-    return [county, township, village, "" if code is None else str(code)]
+    return [*path_columns(names, kind), "" if code is None else str(code)]
 
 
 def _format_time(value):

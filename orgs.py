@@ -266,6 +266,26 @@ def org_paths(orgs):
     return {code: org_path(by_code, code) for code in by_code}
 
 
+def path_columns(names, kind):
+    """(县, 乡镇, 村/单位) for an org path (names from the county down) and the org's kind.
+
+    A township's own name goes in 乡镇 with 村/单位 empty; a unit directly under the county
+    has no 乡镇. Without a kind the path is read by position.
+    """
+    names = [str(n) for n in names or []]
+    county = names[0] if names else ""
+    township = unit = ""
+    if kind == "township":
+        township = names[-1] if len(names) > 1 else ""
+    elif kind in ("village", "unit"):
+        township = names[1] if len(names) > 2 else ""
+        unit = names[-1] if len(names) > 1 else ""
+    elif kind != "county":
+        township = names[1] if len(names) > 1 else ""
+        unit = " / ".join(names[2:])
+    return county, township, unit
+
+
 def descendants(orgs, code, include_self=False):
     """Codes of every organization below ``code`` (children, grandchildren, …).
 

@@ -305,3 +305,15 @@ def test_build_tree_keeps_orphans_and_cycle_members_at_top():
 def test_kind_labels():
     assert orgs.KIND_LABELS == {"county": "县", "township": "乡镇", "village": "村",
                                 "unit": "县直单位"}
+
+
+@pytest.mark.parametrize("names, kind, expected", [
+    (["岳西县"], "county", ("岳西县", "", "")),
+    (["岳西县", "响肠镇"], "township", ("岳西县", "响肠镇", "")),
+    (["岳西县", "响肠镇", "千佛塔村"], "village", ("岳西县", "响肠镇", "千佛塔村")),
+    (["岳西县", "县财政局"], "unit", ("岳西县", "", "县财政局")),
+    (["岳西县", "响肠镇", "镇卫生院"], "unit", ("岳西县", "响肠镇", "镇卫生院")),
+    (["岳西县", "响肠镇", "千佛塔村"], None, ("岳西县", "响肠镇", "千佛塔村")),
+])
+def test_path_columns_put_each_kind_in_its_column(names, kind, expected):
+    assert orgs.path_columns(names, kind) == expected

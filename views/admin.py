@@ -458,9 +458,12 @@ def submissions(form_id):
     total, docs = store.query_submissions(form_id, offset=(page - 1) * per_page, limit=per_page,
                                           **query)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
+    columns = {d["org_code"]: org_tree.path_columns(
+        org_tree.org_path(orgs, d["org_code"]) or [d["org_code"]],
+        orgs.get(d["org_code"], {}).get("kind")) for d in docs}
     return render_template("admin/submissions.html", form_doc=form_doc, docs=docs, total=total,
                            page=page, pages=max((total + per_page - 1) // per_page, 1),
-                           filter_form=filter_form, args=args, paths=org_tree.org_paths(orgs))
+                           filter_form=filter_form, args=args, columns=columns)
 
 
 @bp.route("/submissions/<receipt>")
