@@ -52,6 +52,7 @@ def entry(app, store):
 def open_form(client, token):
     page = client.get(f"/f/{token}")
     assert page.status_code == 200
+    assert page.headers["Cache-Control"] == "no-store"
     html = page.get_data(as_text=True)
     sid = re.search(r'name="submission_id" type="hidden" value="([0-9a-f]{32})"', html).group(1)
     return html, {"csrf_token": csrf_token(html), "submission_id": sid}
@@ -178,6 +179,12 @@ def test_qr_link_to_receipt_to_list_to_export(app, client, admin_client, entry, 
     formula = [c for c in cells if c.data_type == "f"]
     assert not formula
     assert any(c.value == "=1+1 流转土地" and c.data_type == "s" for c in cells)
+
+
+def test_each_page_load_gets_its_own_submission_id(client, entry):
+    token, _ = entry
+    ids = {open_form(client, token)[1]["submission_id"] for _ in range(3)}
+    assert len(ids) == 3
 
 
 def test_retry_with_same_submission_id_stores_once(client, entry, store):

@@ -306,7 +306,7 @@ def links(form_id):
     paths = org_tree.org_paths(orgs)
     rows = [{"org": o, "path": paths[o["code"]], "link": active.get(o["code"]),
              "url": entry_url(active[o["code"]]["token"]) if o["code"] in active else None}
-            for o in sorted(scope, key=lambda o: paths[o["code"]])]
+            for o in sorted(scope, key=lambda o: o["code"])]
     return render_template("admin/links.html", form_doc=form_doc, rows=rows,
                            townships=_townships(orgs), township=township,
                            missing=sum(1 for r in rows if r["link"] is None))

@@ -47,8 +47,12 @@ def entry(token):
             answers=answers, submission_id=form.submission_id.data, token=token)
         return redirect(url_for("public.receipt", token=token, receipt=doc["receipt"]), 303)
     status = 422 if request.method == "POST" else 200
-    return render_template("public/form.html", form=form, schema=schema, org=org,
-                           org_path=path), status
+    response = current_app.make_response((render_template(
+        "public/form.html", form=form, schema=schema, org=org, org_path=path), status))
+    # Each page load carries its own submission id: no cache may hand the same page (and id)
+    # to a second load.
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/f/<token>/r/<receipt>")
