@@ -295,6 +295,11 @@ def _scope_orgs(orgs, township):
     return list(orgs.values())
 
 
+def active_links(store, form_id):
+    """org code -> the active link of a form."""
+    return {link["org_code"]: link for link in store.list_links(form_id, active_only=True)}
+
+
 @bp.route("/forms/<form_id>/links")
 def links(form_id):
     store = get_store()
@@ -302,7 +307,7 @@ def links(form_id):
     orgs = orgs_by_code(store)
     township = request.args.get("township", "")
     scope = _scope_orgs(orgs, township)
-    active = {l["org_code"]: l for l in store.list_links(form_id) if not l.get("revoked_at")}
+    active = active_links(store, form_id)
     paths = org_tree.org_paths(orgs)
     rows = [{"org": o, "path": paths[o["code"]], "link": active.get(o["code"]),
              "url": entry_url(active[o["code"]]["token"]) if o["code"] in active else None}
@@ -314,7 +319,7 @@ def links(form_id):
 
 def ensure_links(store, form_id, org_codes):
     """Create an active link for every org in org_codes that has none; return all active ones."""
-    active = {l["org_code"]: l for l in store.list_links(form_id) if not l.get("revoked_at")}
+    active = active_links(store, form_id)
     for code in org_codes:
         if code not in active:
             active[code] = store.create_link(form_id, code)
@@ -327,7 +332,7 @@ def links_generate(form_id):
     get_form_or_404(form_id)
     township = request.form.get("township", "")
     scope = _scope_orgs(orgs_by_code(store), township)
-    before = sum(1 for l in store.list_links(form_id) if not l.get("revoked_at"))
+    before = len(active_links(store, form_id))
     after = len(ensure_links(store, form_id, [o["code"] for o in scope]))
     flash(f"已生成 {after - before} 个新链接", "success")
     return redirect(url_for("admin.links", form_id=form_id, township=township))
@@ -394,7 +399,7 @@ def qr_sheet(form_id):
     if not township:
         abort(404)
     scope = [o for o in _scope_orgs(orgs, township) if o["code"] != township]
-    active = {l["org_code"]: l for l in store.list_links(form_id) if not l.get("revoked_at")}
+    active = active_links(store, form_id)
     cards = [{"org": o, "token": active[o["code"]]["token"]}
              for o in sorted(scope, key=lambda o: o["code"]) if o["code"] in active]
     missing = [o for o in scope if o["code"] not in active]
