@@ -17,7 +17,7 @@ from views.web import db_path, entry_url, get_store, orgs_by_code
 
 
 def register(app):
-    for command in (init, create_user, import_orgs, load_form, check_forms, links, export,
+    for command in (init, create_user, set_password, import_orgs, load_form, check_forms, links, export,
                     backup, restore, check_db, seed_demo):
         app.cli.add_command(command)
 
@@ -56,15 +56,31 @@ def init(no_demo):
               help="Read the password from the first line of standard input (for scripts).")
 def create_user(name, role, password_stdin):
     """Create an account NAME with a scrypt-hashed password (prompted unless --password-stdin)."""
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        auth.create_user(name, password, role)
+        auth.create_user(name, _read_password(password_stdin), role)
     except ValueError as e:
         fail(str(e))
     click.echo(f"Created {role} '{name}'.")
+
+
+def _read_password(password_stdin):
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@click.command("set-password")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from the first line of standard input (for scripts).")
+@with_appcontext
+def set_password(name, password_stdin):
+    """Set a new password for the account NAME (prompted unless --password-stdin)."""
+    try:
+        auth.set_password(name, _read_password(password_stdin))
+    except ValueError as e:
+        fail(str(e))
+    click.echo(f"Password of '{name}' changed.")
 
 
 @click.command("import-orgs")

@@ -105,6 +105,17 @@ def test_login_wrong_password_then_right(app, client):
     assert client.get("/admin/").status_code == 200
 
 
+def test_repeated_failed_logins_are_throttled(app, client):
+    from views import auth
+
+    with app.app_context():
+        auth.create_user(*ADMIN, "admin")
+    for _ in range(auth.MAX_FAILURES):
+        assert login(client, password="guess-guess").status_code == 401
+    blocked = login(client)  # even the right password, until the window passes
+    assert blocked.status_code == 429 and "次数过多" in blocked.get_data(as_text=True)
+
+
 def test_login_without_csrf_token_is_400(app, client):
     response = client.post("/login", data={"username": "a", "password": "b"})
     assert response.status_code == 400
@@ -426,6 +437,18 @@ def test_cli_create_user_password_stdin(runner, store):
     assert short.exit_code != 0 and "8" in short.output
 
 
+def test_cli_set_password(app, runner, client):
+    runner.invoke(args=["create-user", "ops", "--role", "admin", "--password-stdin"],
+                  input="first-password\n")
+    result = runner.invoke(args=["set-password", "ops", "--password-stdin"],
+                           input="second-password\n")
+    assert result.exit_code == 0, result.output
+    assert login(client, "ops", "first-password").status_code == 401
+    assert login(client, "ops", "second-password").status_code == 302
+    assert runner.invoke(args=["set-password", "nobody", "--password-stdin"],
+                         input="whatever-password\n").exit_code != 0
+
+
 def test_cli_load_form_and_check_forms(runner, store, tmp_path):
     path = tmp_path / "t_project.json"
     path.write_text(json.dumps(PROJECT_FORM, ensure_ascii=False), encoding="utf-8")
@@ -483,7 +506,7 @@ def test_cli_init_is_idempotent(runner, store):
     assert len(store.list_orgs()) == orgs
 
 
-@pytest.mark.parametrize("command", ["init", "create-user", "import-orgs", "load-form",
+@pytest.mark.parametrize("command", ["init", "create-user", "set-password", "import-orgs", "load-form",
                                      "check-forms", "links", "export"])
 def test_cli_help(runner, command):
     result = runner.invoke(args=[command, "--help"])

@@ -1,7 +1,9 @@
 """Admin authentication: Flask-Login sessions over users kept in storage, scrypt hashes."""
+import threading
+import time
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -21,6 +23,29 @@ login_manager.login_message_category = "warning"
 _DUMMY_HASH = generate_password_hash("not-a-password", method="scrypt")
 
 ROLES = ("admin",)
+
+# Failed logins per user name and per client address, per app in this process, over a sliding
+# window. scrypt already makes each guess slow; this caps how many a worker will check.
+MAX_FAILURES = 10
+FAILURE_WINDOW = 15 * 60
+_failures_lock = threading.Lock()
+
+
+def _failures():
+    return current_app.extensions.setdefault("taizhang.login_failures", {})
+
+
+def _recent_failures(key, now):
+    with _failures_lock:
+        times = [t for t in _failures().get(key, ()) if now - t < FAILURE_WINDOW]
+        _failures()[key] = times
+        return len(times)
+
+
+def _record_failure(keys, now):
+    with _failures_lock:
+        for key in keys:
+            _failures().setdefault(key, []).append(now)
 
 
 class User(UserMixin):
@@ -46,6 +71,14 @@ def create_user(username, password, role):
     if len(password or "") < 8:
         raise ValueError("密码至少 8 位")
     return get_store().add_user(username, hash_password(password), role)
+
+
+def set_password(username, password):
+    """Replace an account's password; raises ValueError with a Chinese reason."""
+    if len(password or "") < 8:
+        raise ValueError("密码至少 8 位")
+    if get_store().set_password(username, hash_password(password)) is None:
+        raise ValueError(f"用户 {username} 不存在")
 
 
 def init_login(app):
@@ -80,11 +113,17 @@ def login():
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
+        now = time.monotonic()
+        keys = (("user", form.username.data.strip()), ("addr", request.remote_addr))
+        if any(_recent_failures(key, now) >= MAX_FAILURES for key in keys):
+            flash("登录失败次数过多，请 15 分钟后再试", "error")
+            return render_template("auth/login.html", form=form), 429
         doc = get_store().get_user(form.username.data.strip())
         stored_hash = doc["password_hash"] if doc else _DUMMY_HASH
         if check_password_hash(stored_hash, form.password.data) and doc and doc.get("active", True):
             login_user(User(doc))
             return redirect(_safe_next(request.args.get("next")) or url_for("admin.dashboard"))
+        _record_failure(keys, now)
         flash("用户名或密码错误", "error")
         status = 401
     elif request.method == "POST":
