@@ -1,6 +1,7 @@
 """Taizhang (台账): application factory. Wires config, storage, login, CSRF, blueprints and CLI."""
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
 import storage
@@ -14,6 +15,9 @@ def create_app(test_config=None):
     app = Flask(__name__, instance_relative_config=True)
     config.load_config(app, test_config)
     config.check_secret_key(app)
+    if app.config["PROXY_COUNT"]:
+        n = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_prefix=n)
 
     web.init_store(app)
     auth.init_login(app)

@@ -14,6 +14,7 @@ DEFAULTS = {
     "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
     "IMAGE_MAX_BYTES": 10 * 1024 * 1024,
     "SUBMISSIONS_PER_PAGE": 50,
+    "PROXY_COUNT": 0,  # reverse proxies in front whose X-Forwarded-* headers are trusted
     "WTF_CSRF_TIME_LIMIT": None,  # a village form may stay open for hours on a phone
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
@@ -27,6 +28,7 @@ ENVIRONMENT = {
     "BASE_URL": ("TAIZHANG_BASE_URL", str),
     "MAX_CONTENT_LENGTH": ("TAIZHANG_MAX_UPLOAD_MB", lambda mb: int(float(mb) * 1024 * 1024)),
     "SESSION_COOKIE_SECURE": ("TAIZHANG_SECURE_COOKIES", lambda v: v.lower() in ("1", "true", "yes")),
+    "PROXY_COUNT": ("TAIZHANG_PROXIES", int),
 }
 
 

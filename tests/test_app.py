@@ -140,6 +140,16 @@ def test_login_next_redirect_only_to_local_paths(app, client):
     assert response.headers["Location"] == "/admin/"
 
 
+def test_behind_a_proxy_pages_link_under_its_prefix(tmp_path):
+    from app import create_app
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "x", "DATA_DIR": str(tmp_path),
+                      "PROXY_COUNT": 1})
+    response = app.test_client().get("/admin/", headers={"X-Forwarded-Prefix": "/taizhang"})
+    assert response.headers["Location"].startswith("/taizhang/login")
+    app.extensions["taizhang.store"].close()
+
+
 def test_default_secret_key_refused_outside_debug(tmp_path):
     from app import create_app
 

@@ -24,7 +24,7 @@ _DUMMY_HASH = generate_password_hash("not-a-password", method="scrypt")
 
 ROLES = ("admin",)
 
-# Failed logins per user name and per client address, per app in this process, over a sliding
+# Failed logins per (user name, client address), per app in this process, over a sliding
 # window. scrypt already makes each guess slow; this caps how many a worker will check.
 MAX_FAILURES = 10
 FAILURE_WINDOW = 15 * 60
@@ -114,7 +114,8 @@ def login():
     status = 200
     if form.validate_on_submit():
         now = time.monotonic()
-        keys = (("user", form.username.data.strip()), ("addr", request.remote_addr))
+        # Per name *and* address, so a stranger cannot lock the real admin out.
+        keys = ((form.username.data.strip(), request.remote_addr),)
         if any(_recent_failures(key, now) >= MAX_FAILURES for key in keys):
             flash("登录失败次数过多，请 15 分钟后再试", "error")
             return render_template("auth/login.html", form=form), 429
