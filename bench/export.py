@@ -1,0 +1,210 @@
+"""XLSX export of SIZE submissions of a 25-field form through the real export path.
+
+No built-in form has 25 data fields, so bench/forms/bench25.json (25 data fields of every
+exportable type, one of them a repeat) is installed with `flask --app app load-form` into a
+database of its own (bench/out/export/n<SIZE>: `flask init`, load-form, then SIZE submissions
+of bench25 from seed_data.demo_answers written with Store.import_submissions, spread over the
+demo organizations and the last 330 days).
+
+Measured: `flask --app app export bench25 OUT.xlsx` in a fresh process - the command an operator
+runs, which calls views.admin.export_submissions like the admin page does - wall time from
+spawn to exit and peak RSS (ru_maxrss of that child from os.wait4). The output is checked:
+the main sheet must have SIZE data rows.
+
+Then, for the reading of the figures, a breakdown of the same steps in one instrumented
+process (open the Store, query_submissions + decode, XLSX write), with RSS and time after each.
+
+    .venv/bin/python bench/export.py [--sizes ...] [--quick] [--no-breakdown]
+"""
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from datetime import datetime, timedelta
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+
+HERE = os.path.abspath(__file__)
+FORM_FILE = os.path.join(common.BENCH, "forms", "bench25.json")
+FORM_ID = "bench25"
+TIME_LIMIT_S = 900
+
+
+# ---------------------------------------------------------------- the database
+
+def fill(data_dir, count, seed=common.SEED):
+    """Child: add `count` bench25 submissions (oldest first) with Store.import_submissions."""
+    from seed_data.demo_answers import fake_answers
+    from storage import Store
+
+    with Store(os.path.join(data_dir, common.DB_NAME)) as store:
+        schema = store.get_form(FORM_ID)["schema"]
+        orgs = [o["code"] for o in store.list_orgs() if o["kind"] != "county"]
+        rng = random.Random(seed)
+        now = datetime.now().astimezone()
+        moments = sorted(now - timedelta(seconds=rng.random() * 330 * 86400)
+                         for _ in range(count))
+        docs = ({"form_id": FORM_ID, "form_version": schema["version"],
+                 "org_code": rng.choice(orgs), "answers": fake_answers(schema, rng),
+                 "submitted_at": m.isoformat(timespec="seconds")} for m in moments)
+        added = store.import_submissions(docs)
+        print(json.dumps({"added": added, "total": store.count_submissions(FORM_ID)}))
+
+
+def build_export_base(size, rebuild=False):
+    folder = common.export_dir(size)
+    manifest = common.read_manifest(folder)
+    if (not rebuild and manifest and manifest.get("size") == size
+            and manifest.get("storage") == common.storage_fingerprint()
+            and os.path.exists(os.path.join(folder, common.DB_NAME))):
+        return folder, manifest
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder)
+    common.log(f"building export database n{size} (bench25) ...")
+    started = time.perf_counter()
+    common.flask(folder, "init")
+    common.flask(folder, "load-form", FORM_FILE)
+    filled = common.run_child([HERE, "--fill", folder, str(size)], timeout=3600)
+    assert filled["total"] == size, filled
+    manifest = {"size": size, "form": FORM_ID, "storage": common.storage_fingerprint(),
+                "commit": common.git_commit()[0], "build_s": round(time.perf_counter() - started, 1),
+                "bytes": os.path.getsize(os.path.join(folder, common.DB_NAME))}
+    common.write_manifest(folder, manifest)
+    common.log(f"  export n{size}: {manifest['bytes'] / 1e6:.1f} MB in {manifest['build_s']} s")
+    return folder, manifest
+
+
+# ---------------------------------------------------------------- measurements
+
+def count_rows(xlsx_path):
+    """Data rows of the first sheet (streamed: the XML of 100k rows is ~100 MB)."""
+    with zipfile.ZipFile(xlsx_path) as z:
+        with z.open("xl/worksheets/sheet1.xml") as f:
+            rows, tail = 0, b""
+            while chunk := f.read(1 << 20):
+                data = tail + chunk
+                rows += data.count(b"<row ")
+                tail = data[-4:]
+    return rows - 1  # header
+
+
+def timed_child(command, env):
+    """Run a command; (wall seconds, peak RSS MB, user s, sys s, returncode, stdout, stderr)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=common.ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    deadline = time.monotonic() + TIME_LIMIT_S
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"{command} exceeded {TIME_LIMIT_S} s")
+        time.sleep(0.01)
+    wall = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    out, err = process.stdout.read().decode(), process.stderr.read().decode()
+    process.stdout.close()
+    process.stderr.close()
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime, usage.ru_stime, process.returncode, \
+        out, err
+
+
+def measure_cli(folder, size):
+    out = os.path.join(common.OUT, "work", f"export-n{size}.xlsx")
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    if os.path.exists(out):
+        os.unlink(out)
+    command = [common.PY, "-m", "flask", "--app", "app", "export", FORM_ID, out]
+    wall, peak, user, system, code, stdout, stderr = timed_child(command, common.env_for(folder))
+    if code != 0:
+        raise RuntimeError(f"export failed ({code}):\n{stderr[-3000:]}")
+    exported = int(re.search(r"Exported (\d+)", stdout).group(1))
+    rows = count_rows(out)
+    result = {"wall_s": wall, "peak_rss_mb": peak, "user_s": user, "sys_s": system,
+              "exported": exported, "rows_in_sheet": rows, "rows_ok": rows == size == exported,
+              "xlsx_mb": os.path.getsize(out) / 1e6,
+              "command": f"flask --app app export {FORM_ID} OUT.xlsx"}
+    os.unlink(out)
+    return result
+
+
+def child_breakdown(data_dir, out):
+    """The steps of views.admin.export_submissions, one at a time, with time and RSS."""
+    steps = []
+
+    def mark(name, started):
+        steps.append({"step": name, "s": time.perf_counter() - started,
+                      "rss_mb": common.self_rss_mb(),
+                      "hwm_mb": (common.proc_status_kb(os.getpid(), "VmHWM") or 0) / 1024})
+
+    t = time.perf_counter()
+    import exports
+    import orgs as org_tree
+    from storage import Store
+    from views.web import orgs_by_code
+    mark("import", t)
+    t = time.perf_counter()
+    store = Store(os.path.join(data_dir, common.DB_NAME))
+    mark("Store(path)", t)
+    t = time.perf_counter()
+    schema = store.get_form(FORM_ID)["schema"]
+    orgs = orgs_by_code(store)
+    _total, docs = store.query_submissions(FORM_ID)
+    docs.reverse()
+    mark("query_submissions (all, decoded)", t)
+    t = time.perf_counter()
+    exports.submissions_to_xlsx(schema, docs, org_tree.org_paths(orgs), out,
+                                org_kinds={c: o["kind"] for c, o in orgs.items()})
+    mark("submissions_to_xlsx", t)
+    del docs
+    os.unlink(out)
+    print(json.dumps({"steps": steps}))
+
+
+def measure(size, rebuild=False, breakdown=True):
+    folder, manifest = build_export_base(size, rebuild)
+    common.log(f"export: n{size} via flask export ...")
+    result = {"db_mb": manifest["bytes"] / 1e6, "cli": measure_cli(folder, size)}
+    if breakdown:
+        out = os.path.join(common.OUT, "work", f"export-breakdown-n{size}.xlsx")
+        result["breakdown"] = common.run_child([HERE, "--child-breakdown", folder, out],
+                                               timeout=TIME_LIMIT_S)["steps"]
+    return result
+
+
+def run(sizes, rebuild=False, breakdown=True):
+    return {"form": FORM_ID, "sizes": {size: measure(size, rebuild, breakdown)
+                                       for size in sizes}}
+
+
+def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--fill":
+        return fill(sys.argv[2], int(sys.argv[3]))
+    if len(sys.argv) == 4 and sys.argv[1] == "--child-breakdown":
+        return child_breakdown(sys.argv[2], sys.argv[3])
+    parser = common.arg_parser(__doc__.splitlines()[0])
+    parser.add_argument("--no-breakdown", action="store_true",
+                        help="only the real export command, without the step breakdown")
+    args = parser.parse_args()
+    results = run(common.sizes_of(args), args.rebuild, not args.no_breakdown)
+    print(f"{'stored':>8} {'wall s':>7} {'peak MB':>8} {'rows ok':>7} {'xlsx MB':>8}")
+    for size, r in results["sizes"].items():
+        c = r["cli"]
+        print(f"{size:>8} {c['wall_s']:>7.1f} {c['peak_rss_mb']:>8.0f} {c['rows_ok']!s:>7} "
+              f"{c['xlsx_mb']:>8.1f}")
+        for step in r.get("breakdown", []):
+            print(f"{'':>8}   {step['step']:<34} {step['s']:>6.2f} s  RSS {step['rss_mb']:>6.0f} MB"
+                  f"  peak {step['hwm_mb']:>6.0f} MB")
+    common.dump_json(args.json_out, results)
+
+
+if __name__ == "__main__":
+    main()

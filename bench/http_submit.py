@@ -1,0 +1,243 @@
+"""HTTP submit throughput and latency: the real public form against a bare Flask endpoint.
+
+Both run under the production command line (`make serve`: gunicorn --bind 127.0.0.1:PORT
+--access-logfile - APP, WEB_CONCURRENCY=2 sync workers) and are driven by the same load
+generator: wrk -t2 -c8 -dDURATION --latency -s bench/submit.lua. Every request POSTs a
+monthly_report submission the way a phone does - the answers (seed_data.demo_answers, 50
+different answer sets used in turn), the csrf_token of a GET of the entry page with that GET's
+session cookie, and a fresh random uuid4 submission_id - to /f/<token>. Taizhang checks CSRF,
+validates with WTForms, stores (fsync) and answers 303 to the receipt; the bare app
+(bench/bare_app.py) only parses the form and answers 303.
+
+Per run: fresh copy of the base database, start the server, one GET of the entry page (time to
+first response is reported), 3 s of GET warm-up so both workers have opened the database, the
+wrk POST run, RSS/PSS of master and workers from /proc, stop, then a fresh process counts the
+stored monthly_report submissions: the growth must equal the 303s wrk saw (plus at most the
+requests in flight when wrk stopped). The bare endpoint is measured before and after the
+Taizhang runs.
+
+    .venv/bin/python bench/http_submit.py [--sizes ...] [--quick] [--duration S]
+"""
+import os
+import random
+import re
+import subprocess
+import sys
+import time
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+
+CONNECTIONS, THREADS = 8, 2
+BODIES = 50
+LUA = os.path.join(common.BENCH, "submit.lua")
+
+
+def make_bodies(csrf, count=BODIES):
+    """urlencoded POST bodies (without submission_id) of `count` answer sets."""
+    from forms.loader import load_schema_file
+    from seed_data.demo_answers import fake_answers, to_formdata
+
+    schema = load_schema_file(os.path.join(common.ROOT, "schemas", "monthly_report.json"))
+    rng = random.Random(4242)
+    bodies = []
+    for _ in range(count):
+        pairs = to_formdata(schema["fields"], fake_answers(schema, rng))
+        bodies.append(urllib.parse.urlencode([("csrf_token", csrf), *pairs]))
+    return bodies
+
+
+def fetch_csrf(entry_url):
+    """GET the entry page once: (csrf_token, Cookie header of its session)."""
+    opener, jar = common.no_redirect_opener()
+    status, _headers, html = common.get_page(opener, entry_url)
+    if status != 200:
+        raise RuntimeError(f"entry page answered {status}")
+    csrf = common.CSRF_RE.search(html).group(1)
+    cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
+    if not cookie:
+        raise RuntimeError("the entry page set no session cookie")
+    return csrf, cookie
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process, in seconds."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+_UNIT = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def parse_wrk(text):
+    out = {"raw": text}
+    m = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    out["rps"] = float(m.group(1)) if m else None
+    m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    out["non_2xx_3xx"] = int(m.group(1)) if m else 0
+    m = re.search(r"STATUS 303=(\d+) other2xx=(\d+) other3xx=(\d+) 4xx=(\d+) 5xx=(\d+) "
+                  r"other=(\d+)", text)
+    keys = ("s303", "other2xx", "other3xx", "s4xx", "s5xx", "other")
+    out["status"] = dict(zip(keys, map(int, m.groups()))) if m else None
+    m = re.search(r"SUMMARY (.*)", text)
+    if m:
+        out["summary"] = {k: int(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
+        out["requests"] = out["summary"]["requests"]
+        out["duration_s"] = out["summary"]["duration_us"] / 1e6
+        out["socket_errors"] = sum(out["summary"][k] for k in
+                                   ("errors_connect", "errors_read", "errors_write",
+                                    "errors_timeout"))
+        out["latency_max_ms"] = out["summary"]["latency_max_us"] / 1000
+    out["latency_ms"] = {p: int(v) / 1000 for p, v in re.findall(r"PERCENTILE ([\d.]+) (\d+)",
+                                                                 text)}
+    m = re.search(r"Latency\s+([\d.]+)(us|ms|s)\s", text)
+    out["latency_avg_ms"] = float(m.group(1)) * _UNIT[m.group(2)] if m else None
+    return out
+
+
+def run_wrk(url, duration, script_args=None, timeout_extra=60):
+    command = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{duration}s", "--latency"]
+    if script_args is not None:
+        command += ["-s", LUA, url, "--", *script_args]
+    else:
+        command += [url]
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=common.ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        output, _ = process.communicate(timeout=duration + timeout_extra)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise
+    if process.returncode != 0:
+        raise RuntimeError(f"wrk failed ({process.returncode}):\n{output}")
+    result = parse_wrk(output)
+    result["wall_s"] = time.perf_counter() - started
+    shown = command[:command.index(url)] + ["URL"]
+    if script_args is not None:
+        shown += ["--", "BODIES_FILE", "COOKIE", "SEED"]
+    result["command"] = " ".join(os.path.relpath(c, common.ROOT) if c == LUA else c
+                                 for c in shown)
+    return result
+
+
+def one_run(label, app_spec, data_dir, token, duration, csrf_cookie, seed, count_form=None):
+    """Start a server, warm up, run wrk, read memory, stop; returns the figures."""
+    server = common.Gunicorn(app_spec, data_dir)
+    entry = f"{server.url}/f/{token}"
+    bodies_file = os.path.join(common.OUT, f"bodies-{label}.txt")
+    stored_before = common.count_stored(data_dir, count_form) if count_form else None
+    try:
+        ready_s = server.start(f"/f/{token}")
+        csrf, cookie = csrf_cookie or fetch_csrf(entry)
+        with open(bodies_file, "w", encoding="ascii") as f:
+            f.write("\n".join(make_bodies(csrf)) + "\n")
+        warm = run_wrk(entry, 3)
+        workers = common.child_pids(server.process.pid)
+        cpu_before = {pid: cpu_seconds(pid) for pid in [server.process.pid] + workers}
+        common.log(f"http {label}: wrk POST {duration} s ...")
+        result = run_wrk(entry, duration, [bodies_file, cookie, str(seed)])
+        cpu_after = {pid: cpu_seconds(pid) for pid in cpu_before}
+        result["memory"] = server.memory()
+        result["workers"] = len(workers)
+        result["server_cpu_s"] = sum(cpu_after[p] - cpu_before[p] for p in cpu_before)
+        result["warmup_rps"] = warm["rps"]
+    finally:
+        server.stop()
+        if os.path.exists(bodies_file):
+            os.unlink(bodies_file)
+    result["ready_s"] = ready_s
+    result["label"] = label
+    if result.get("requests"):
+        result["server_cpu_ms_per_request"] = result["server_cpu_s"] * 1000 / result["requests"]
+    status = result["status"] or {}
+    errors = (result["non_2xx_3xx"] + result.get("socket_errors", 0)
+              + sum(v for k, v in status.items() if k != "s303"))
+    result["errors"] = errors
+    if count_form:
+        stored_after = common.count_stored(data_dir, count_form)
+        growth = stored_after - stored_before
+        result["stored_before"], result["stored_after"] = stored_before, stored_after
+        result["stored_growth"] = growth
+        extra = growth - status.get("s303", -1)
+        result["stored_matches"] = status.get("s303") == result.get("requests") and \
+            0 <= extra <= CONNECTIONS
+        result["stored_in_flight_extra"] = extra
+    result.pop("raw", None) if result.get("status") else None
+    return result
+
+
+def run(sizes, duration, rebuild=False):
+    bases = {size: common.build_base(size, rebuild) for size in sizes}
+    smallest_dir, smallest = bases[sizes[0]]
+    # The bare runs send the very same requests, so they need a real token + cookie pair:
+    # one GET of a Taizhang entry page (same secret key as every run).
+    probe_dir = common.fresh_copy(smallest_dir, "http-probe")
+    probe = common.Gunicorn("app:create_app()", probe_dir)
+    try:
+        probe.start(f"/f/{smallest['entry_token']}")
+        csrf_cookie = fetch_csrf(f"{probe.url}/f/{smallest['entry_token']}")
+    finally:
+        probe.stop()
+        common.remove_copy(probe_dir)
+    bare_dir = os.path.join(common.OUT, "work", "http-bare")
+    os.makedirs(bare_dir, exist_ok=True)
+    results = {"duration_s": duration, "connections": CONNECTIONS, "threads": THREADS,
+               "bare": [], "sizes": {}}
+    seed = int(time.time())
+
+    def bare():
+        results["bare"].append(one_run("bare", "bench.bare_app:create_app()", bare_dir,
+                                       smallest["entry_token"], duration, csrf_cookie, seed))
+
+    bare()
+    for size in sizes:
+        folder, manifest = bases[size]
+        copy = common.fresh_copy(folder, f"http-n{size}")
+        try:
+            results["sizes"][size] = one_run(f"n{size}", "app:create_app()", copy,
+                                             manifest["entry_token"], duration, None, seed + size,
+                                             count_form="monthly_report")
+        finally:
+            common.remove_copy(copy)
+    bare()
+    common.remove_copy(bare_dir)
+    bare_rps = [b["rps"] for b in results["bare"]]
+    results["bare_rps_mean"] = sum(bare_rps) / len(bare_rps)
+    for size, r in results["sizes"].items():
+        r["ratio_to_bare"] = r["rps"] / results["bare_rps_mean"]
+    return results
+
+
+def print_table(results):
+    print(f"{'target':>8} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'errors':>6} "
+          f"{'stored+':>8} {'cpu ms/req':>10} {'RSS MB':>7}")
+    rows = [("bare", b) for b in results["bare"][:1]] + \
+        [(f"n{s}", r) for s, r in results["sizes"].items()] + \
+        [("bare", b) for b in results["bare"][1:]]
+    for name, r in rows:
+        print(f"{name:>8} {r['rps']:>8.0f} {r['latency_ms'].get('50', 0):>7.2f} "
+              f"{r['latency_ms'].get('99', 0):>7.2f} {r['latency_max_ms']:>7.1f} "
+              f"{r['errors']:>6} {r.get('stored_growth', '-')!s:>8} "
+              f"{r.get('server_cpu_ms_per_request', 0):>10.2f} "
+              f"{r['memory']['rss_total_mb']:>7.0f}")
+
+
+def main():
+    parser = common.arg_parser(__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, help="seconds per wrk run (default 15, "
+                        "--quick 5)")
+    args = parser.parse_args()
+    duration = args.duration or (5 if args.quick else 15)
+    results = run(common.sizes_of(args), duration, args.rebuild)
+    print_table(results)
+    common.dump_json(args.json_out, results)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""Open and startup time at each size, each in a fresh process (page cache warm).
+
+Three figures per size, repeated REPEATS times with the sizes interleaved (median reported):
+
+* open:  a fresh Python process imports storage, then times Store(path) alone (replay of the
+         log and indexes) and reports its RSS growth;
+* app:   a fresh process times `import app`, create_app() and the first request through the
+         Flask test client - GET of a public entry page /f/<token>, which opens the database
+         and renders the form (Store opening is lazy, so this is where it happens);
+* serve: `make serve`'s gunicorn (2 workers) from spawn to the first 200 of that entry page.
+
+    .venv/bin/python bench/startup.py [--sizes ...] [--quick] [--repeats N]
+"""
+import json
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+
+HERE = os.path.abspath(__file__)
+
+
+def child_open(db_path):
+    started = time.perf_counter()
+    import storage
+    imported = time.perf_counter()
+    rss0 = common.self_rss_mb()
+    t0 = time.perf_counter()
+    store = storage.Store(db_path)
+    open_s = time.perf_counter() - t0
+    rss1 = common.self_rss_mb()
+    count = store.count_submissions()
+    store.close()
+    print(json.dumps({"import_s": imported - started, "open_s": open_s, "count": count,
+                      "rss_before_mb": rss0, "rss_after_mb": rss1}))
+
+
+def child_app(token):
+    t0 = time.perf_counter()
+    from app import create_app
+    t1 = time.perf_counter()
+    app = create_app()
+    t2 = time.perf_counter()
+    response = app.test_client().get(f"/f/{token}")
+    t3 = time.perf_counter()
+    assert response.status_code == 200, response.status_code
+    print(json.dumps({"import_s": t1 - t0, "create_s": t2 - t1, "first_request_s": t3 - t2,
+                      "total_s": t3 - t0, "rss_mb": common.self_rss_mb()}))
+
+
+def measure_once(copy, manifest):
+    db = os.path.join(copy, common.DB_NAME)
+    opened = common.run_child([HERE, "--child-open", db])
+    started = time.perf_counter()
+    app = common.run_child([HERE, "--child-app", manifest["entry_token"]],
+                           env=common.env_for(copy))
+    app["process_wall_s"] = time.perf_counter() - started
+    with common.Gunicorn("app:create_app()", copy) as server:
+        serve_s = server.start(f"/f/{manifest['entry_token']}")
+    return {"open": opened, "app": app, "serve_s": serve_s}
+
+
+def run(sizes, repeats, rebuild=False):
+    copies = {}
+    samples = {size: [] for size in sizes}
+    try:
+        manifests = {}
+        for size in sizes:
+            folder, manifests[size] = common.build_base(size, rebuild)
+            copies[size] = common.fresh_copy(folder, f"startup-n{size}")
+        for rep in range(repeats):
+            for size in sizes:
+                samples[size].append(measure_once(copies[size], manifests[size]))
+            common.log(f"startup: round {rep + 1}/{repeats} done")
+    finally:
+        for copy in copies.values():
+            common.remove_copy(copy)
+    results = {"repeats": repeats, "sizes": {}}
+    for size, runs in samples.items():
+        def stats(values):
+            return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+        results["sizes"][size] = {
+            "open_s": stats([r["open"]["open_s"] for r in runs]),
+            "open_rss_growth_mb": statistics.median(
+                [r["open"]["rss_after_mb"] - r["open"]["rss_before_mb"] for r in runs]),
+            "app_total_s": stats([r["app"]["total_s"] for r in runs]),
+            "app_import_s": statistics.median([r["app"]["import_s"] for r in runs]),
+            "app_create_s": statistics.median([r["app"]["create_s"] for r in runs]),
+            "app_first_request_s": statistics.median([r["app"]["first_request_s"] for r in runs]),
+            "app_process_wall_s": stats([r["app"]["process_wall_s"] for r in runs]),
+            "serve_first_response_s": stats([r["serve_s"] for r in runs]),
+        }
+    return results
+
+
+def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--child-open":
+        return child_open(sys.argv[2])
+    if len(sys.argv) == 3 and sys.argv[1] == "--child-app":
+        return child_app(sys.argv[2])
+    parser = common.arg_parser(__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, help="runs per size (default 5, --quick 2)")
+    args = parser.parse_args()
+    results = run(common.sizes_of(args), args.repeats or (2 if args.quick else 5), args.rebuild)
+    print(f"{'stored':>8} {'open s':>7} {'data MB':>8} {'app s':>7} "
+          f"{'(import/create/1st req)':>24} {'serve s':>8}")
+    for size, r in results["sizes"].items():
+        parts = f"{r['app_import_s']:.2f}/{r['app_create_s']:.2f}/{r['app_first_request_s']:.2f}"
+        print(f"{size:>8} {r['open_s']['median']:>7.3f} {r['open_rss_growth_mb']:>8.0f} "
+              f"{r['app_total_s']['median']:>7.3f} {parts:>24} "
+              f"{r['serve_first_response_s']['median']:>8.3f}")
+    common.dump_json(args.json_out, results)
+
+
+if __name__ == "__main__":
+    main()
