@@ -71,6 +71,35 @@ class ExportError(ValueError):
 
 # ---------------------------------------------------------------- public API
 
+def merge_versions(schemas):
+    """One schema whose fields cover every version given (newest first).
+
+    The newest version decides order and labels; a field that only older versions have (renamed
+    or removed since) is appended after them, so exporting a form never drops data that was
+    collected under an earlier version. Repeat sub-fields are merged the same way.
+    """
+    merged = dict(schemas[0])
+    merged["fields"] = _merge_fields([s["fields"] for s in schemas])
+    return merged
+
+
+def _merge_fields(field_lists):
+    fields, index = [], {}
+    for specs in field_lists:
+        for spec in specs:
+            if spec["type"] == "section":
+                if specs is field_lists[0]:
+                    fields.append(spec)
+                continue
+            if spec["name"] not in index:
+                index[spec["name"]] = len(fields)
+                fields.append(dict(spec))
+            elif spec["type"] == "repeat" and fields[index[spec["name"]]]["type"] == "repeat":
+                known = fields[index[spec["name"]]]
+                known["fields"] = _merge_fields([known["fields"], spec["fields"]])
+    return fields
+
+
 def main_headers(schema):
     """The column headers of the main sheet (and of the CSV), in order."""
     return [_header(spec) for spec in _data_fields(schema)] + list(ORG_HEADERS) + list(TAIL_HEADERS)

@@ -521,3 +521,21 @@ def test_cli_init_is_idempotent(runner, store):
 def test_cli_help(runner, command):
     result = runner.invoke(args=[command, "--help"])
     assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_export_keeps_fields_of_older_versions(client, admin_client, entry, store):
+    token, _ = entry
+    assert submit(client, token, VALID).status_code == 303
+    schema = json.loads(json.dumps(PROJECT_FORM))
+    schema["fields"] = [f for f in schema["fields"] if f["name"] != "people"]
+    schema["fields"].append({"name": "households", "type": "integer", "label": "带动农户"})
+    store.add_form_version(check_schema(schema), source="edit")
+    assert submit(client, token, {**VALID, "households": "30"}).status_code == 303
+    book = openpyxl.load_workbook(io.BytesIO(
+        admin_client.get("/admin/forms/t_project/export.xlsx").data))
+    rows = list(book.worksheets[0].iter_rows(values_only=True))
+    header = rows[0]
+    assert "带动农户" in header and "带动就业(人)" in header
+    assert header.index("带动农户") < header.index("带动就业(人)")  # old field appended
+    assert rows[1][header.index("带动就业(人)")] == 12 and rows[1][header.index("带动农户")] is None
+    assert rows[2][header.index("带动农户")] == 30 and rows[2][header.index("带动就业(人)")] is None
