@@ -127,8 +127,9 @@ def report(results, sizes, machine, started_at, finished_at, load_before, load_a
         "≤ 30 s at 100k" + at, get(ex, big)["cli"]["wall_s"] <= 30)
     row("XLSX export peak RSS, MB", [f"{get(ex, s)['cli']['peak_rss_mb']:.0f}" for s in sizes],
         "≤ 150 MB at 100k" + at, get(ex, big)["cli"]["peak_rss_mb"] <= 150)
-    row("XLSX rows written = submissions", [str(get(ex, s)["cli"]["rows_ok"]) for s in sizes],
-        "True", all(get(ex, s)["cli"]["rows_ok"] for s in sizes))
+    row("XLSX rows: main sheet (= submissions) + repeat sheet",
+        [" + ".join(f"{n:,}" for n in get(ex, s)["cli"]["rows_per_sheet"]) for s in sizes],
+        "main = stored", all(get(ex, s)["cli"]["rows_ok"] for s in sizes))
 
     lines = [f"# Taizhang benchmarks — {started_at}", "",
              f"- commit: `{machine['commit']}`"
