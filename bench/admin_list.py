@@ -63,6 +63,7 @@ def measure(size, requests, rebuild=False):
             with concurrent.futures.ThreadPoolExecutor(4) as pool:
                 for _ in range(3):
                     warm += [t for t, _s, _b in pool.map(get, urls[:4])]
+            busy = common.wait_quiet(f"admin n{size}")
             times, bad, checked = [], [], 0
             deadline = time.monotonic() + TIME_LIMIT_S
             for i in range(requests):
@@ -78,7 +79,7 @@ def measure(size, requests, rebuild=False):
                     checked += 1
             memory = server.memory()
         result = common.summary_ms(times)
-        result.update({"errors": len(bad), "bad": bad[:5], "warmup_max_ms": max(warm) * 1000,
+        result.update({"busy_before_pct": busy, "errors": len(bad), "bad": bad[:5], "warmup_max_ms": max(warm) * 1000,
                        "totals": totals, "rss_total_mb": memory["rss_total_mb"],
                        "pages_showing_expected_total": checked})
         return result

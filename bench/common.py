@@ -161,6 +161,43 @@ def self_rss_mb():
     return (proc_status_kb(os.getpid(), "VmRSS") or 0) / 1024
 
 
+def machine_ticks():
+    """(busy, total) jiffies of all CPUs from /proc/stat (idle and iowait count as not busy)."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    idle = values[3] + values[4]
+    total = sum(values[:8])
+    return total - idle, total
+
+
+def busy_pct(seconds=1.0):
+    busy0, total0 = machine_ticks()
+    time.sleep(seconds)
+    busy1, total1 = machine_ticks()
+    return 100 * (busy1 - busy0) / max(total1 - total0, 1)
+
+
+QUIET_PCT = 10
+QUIET_MAX_WAIT_S = 180
+
+
+def wait_quiet(label, threshold=QUIET_PCT, max_wait=QUIET_MAX_WAIT_S):
+    """Wait (at most max_wait) until the machine is idle: every CPU-busy percentage over one
+    second below threshold. Other sessions share this machine; a benchmark should not start
+    on top of their test suites. Returns the last reading (the run goes ahead anyway)."""
+    deadline = time.monotonic() + max_wait
+    reading = busy_pct()
+    waited = False
+    while reading >= threshold and time.monotonic() < deadline:
+        if not waited:
+            log(f"{label}: machine {reading:.0f}% busy, waiting for it to be quiet ...")
+            waited = True
+        reading = busy_pct(2.0)
+    if reading >= threshold:
+        log(f"{label}: still {reading:.0f}% busy after {max_wait} s, measuring anyway")
+    return reading
+
+
 # ---------------------------------------------------------------- databases
 
 def base_dir(size):

@@ -129,12 +129,13 @@ def measure_cli(folder, size):
     if os.path.exists(out):
         os.unlink(out)
     command = [common.PY, "-m", "flask", "--app", "app", "export", FORM_ID, out]
+    busy = common.wait_quiet(f"export n{size}")
     wall, peak, user, system, code, stdout, stderr = timed_child(command, common.env_for(folder))
     if code != 0:
         raise RuntimeError(f"export failed ({code}):\n{stderr[-3000:]}")
     exported = int(re.search(r"Exported (\d+)", stdout).group(1))
     rows = count_rows(out)
-    result = {"wall_s": wall, "peak_rss_mb": peak, "user_s": user, "sys_s": system,
+    result = {"busy_before_pct": busy, "wall_s": wall, "peak_rss_mb": peak, "user_s": user, "sys_s": system,
               "exported": exported, "rows_per_sheet": rows,
               "rows_ok": rows[0] == size == exported,
               "xlsx_mb": os.path.getsize(out) / 1e6,

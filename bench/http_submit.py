@@ -21,6 +21,7 @@ Taizhang runs.
 import os
 import random
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -107,6 +108,8 @@ def run_wrk(url, duration, script_args=None, timeout_extra=60):
     else:
         command += [url]
     started = time.perf_counter()
+    busy0, total0 = common.machine_ticks()
+    children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     process = subprocess.Popen(command, cwd=common.ROOT, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     try:
@@ -116,8 +119,13 @@ def run_wrk(url, duration, script_args=None, timeout_extra=60):
         raise
     if process.returncode != 0:
         raise RuntimeError(f"wrk failed ({process.returncode}):\n{output}")
+    busy1, total1 = common.machine_ticks()
+    children1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = parse_wrk(output)
     result["wall_s"] = time.perf_counter() - started
+    result["machine_busy_pct"] = 100 * (busy1 - busy0) / max(total1 - total0, 1)
+    result["wrk_cpu_s"] = (children1.ru_utime + children1.ru_stime
+                           - children0.ru_utime - children0.ru_stime)
     shown = command[:command.index(url)] + ["URL"]
     if script_args is not None:
         shown += ["--", "BODIES_FILE", "COOKIE", "SEED"]
@@ -140,6 +148,7 @@ def one_run(label, app_spec, data_dir, token, duration, csrf_cookie, seed, count
         warm = run_wrk(entry, 3)
         workers = common.child_pids(server.process.pid)
         cpu_before = {pid: cpu_seconds(pid) for pid in [server.process.pid] + workers}
+        quiet = common.wait_quiet(f"http {label}")
         common.log(f"http {label}: wrk POST {duration} s ...")
         result = run_wrk(entry, duration, [bodies_file, cookie, str(seed)])
         cpu_after = {pid: cpu_seconds(pid) for pid in cpu_before}
@@ -147,6 +156,7 @@ def one_run(label, app_spec, data_dir, token, duration, csrf_cookie, seed, count
         result["workers"] = len(workers)
         result["server_cpu_s"] = sum(cpu_after[p] - cpu_before[p] for p in cpu_before)
         result["warmup_rps"] = warm["rps"]
+        result["busy_before_pct"] = quiet
     finally:
         server.stop()
         if os.path.exists(bodies_file):
@@ -155,6 +165,11 @@ def one_run(label, app_spec, data_dir, token, duration, csrf_cookie, seed, count
     result["label"] = label
     if result.get("requests"):
         result["server_cpu_ms_per_request"] = result["server_cpu_s"] * 1000 / result["requests"]
+    # CPU used during the run by neither the server nor wrk (other sessions, kernel threads
+    # doing I/O), in cores: a disturbed run shows here.
+    result["foreign_cpu_cores"] = (result["machine_busy_pct"] / 100 * os.cpu_count()
+                                   - (result["server_cpu_s"] + result["wrk_cpu_s"])
+                                   / result["wall_s"])
     status = result["status"] or {}
     errors = (result["non_2xx_3xx"] + result.get("socket_errors", 0)
               + sum(v for k, v in status.items() if k != "s303"))
@@ -225,7 +240,8 @@ def print_table(results):
               f"{r['latency_ms'].get('99', 0):>7.2f} {r['latency_max_ms']:>7.1f} "
               f"{r['errors']:>6} {r.get('stored_growth', '-')!s:>8} "
               f"{r.get('server_cpu_ms_per_request', 0):>10.2f} "
-              f"{r['memory']['rss_total_mb']:>7.0f}")
+              f"{r['memory']['rss_total_mb']:>7.0f} {r['machine_busy_pct']:>6.0f} "
+              f"{r['wrk_cpu_s'] / r['duration_s'] * 100:>6.0f}% {r['foreign_cpu_cores']:>7.2f}")
 
 
 def main():

@@ -98,6 +98,10 @@ def report(results, sizes, machine, started_at, finished_at, load_before, load_a
         + " / ".join(f"{b['server_cpu_ms_per_request']:.2f}" for b in bare) + ")",
         [f"{get(hs, s)['server_cpu_ms_per_request']:.2f}" for s in sizes], "", None)
 
+    row("CPU used by other processes during the wrk run, cores (bare: "
+        + " / ".join(f"{b['foreign_cpu_cores']:.2f}" for b in bare) + ")",
+        [f"{get(hs, s)['foreign_cpu_cores']:.2f}" for s in sizes], "≈ 0 (quiet machine)", None)
+
     st = results["startup"]["sizes"]
     row(f"open: Store(path) in a fresh process, s (median of {results['startup']['repeats']})",
         [f"{get(st, s)['open_s']['median']:.3f}" for s in sizes], "≤ 1 s at 100k" + at,

@@ -72,6 +72,7 @@ def run(sizes, repeats, rebuild=False):
             folder, manifests[size] = common.build_base(size, rebuild)
             copies[size] = common.fresh_copy(folder, f"startup-n{size}")
         for rep in range(repeats):
+            common.wait_quiet(f"startup round {rep + 1}")
             for size in sizes:
                 samples[size].append(measure_once(copies[size], manifests[size]))
             common.log(f"startup: round {rep + 1}/{repeats} done")

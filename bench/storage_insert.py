@@ -44,6 +44,7 @@ def run(sizes, inserts, rebuild=False):
         work = [(fake_answers(schema, rng), rng.choice(villages)) for _ in range(total)]
         sids = {size: [uuid.uuid4().hex for _ in range(total)] for size in sizes}
         times = {size: [] for size in sizes}
+        busy = common.wait_quiet("insert")
         deadline = time.monotonic() + TIME_LIMIT_S
         order = list(sizes)
         done = 0
@@ -69,7 +70,8 @@ def run(sizes, inserts, rebuild=False):
             results[size]["stored_after"] = stores[size].count_submissions()
             expected = size + done
             assert results[size]["stored_after"] == expected, (size, results[size], expected)
-        return {"inserts_per_size": len(times[sizes[0]]), "warmup": WARMUP, "sizes": results}
+        return {"inserts_per_size": len(times[sizes[0]]), "warmup": WARMUP,
+                "busy_before_pct": busy, "sizes": results}
     finally:
         for store in stores.values():
             store.close()
