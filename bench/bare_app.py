@@ -5,9 +5,15 @@ Served exactly like Taizhang (bench/common.Gunicorn: `gunicorn --bind 127.0.0.1:
 the same requests bench/submit.lua sends to the real form: the POST body is parsed by Werkzeug
 (request.form, every value read) and answered with a 303 to a receipt-like URL, as the real
 view does - but without CSRF, WTForms validation, templates or storage.
+
+With BENCH_BARE_STORE=1 in the environment (a diagnostic reference, not the baseline) the
+handler also stores the posted values with Store.add_submission in TAIZHANG_DATA_DIR's
+database, as the real view does after validation: bare -> bare + storage -> full app shows
+where the time goes.
 """
 import itertools
 import os
+import threading
 
 from flask import Flask, redirect, request
 
@@ -15,16 +21,41 @@ from flask import Flask, redirect, request
 def create_app():
     app = Flask(__name__)
     counter = itertools.count(1)
-    pid = os.getpid()
+    with_store = os.environ.get("BENCH_BARE_STORE") == "1"
+    holder = {"pid": None, "store": None, "form": None}
+    lock = threading.Lock()
+
+    def store():
+        if holder["pid"] != os.getpid():  # open once per worker, after the fork
+            with lock:
+                from storage import Store
+
+                path = os.path.join(os.environ["TAIZHANG_DATA_DIR"], "taizhang.db")
+                holder["store"] = Store(path)
+                holder["form"] = holder["store"].get_form("monthly_report")
+                holder["pid"] = os.getpid()
+        return holder["store"], holder["form"]
 
     @app.route("/f/<token>", methods=["GET", "POST"])
     def entry(token):
         if request.method == "GET":
+            if with_store:
+                store()
             return "<form method=post><input name=csrf_token type=hidden value=bare></form>"
         fields = request.form.to_dict(flat=False)
         if "submission_id" not in fields:
             return "missing submission_id", 400
-        receipt = f"{pid % 1000:03d}-{next(counter):06d}"
+        if with_store:
+            db, form = store()
+            link = db.get_link(token)
+            answers = {k: v[0] if len(v) == 1 else v for k, v in fields.items()
+                       if k not in ("csrf_token", "submission_id")}
+            doc, _created = db.add_submission("monthly_report", form["version"],
+                                              link["org_code"], answers,
+                                              fields["submission_id"][0], token=token)
+            receipt = doc["receipt"]
+        else:
+            receipt = f"{os.getpid() % 1000:03d}-{next(counter):06d}"
         return redirect(f"/f/{token}/r/{receipt}", 303)
 
     return app

@@ -336,12 +336,12 @@ class Gunicorn:
     WEB_CONCURRENCY workers (2) of the default sync class; HOST is 127.0.0.1. The access log
     goes to /dev/null (production sends it to journald or a file)."""
 
-    def __init__(self, app_spec, data_dir, workers=2):
+    def __init__(self, app_spec, data_dir, workers=2, extra_env=None):
         self.app_spec = app_spec
         self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = env_for(data_dir, self.url, workers)
+        self.env = {**env_for(data_dir, self.url, workers), **(extra_env or {})}
         self.process = None
         self.command = [GUNICORN, "--bind", f"127.0.0.1:{self.port}", "--access-logfile", "-",
                         app_spec]

@@ -14,7 +14,8 @@ first response is reported), 3 s of GET warm-up so both workers have opened the 
 wrk POST run, RSS/PSS of master and workers from /proc, stop, then a fresh process counts the
 stored monthly_report submissions: the growth must equal the 303s wrk saw (plus at most the
 requests in flight when wrk stopped). The bare endpoint is measured before and after the
-Taizhang runs.
+Taizhang runs. A diagnostic third target, at the largest size only: the bare endpoint plus
+Store.add_submission of the posted values (BENCH_BARE_STORE=1, see bench/bare_app.py).
 
     .venv/bin/python bench/http_submit.py [--sizes ...] [--quick] [--duration S]
 """
@@ -134,9 +135,10 @@ def run_wrk(url, duration, script_args=None, timeout_extra=60):
     return result
 
 
-def one_run(label, app_spec, data_dir, token, duration, csrf_cookie, seed, count_form=None):
+def one_run(label, app_spec, data_dir, token, duration, csrf_cookie, seed, count_form=None,
+            extra_env=None):
     """Start a server, warm up, run wrk, read memory, stop; returns the figures."""
-    server = common.Gunicorn(app_spec, data_dir)
+    server = common.Gunicorn(app_spec, data_dir, extra_env=extra_env)
     entry = f"{server.url}/f/{token}"
     bodies_file = os.path.join(common.OUT, f"bodies-{label}.txt")
     stored_before = common.count_stored(data_dir, count_form) if count_form else None
@@ -187,7 +189,7 @@ def one_run(label, app_spec, data_dir, token, duration, csrf_cookie, seed, count
     return result
 
 
-def run(sizes, duration, rebuild=False):
+def run(sizes, duration, rebuild=False, with_store_reference=True):
     bases = {size: common.build_base(size, rebuild) for size in sizes}
     smallest_dir, smallest = bases[sizes[0]]
     # The bare runs send the very same requests, so they need a real token + cookie pair:
@@ -220,6 +222,18 @@ def run(sizes, duration, rebuild=False):
                                              count_form="monthly_report")
         finally:
             common.remove_copy(copy)
+    if with_store_reference:
+        # Diagnostic reference: the bare endpoint + Store.add_submission, at the largest size.
+        folder, manifest = bases[sizes[-1]]
+        copy = common.fresh_copy(folder, f"http-bare-store-n{sizes[-1]}")
+        try:
+            results["bare_store"] = one_run(
+                f"bare+store-n{sizes[-1]}", "bench.bare_app:create_app()", copy,
+                manifest["entry_token"], duration, csrf_cookie, seed + 1,
+                count_form="monthly_report", extra_env={"BENCH_BARE_STORE": "1"})
+            results["bare_store"]["size"] = sizes[-1]
+        finally:
+            common.remove_copy(copy)
     bare()
     common.remove_copy(bare_dir)
     bare_rps = [b["rps"] for b in results["bare"]]
@@ -234,6 +248,7 @@ def print_table(results):
           f"{'stored+':>8} {'cpu ms/req':>10} {'RSS MB':>7}")
     rows = [("bare", b) for b in results["bare"][:1]] + \
         [(f"n{s}", r) for s, r in results["sizes"].items()] + \
+        ([("bare+st", results["bare_store"])] if "bare_store" in results else []) + \
         [("bare", b) for b in results["bare"][1:]]
     for name, r in rows:
         print(f"{name:>8} {r['rps']:>8.0f} {r['latency_ms'].get('50', 0):>7.2f} "
@@ -248,9 +263,11 @@ def main():
     parser = common.arg_parser(__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, help="seconds per wrk run (default 15, "
                         "--quick 5)")
+    parser.add_argument("--no-store-reference", action="store_true",
+                        help="skip the diagnostic bare + Store.add_submission run")
     args = parser.parse_args()
     duration = args.duration or (5 if args.quick else 15)
-    results = run(common.sizes_of(args), duration, args.rebuild)
+    results = run(common.sizes_of(args), duration, args.rebuild, not args.no_store_reference)
     print_table(results)
     common.dump_json(args.json_out, results)
 

@@ -98,6 +98,13 @@ def report(results, sizes, machine, started_at, finished_at, load_before, load_a
         + " / ".join(f"{b['server_cpu_ms_per_request']:.2f}" for b in bare) + ")",
         [f"{get(hs, s)['server_cpu_ms_per_request']:.2f}" for s in sizes], "", None)
 
+    if "bare_store" in http:
+        bs = http["bare_store"]
+        row(f"diagnostic: bare endpoint + Store.add_submission at {k(bs['size'])}: req/s, "
+            f"% of bare, p99 ms, server CPU ms/req",
+            ["—"] * (len(sizes) - 1) + [f"{bs['rps']:.0f}, {bs['rps'] / http['bare_rps_mean'] * 100:.0f}%, "
+                                        f"{bs['latency_ms']['99']:.1f}, "
+                                        f"{bs['server_cpu_ms_per_request']:.2f}"], "", None)
     row("CPU used by other processes during the wrk run, cores (bare: "
         + " / ".join(f"{b['foreign_cpu_cores']:.2f}" for b in bare) + ")",
         [f"{get(hs, s)['foreign_cpu_cores']:.2f}" for s in sizes], "≈ 0 (quiet machine)", None)
