@@ -32,6 +32,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 
 CONNECTIONS, THREADS = 8, 2
+# A run during which other processes (other sessions on this shared machine) used more CPU
+# than this, in cores, is repeated - at most ATTEMPTS times in all; every attempt is kept in
+# the results ("attempts") and the least disturbed one is reported.
+FOREIGN_LIMIT, ATTEMPTS = 0.15, 3
 BODIES = 50
 LUA = os.path.join(common.BENCH, "submit.lua")
 
@@ -189,6 +193,22 @@ def one_run(label, app_spec, data_dir, token, duration, csrf_cookie, seed, count
     return result
 
 
+def undisturbed(measure, label):
+    """Call measure() until a run is undisturbed by other processes (bounded by ATTEMPTS)."""
+    attempts = []
+    for _ in range(ATTEMPTS):
+        result = measure()
+        attempts.append(result)
+        if result["foreign_cpu_cores"] <= FOREIGN_LIMIT:
+            break
+        common.log(f"http {label}: other processes used {result['foreign_cpu_cores']:.2f} "
+                   f"cores during the run, measuring again")
+    best = min(attempts, key=lambda r: r["foreign_cpu_cores"])
+    best["attempts"] = [{"rps": r["rps"], "foreign_cpu_cores": r["foreign_cpu_cores"],
+                         "p99_ms": r["latency_ms"].get("99")} for r in attempts]
+    return best
+
+
 def run(sizes, duration, rebuild=False, with_store_reference=True):
     bases = {size: common.build_base(size, rebuild) for size in sizes}
     smallest_dir, smallest = bases[sizes[0]]
@@ -205,35 +225,42 @@ def run(sizes, duration, rebuild=False, with_store_reference=True):
     bare_dir = os.path.join(common.OUT, "work", "http-bare")
     os.makedirs(bare_dir, exist_ok=True)
     results = {"duration_s": duration, "connections": CONNECTIONS, "threads": THREADS,
+               "foreign_limit_cores": FOREIGN_LIMIT, "max_attempts": ATTEMPTS,
                "bare": [], "sizes": {}}
     seed = int(time.time())
 
     def bare():
-        results["bare"].append(one_run("bare", "bench.bare_app:create_app()", bare_dir,
-                                       smallest["entry_token"], duration, csrf_cookie, seed))
+        results["bare"].append(undisturbed(lambda: one_run(
+            "bare", "bench.bare_app:create_app()", bare_dir, smallest["entry_token"], duration,
+            csrf_cookie, seed), "bare"))
 
     bare()
     for size in sizes:
         folder, manifest = bases[size]
-        copy = common.fresh_copy(folder, f"http-n{size}")
-        try:
-            results["sizes"][size] = one_run(f"n{size}", "app:create_app()", copy,
-                                             manifest["entry_token"], duration, None, seed + size,
-                                             count_form="monthly_report")
-        finally:
-            common.remove_copy(copy)
+
+        def measure(folder=folder, manifest=manifest, size=size):
+            copy = common.fresh_copy(folder, f"http-n{size}")
+            try:
+                return one_run(f"n{size}", "app:create_app()", copy, manifest["entry_token"],
+                               duration, None, seed + size, count_form="monthly_report")
+            finally:
+                common.remove_copy(copy)
+        results["sizes"][size] = undisturbed(measure, f"n{size}")
     if with_store_reference:
         # Diagnostic reference: the bare endpoint + Store.add_submission, at the largest size.
         folder, manifest = bases[sizes[-1]]
-        copy = common.fresh_copy(folder, f"http-bare-store-n{sizes[-1]}")
-        try:
-            results["bare_store"] = one_run(
-                f"bare+store-n{sizes[-1]}", "bench.bare_app:create_app()", copy,
-                manifest["entry_token"], duration, csrf_cookie, seed + 1,
-                count_form="monthly_report", extra_env={"BENCH_BARE_STORE": "1"})
-            results["bare_store"]["size"] = sizes[-1]
-        finally:
-            common.remove_copy(copy)
+
+        def measure_bare_store():
+            copy = common.fresh_copy(folder, f"http-bare-store-n{sizes[-1]}")
+            try:
+                return one_run(f"bare+store-n{sizes[-1]}", "bench.bare_app:create_app()", copy,
+                               manifest["entry_token"], duration, csrf_cookie, seed + 1,
+                               count_form="monthly_report",
+                               extra_env={"BENCH_BARE_STORE": "1"})
+            finally:
+                common.remove_copy(copy)
+        results["bare_store"] = undisturbed(measure_bare_store, "bare+store")
+        results["bare_store"]["size"] = sizes[-1]
     bare()
     common.remove_copy(bare_dir)
     bare_rps = [b["rps"] for b in results["bare"]]

@@ -105,9 +105,15 @@ def report(results, sizes, machine, started_at, finished_at, load_before, load_a
             ["—"] * (len(sizes) - 1) + [f"{bs['rps']:.0f}, {bs['rps'] / http['bare_rps_mean'] * 100:.0f}%, "
                                         f"{bs['latency_ms']['99']:.1f}, "
                                         f"{bs['server_cpu_ms_per_request']:.2f}"], "", None)
+    def foreign(r):
+        extra = len(r.get("attempts", [])) - 1
+        return f"{r['foreign_cpu_cores']:.2f}" + (f" ({extra} disturbed run{'s' * (extra > 1)} "
+                                                   "discarded)" if extra else "")
     row("CPU used by other processes during the wrk run, cores (bare: "
-        + " / ".join(f"{b['foreign_cpu_cores']:.2f}" for b in bare) + ")",
-        [f"{get(hs, s)['foreign_cpu_cores']:.2f}" for s in sizes], "≈ 0 (quiet machine)", None)
+        + " / ".join(foreign(b) for b in bare) + ")",
+        [foreign(get(hs, s)) for s in sizes],
+        f"≤ {http.get('foreign_limit_cores', 0.15)} (else re-run, ≤ {http.get('max_attempts', 3)}×)",
+        None)
 
     st = results["startup"]["sizes"]
     row(f"open: Store(path) in a fresh process, s (median of {results['startup']['repeats']})",
