@@ -155,6 +155,8 @@ def child_breakdown(data_dir, out):
                       "hwm_mb": (common.proc_status_kb(os.getpid(), "VmHWM") or 0) / 1024})
 
     t = time.perf_counter()
+    import xlsxwriter
+
     import exports
     from storage import Store
     from views import admin
@@ -175,13 +177,36 @@ def child_breakdown(data_dir, out):
         writer(schema, docs, *args, **kwargs)
         mark("  submissions_to_xlsx", started)
 
+    # Inside the writer: time spent writing the rows of each sheet, and closing the workbook
+    # (XlsxWriter assembles the sheets' XML and zips them).
+    per_sheet = {}
+    write_row = exports._Sheet.write_row
+
+    def timed_write_row(sheet, values):
+        started = time.perf_counter()
+        write_row(sheet, values)
+        entry = per_sheet.setdefault(sheet.ws.name, [0, 0.0, len(values)])
+        entry[0] += 1
+        entry[1] += time.perf_counter() - started
+
+    close = xlsxwriter.Workbook.close
+
+    def timed_close(workbook):
+        started = time.perf_counter()
+        close(workbook)
+        per_sheet["(workbook close: XML assembly + zip)"] = [0, time.perf_counter() - started, 0]
+
+    exports._Sheet.write_row = timed_write_row
+    xlsxwriter.Workbook.close = timed_close
     store.query_submissions = timed_query
     exports.submissions_to_xlsx = timed_writer
     t = time.perf_counter()
     admin.export_submissions(store, FORM_ID, "xlsx", out)
     mark("export_submissions (total)", t)
     os.unlink(out)
-    print(json.dumps({"steps": steps}))
+    sheets = [{"sheet": name, "rows": rows, "columns": cols, "s": seconds}
+              for name, (rows, seconds, cols) in per_sheet.items()]
+    print(json.dumps({"steps": steps, "sheets": sheets}))
 
 
 def measure(size, rebuild=False, breakdown=True):
@@ -190,8 +215,9 @@ def measure(size, rebuild=False, breakdown=True):
     result = {"db_mb": manifest["bytes"] / 1e6, "cli": measure_cli(folder, size)}
     if breakdown:
         out = os.path.join(common.OUT, "work", f"export-breakdown-n{size}.xlsx")
-        result["breakdown"] = common.run_child([HERE, "--child-breakdown", folder, out],
-                                               timeout=TIME_LIMIT_S)["steps"]
+        detail = common.run_child([HERE, "--child-breakdown", folder, out],
+                                  timeout=TIME_LIMIT_S)
+        result["breakdown"], result["sheets"] = detail["steps"], detail["sheets"]
     return result
 
 
@@ -216,8 +242,11 @@ def main():
         print(f"{size:>8} {c['wall_s']:>7.1f} {c['peak_rss_mb']:>8.0f} {c['rows_ok']!s:>7} "
               f"{c['xlsx_mb']:>8.1f}  {c['rows_per_sheet']}")
         for step in r.get("breakdown", []):
-            print(f"{'':>8}   {step['step']:<34} {step['s']:>6.2f} s  RSS {step['rss_mb']:>6.0f} MB"
+            print(f"{'':>8}   {step['step']:<42} {step['s']:>6.2f} s  RSS {step['rss_mb']:>6.0f} MB"
                   f"  peak {step['hwm_mb']:>6.0f} MB")
+        for sheet in r.get("sheets", []):
+            print(f"{'':>8}     {sheet['sheet']:<40} {sheet['s']:>6.2f} s  {sheet['rows']} rows x "
+                  f"{sheet['columns']} columns")
     common.dump_json(args.json_out, results)
 
 

@@ -166,6 +166,12 @@ def report(results, sizes, machine, started_at, finished_at, load_before, load_a
         lines += [f"| {b['step']} | {b['s']:.2f} | {b['rss_mb']:.0f} | {b['hwm_mb']:.0f} |"
                   for b in breakdown["breakdown"]]
         lines.append("")
+    if breakdown.get("sheets"):
+        lines += [f"Inside submissions_to_xlsx at {k(big)}:", "",
+                  "| part | rows × columns | s |", "| --- | --- | --- |"]
+        lines += [f"| {p['sheet']} | " + (f"{p['rows']:,} × {p['columns']}" if p["rows"] else "—")
+                  + f" | {p['s']:.2f} |" for p in breakdown["sheets"]]
+        lines.append("")
     return "\n".join(lines)
 
 
