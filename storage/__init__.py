@@ -95,10 +95,9 @@ class Store:
 
     def __init__(self, path):
         self.path = os.path.abspath(os.fspath(path))
-        self._db = LogDB(self.path)
-        self._storage = self._db.storage
         self._idx = Indexes()
-        self._storage.add_listener(self._idx)
+        self._db = LogDB(self.path, listeners=[self._idx])  # follows the first load too
+        self._storage = self._db.storage
         self._forms = self._db.table(FORMS)
         self._orgs = self._db.table(ORGS)
         self._users = self._db.table(USERS)
@@ -300,7 +299,7 @@ class Store:
             day = moment.strftime("%y%m%d")
             doc = {
                 "form_id": form_id, "form_version": form_version, "org_code": org_code,
-                "receipt": f"{day}-{self._idx.day_seq.get(day, 0) + 1:04d}",
+                "receipt": f"{day}-{self._idx.last_seq(day) + 1:04d}",
                 "submitted_at": _stamp(moment), "submission_id": submission_id,
                 "token": token, "files": files if files is not None else [], "answers": raw,
             }
@@ -331,7 +330,7 @@ class Store:
             sequence = {}
             for doc, raw in prepared:
                 day = doc["submitted_at"][2:10].replace("-", "")
-                number = sequence.get(day, self._idx.day_seq.get(day, 0)) + 1
+                number = (sequence[day] if day in sequence else self._idx.last_seq(day)) + 1
                 sequence[day] = number
                 sid = doc.get("submission_id") or secrets.token_hex(16)
                 if sid in self._idx.sub_by_sid:
@@ -384,7 +383,7 @@ class Store:
                 candidates = sorted(table, reverse=True)
                 total = len(candidates)
             elif org_codes is None:
-                ids = self._idx.sub_by_form.get(form_id, {})
+                ids = self._idx.sub_by_form.get(form_id, ())
                 candidates, total = reversed(ids), len(ids)
             else:
                 codes, by_org = set(org_codes), self._idx.sub_by_form_org
@@ -405,7 +404,7 @@ class Store:
         with self._storage.reading():
             if form_id is None:
                 return len(self._storage.tables.get(SUBMISSIONS, {}))
-            return len(self._idx.sub_by_form.get(form_id, {}))
+            return len(self._idx.sub_by_form.get(form_id, ()))
 
     # ---- maintenance ----------------------------------------------------------------------------
 

@@ -1,26 +1,49 @@
 """Secondary indexes over the in-memory tables, for the hot paths of the Store.
 
-The engine calls ``reset(tables)`` after every (re)load and ``changed(...)`` for every applied
-operation, whether it was written by this process or replayed from another one, so the indexes
-are never staler than the tables they index.
+The engine calls ``reset(tables)`` when it starts a (re)load, then ``added(...)`` for every run of
+new documents and ``changed(...)`` for every other applied operation, whether it was written by
+this process or replayed from another one, so the indexes are never staler than the tables they
+index.
+
+The submission indexes are built on first use, each from the whole table in one pass (~30 ms
+per 100k submissions), then kept current: opening the database does not pay for indexes that
+a process may never need (a worker that only serves entry pages needs none of them), and a
+first submission pays only for the two it needs. The engine and the Store call everything here
+under the storage lock.
 """
 from __future__ import annotations
 
-from itertools import chain
+from bisect import insort
+from collections import defaultdict, deque
+from itertools import islice, repeat
+from operator import gt, methodcaller
 
 SUBMISSIONS = "submissions"
 LINKS = "links"
 
 
-def _ordered_add(ids: dict, doc_id: int) -> None:
-    """Insert into an insertion-ordered dict used as a set sorted by id (ids only grow,
-    so this is an append except after an unusual replay order)."""
-    if ids and doc_id < next(reversed(ids)):
-        ordered = sorted(chain(ids, (doc_id,)))
-        ids.clear()
-        ids.update(dict.fromkeys(ordered))
+def _ordered_add(ids: list, doc_id: int) -> None:
+    """Add to a list of ids kept in increasing order (ids only grow, so this is an append
+    except after an unusual replay order)."""
+    if ids and doc_id < ids[-1]:
+        insort(ids, doc_id)
     else:
-        ids[doc_id] = None
+        ids.append(doc_id)
+
+
+def _unique(keys, ids) -> dict:
+    """{key: id}, later ids winning; documents without the key (None, "") are left out."""
+    index = dict(zip(keys, ids))
+    for missing in (None, "", 0):
+        index.pop(missing, None)
+    return index
+
+
+def _groups(keys, ids) -> defaultdict:
+    """{key: [ids in the given order]}."""
+    groups = defaultdict(list)
+    deque(map(list.append, map(groups.__getitem__, keys), ids), 0)
+    return groups
 
 
 class Indexes:
@@ -28,48 +51,123 @@ class Indexes:
         self.reset({})
 
     def reset(self, tables) -> None:
-        # submissions
-        self.sub_by_sid: dict[str, int] = {}
-        self.sub_by_receipt: dict[str, int] = {}
-        self.sub_by_form: dict[str, dict[int, None]] = {}
-        self.sub_by_form_org: dict[tuple[str, str], dict[int, None]] = {}
-        self.day_seq: dict[str, int] = {}  # "YYMMDD" -> highest receipt sequence of that day
-        # links
+        self._tables = tables  # the engine's live tables (filled by the replay that follows)
+        # submissions, each None until first used
+        self._by_sid: dict[str, int] | None = None
+        self._by_receipt: dict[str, int] | None = None
+        self._by_form: defaultdict[str, list[int]] | None = None  # ids in increasing order
+        self._by_form_org: defaultdict[tuple[str, str], list[int]] | None = None
+        self._day_seq: dict[str, int] = {}  # "YYMMDD" -> highest receipt sequence, by need
+        self._all_days = False  # whether _day_seq holds every day
+        # links (few: always built)
         self.link_by_token: dict[str, int] = {}
         self.active_link: dict[tuple[str, str], int] = {}
-        self._load_submissions(tables.get(SUBMISSIONS, {}))
         links = tables.get(LINKS, {})
         for doc_id in sorted(links):
             self._link(doc_id, None, links[doc_id])
 
-    def _load_submissions(self, table) -> None:
-        # The same as calling _submission() for each document in id order, ~3x faster:
-        # this runs at every open and reload (100k documents).
-        by_sid, by_receipt = self.sub_by_sid, self.sub_by_receipt
-        by_form, by_form_org, day_seq = self.sub_by_form, self.sub_by_form_org, self.day_seq
+    # ---- submission indexes, built on first use ------------------------------------------------
+
+    def _submissions(self) -> tuple[list[int], list[dict]]:
+        table = self._tables.get(SUBMISSIONS, {})
         ids = list(table)
-        if any(a > b for a, b in zip(ids, ids[1:])):
+        if any(map(gt, ids, islice(ids, 1, None))):
             ids.sort()
-        for doc_id in ids:
-            doc = table[doc_id]
-            sid, receipt, form_id = doc.get("submission_id"), doc.get("receipt"), doc.get("form_id")
-            if sid:
-                by_sid[sid] = doc_id
-            if receipt:
-                by_receipt[receipt] = doc_id
-            ids_of_form = by_form.get(form_id)
-            if ids_of_form is None:
-                ids_of_form = by_form[form_id] = {}
-            ids_of_form[doc_id] = None
-            key = (form_id, doc.get("org_code"))
-            ids_of_org = by_form_org.get(key)
-            if ids_of_org is None:
-                ids_of_org = by_form_org[key] = {}
-            ids_of_org[doc_id] = None
-        for receipt in by_receipt:
-            day, _, seq = receipt.partition("-")
-            if seq.isdigit() and int(seq) > day_seq.get(day, 0):
-                day_seq[day] = int(seq)
+            return ids, list(map(table.__getitem__, ids))
+        return ids, list(table.values())
+
+    def _field(self, docs, key: str) -> map:
+        return map(dict.get, docs, repeat(key))
+
+    @property
+    def sub_by_sid(self) -> dict[str, int]:
+        if self._by_sid is None:
+            ids, docs = self._submissions()
+            self._by_sid = _unique(self._field(docs, "submission_id"), ids)
+        return self._by_sid
+
+    @property
+    def sub_by_receipt(self) -> dict[str, int]:
+        if self._by_receipt is None:
+            ids, docs = self._submissions()
+            self._by_receipt = _unique(self._field(docs, "receipt"), ids)
+        return self._by_receipt
+
+    @property
+    def sub_by_form(self) -> defaultdict[str, list[int]]:
+        if self._by_form is None:
+            ids, docs = self._submissions()
+            self._by_form = _groups(self._field(docs, "form_id"), ids)
+        return self._by_form
+
+    @property
+    def sub_by_form_org(self) -> defaultdict[tuple[str, str], list[int]]:
+        if self._by_form_org is None:
+            ids, docs = self._submissions()
+            keys = zip(self._field(docs, "form_id"), self._field(docs, "org_code"))
+            self._by_form_org = _groups(keys, ids)
+        return self._by_form_org
+
+    def last_seq(self, day: str) -> int:
+        """The highest receipt sequence of day ("YYMMDD"), 0 if none. Looked up per day among
+        the receipts (a few ms per 100k), for every day at once when many are asked for (an
+        import), then kept current."""
+        seq = self._day_seq.get(day)
+        if seq is not None or self._all_days:
+            return seq or 0
+        receipts = self.sub_by_receipt
+        if len(self._day_seq) < 16:
+            try:
+                receipts = list(filter(methodcaller("startswith", day + "-"), receipts))
+            except (AttributeError, TypeError):  # a receipt that is not a string: look at all
+                pass
+        else:
+            self._all_days = True
+        self._day_seq[day] = 0
+        for receipt in receipts:
+            self._seen_receipt(receipt)
+        return self._day_seq[day]
+
+    def _seen_receipt(self, receipt) -> None:
+        if type(receipt) is not str:
+            return
+        day, _, seq = receipt.partition("-")
+        if not (self._all_days or day in self._day_seq):
+            return  # a day not looked up yet: it will be found among the receipts when it is
+        if seq.isdecimal() and int(seq) > self._day_seq.get(day, 0):
+            self._day_seq[day] = int(seq)
+
+    # ---- kept current by the engine ------------------------------------------------------------
+
+    def added(self, table: str, ids: list[int], docs: list[dict]) -> None:
+        """New documents, ids increasing and above every id already in the table."""
+        if table == SUBMISSIONS:
+            self._add_submissions(ids, docs)
+        elif table == LINKS:
+            for doc_id, doc in zip(ids, docs):
+                self._link(doc_id, None, doc)
+
+    def _add_submissions(self, ids: list[int], docs: list[dict]) -> None:
+        if len(ids) < 8:  # a write or a catch-up: the plain way is quicker
+            for doc_id, doc in zip(ids, docs):
+                self._submission(doc_id, None, doc)
+            return
+        # The same, one pass in C per index built so far (none while loading).
+        if self._by_sid is not None:
+            self._by_sid.update(_unique(self._field(docs, "submission_id"), ids))
+        if self._by_receipt is not None:
+            receipts = _unique(self._field(docs, "receipt"), ids)
+            self._by_receipt.update(receipts)
+            if self._day_seq:
+                for receipt in receipts:
+                    self._seen_receipt(receipt)
+        if self._by_form is not None or self._by_form_org is not None:
+            forms = list(self._field(docs, "form_id"))
+            if self._by_form is not None:
+                deque(map(list.append, map(self._by_form.__getitem__, forms), ids), 0)
+            if self._by_form_org is not None:
+                keys = zip(forms, self._field(docs, "org_code"))
+                deque(map(list.append, map(self._by_form_org.__getitem__, keys), ids), 0)
 
     def changed(self, table: str, doc_id: int, old, new) -> None:
         if table == SUBMISSIONS:
@@ -82,26 +180,28 @@ class Indexes:
         old_key = (old.get("form_id"), old.get("org_code")) if old is not None else None
         new_key = (new.get("form_id"), new.get("org_code")) if new is not None else None
         if old is not None:
-            for index, key in ((self.sub_by_sid, old.get("submission_id")),
-                               (self.sub_by_receipt, old.get("receipt"))):
-                if index.get(key) == doc_id:
+            for index, key in ((self._by_sid, old.get("submission_id")),
+                               (self._by_receipt, old.get("receipt"))):
+                if index is not None and index.get(key) == doc_id:
                     del index[key]
             if old_key != new_key:
-                self.sub_by_form.get(old_key[0], {}).pop(doc_id, None)
-                self.sub_by_form_org.get(old_key, {}).pop(doc_id, None)
+                for groups, key in ((self._by_form, old_key[0]), (self._by_form_org, old_key)):
+                    ids = groups.get(key) if groups is not None else None
+                    if ids and doc_id in ids:
+                        ids.remove(doc_id)
         if new is None:
             return
-        if new.get("submission_id"):
-            self.sub_by_sid[new["submission_id"]] = doc_id
-        receipt = new.get("receipt")
-        if receipt:
-            self.sub_by_receipt[receipt] = doc_id
-            day, _, seq = receipt.partition("-")
-            if seq.isdigit() and int(seq) > self.day_seq.get(day, 0):
-                self.day_seq[day] = int(seq)
+        sid, receipt = new.get("submission_id"), new.get("receipt")
+        if sid and self._by_sid is not None:
+            self._by_sid[sid] = doc_id
+        if receipt and self._by_receipt is not None:
+            self._by_receipt[receipt] = doc_id
+            self._seen_receipt(receipt)
         if old_key != new_key:
-            _ordered_add(self.sub_by_form.setdefault(new_key[0], {}), doc_id)
-            _ordered_add(self.sub_by_form_org.setdefault(new_key, {}), doc_id)
+            if self._by_form is not None:
+                _ordered_add(self._by_form[new_key[0]], doc_id)
+            if self._by_form_org is not None:
+                _ordered_add(self._by_form_org[new_key], doc_id)
 
     def _link(self, doc_id, old, new) -> None:
         if old is not None:

@@ -3,7 +3,9 @@ import errno
 import json
 import os
 import re
+import sys
 import threading
+import zlib
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -13,7 +15,9 @@ from tinydb.table import Document
 import storage
 from storage import (DuplicateError, RestoreRefused, Store, StorageError, SubmissionConflict,
                      backup, check, compact, restore)
-from storage.logdb import LogDB, RawJSON, decode_record, encode_record
+from storage import logdb
+from storage.indexes import Indexes
+from storage.logdb import CorruptRecord, LogDB, LogStorage, RawJSON, decode_record, encode_record
 
 ANSWERS = {"project_name": "党建引领\"小冬桃\"助力乡村振兴", "income": "12.5", "jobs": 15,
            "committed": True, "steps": [{"month": "2025-03", "task": "选址", "owner": "张三"}]}
@@ -457,6 +461,217 @@ def test_transaction_is_one_record(db_path):
             raise RuntimeError("abort")
     assert len(db.table("a")) == 2 and len(lines(db_path)) == 2
     db.close()
+
+
+# ---- replay: block decoding must agree with decode_record line by line ------------------------
+
+def framed(body: bytes, raws=(), lens=None, raw_open=b',"raw":[', raw_close=b"]",
+           end=b"}") -> bytes:
+    """A line with a correct checksum around any body and payloads (lens: lie about them)."""
+    lens = lens if lens is not None else [len(body)] + [len(r) for r in raws]
+    tail = b'"len":[' + b",".join(b"%d" % n for n in lens) + b'],"ops":' + body
+    if raws:
+        tail += raw_open + b",".join(raws) + raw_close
+    tail += end
+    return b'{"crc":"%08x",' % zlib.crc32(tail) + tail + b"\n"
+
+
+def reference_replay(data: bytes):
+    """The simplest replay: decode_record on each complete line, applied in order."""
+    tables, corrupt, pos = {}, [], 0
+    while (nl := data.find(b"\n", pos)) >= 0:
+        try:
+            ops = decode_record(data[pos:nl])
+        except CorruptRecord:
+            corrupt.append(pos)
+        else:
+            for op in ops:
+                if op[0] == "put":
+                    tables.setdefault(op[1], {})[op[2]] = op[3]
+                elif op[0] == "del":
+                    tables.get(op[1], {}).pop(op[2], None)
+                else:
+                    tables.pop(op[1], None)
+        pos = nl + 1
+    return tables, corrupt
+
+
+def submission(i, org="v1", form="dev"):
+    return ("put", "submissions", i, {
+        "form_id": form, "form_version": 1, "org_code": org, "receipt": f"250501-{i:04d}",
+        "submitted_at": "2025-05-01T08:00:00+08:00", "submission_id": f"s{i}", "token": None,
+        "files": [], "answers": RawJSON.dump({"n": i, "名称": "第\n行" * (i % 3)})})
+
+
+def mixed_log() -> bytes:
+    """Every kind of line the block decoder must either decode exactly or leave to the line by
+    line path: runs of single submissions, records without raw values, multi-operation and
+    bulk records, replaced and deleted documents, damaged and deceptive lines, a torn tail."""
+    out = [encode_record([submission(i, org=f"v{i % 7}")]) for i in range(1, 400)]
+    bad = bytearray(out[10])
+    bad[100] ^= 0x01  # bit rot: checksum mismatch in the middle of a uniform run
+    out[10] = bytes(bad)
+    # Lines with a right checksum that are still not records, each amid good ones (the block
+    # decoder must refuse them, and the line by line one report them)
+    body = json.dumps([["put", "submissions", 1000, {"form_id": "dev", "answers": None},
+                        ["answers"]]], separators=(",", ":")).encode()
+    deceptive = [
+        framed(body, [b'{"a":1}'], lens=[len(body), 5]),  # lying about a length
+        framed(body, [b'{"a":1}', b'{"b":2}']),  # one raw key, two payloads
+        framed(body.replace(b'["answers"]', b'["answers","x"]'), [b'{"a":1}']),  # the reverse
+        framed(b'{"not":"a list"}'),
+        framed(body.replace(b"1000", b'"x"'), [b'{"a":1}']),  # id not an int
+        framed(body, [b'{"a":1}]}junk'], lens=[len(body), 7]),  # bytes after the payloads
+        framed(body, [b'{"a":1}'], raw_open=b',"wat":['),
+        framed(body, [b'{"a":1}'], raw_close=b")"),
+        framed(body + b"," + body, [b'{"a":1}']),  # two values
+        framed(body.replace(b'"put"', b'"pot"'), [b'{"a":1}']),
+    ]
+    for i, line in enumerate(deceptive):
+        assert line.endswith(b"}\n") and line.count(b"\n") == 1
+        out[30 + 30 * i] = line
+    out += [encode_record([("put", "other", 10**4 + i, {"answers": RawJSON(b"[%d]" % i)})])
+            for i in range(1, 60)]  # the same shape, another table
+    out += [framed(b'[["put",5,%d,{}]]' % i) for i in range(30)]  # a table name not a string
+    links = [encode_record([("put", "links", i, {"token": f"t{i}", "form_id": "dev",
+                                                 "org_code": "v1", "revoked_at": None})])
+             for i in range(1, 40)]
+    link = b'[["put","links",99,{"token":"t99"}]]'
+    links[10] = framed(link, end=b")")
+    links[20] = framed(link, lens=[len(link)], end=b"}junk}")
+    links[30] = framed(b'[["put","links",99,[1,2]]]')  # not a document
+    out += links
+    out.append(encode_record([("drop", "orgs")] + [("put", "orgs", i, {"code": f"o{i}"})
+                                                   for i in range(1, 5)]))
+    out.append(encode_record([submission(i, org="bulk") for i in range(120, 900)]))
+    out.append(encode_record([submission(5, org="replaced")]))
+    out.append(encode_record([("del", "submissions", 7)]))
+    out.append(encode_record([("put", "submissions", 901, {"a": RawJSON(b"[1]"),
+                                                           "b": RawJSON(b"[2]")})]))
+    out += [encode_record([submission(i, form="acc")]) for i in range(902, 1000)]
+    out.append(encode_record([submission(1000)])[:-30])  # torn
+    return b"".join(out)
+
+
+@pytest.mark.parametrize("chunk", [64, 1000, 8192, None])
+def test_replay_agrees_with_line_by_line_decoding(tmp_path, monkeypatch, chunk):
+    if chunk:
+        monkeypatch.setattr(logdb, "_READ_CHUNK", chunk)  # 64: every line outgrows the buffer
+    fast = []
+    split_fast = logdb._split_lines_fast
+    monkeypatch.setattr(logdb, "_split_lines_fast",
+                        lambda *args: fast.append(split_fast(*args)) or fast[-1])
+    data = mixed_log()
+    path = tmp_path / "t.db"
+    path.write_bytes(data)
+    tables, corrupt = reference_replay(data)
+    assert len(corrupt) == 44  # the bit rot and the 43 deceptive lines
+    storage_ = LogStorage(path, readonly=True)
+    assert storage_.tables == tables
+    assert [c["offset"] for c in storage_.corrupt] == corrupt
+    assert storage_._end == data.rindex(b"\n") + 1
+    for table in tables.values():
+        for doc in table.values():
+            for key, value in doc.items():
+                assert (type(value) is RawJSON) == (key in ("answers", "a", "b"))
+    if chunk in (1000, 8192):  # blocks of several lines: both ways taken
+        assert None in fast and any(result is not None for result in fast)
+    storage_.close()
+
+
+def test_catch_up_agrees_with_line_by_line_decoding(tmp_path):
+    data = mixed_log()
+    path = tmp_path / "t.db"
+    path.write_bytes(b"")
+    storage_ = LogStorage(path, readonly=True)
+    pos = 0
+    for step in (1, 2, 3, 50, 1, 7000, 100_000, 10**7):  # appended bit by bit, lines cut anywhere
+        with open(path, "ab") as f:
+            f.write(data[pos:pos + step])
+        pos += step
+        storage_.catch_up()
+        tables, corrupt = reference_replay(data[:pos])
+        assert storage_.tables == tables
+        assert [c["offset"] for c in storage_.corrupt] == corrupt
+    storage_.close()
+
+
+def index_state(store):
+    idx = store._idx
+    days = {r.partition("-")[0] for r in idx.sub_by_receipt}
+    return (idx.sub_by_sid, idx.sub_by_receipt,
+            {k: v for k, v in idx.sub_by_form.items() if v},
+            {k: v for k, v in idx.sub_by_form_org.items() if v},
+            {day: idx.last_seq(day) for day in days}, idx.link_by_token, idx.active_link)
+
+
+def test_indexes_follow_loads_catch_ups_and_writes(db_path, monkeypatch):
+    moments = iter([datetime(2025, 5, 1, 9).astimezone()] * 30
+                   + [datetime(2025, 5, 2, 9).astimezone()] * 1000)
+    monkeypatch.setattr(storage, "_now", lambda: next(moments))
+    a, b = Store(db_path), Store(db_path)
+    fill(a)
+    for i in range(20):
+        add(b, f"b{i}", org=f"v{i % 3}", form=("dev", "acc")[i % 2])
+    early = Store(db_path)
+    index_state(early)  # built now, then kept current
+    b.import_submissions(
+        {"form_id": "acc", "form_version": 1, "org_code": f"v{i % 4}", "answers": {"i": i},
+         "submitted_at": f"2025-04-{1 + i % 28:02d}T08:00:00+08:00"} for i in range(2500))
+    b.create_link("acc", "v1")
+    for i in range(5):
+        add(a, f"a{i}", org="v2")
+    with Store(db_path) as fresh:  # every index built from scratch
+        expected = index_state(fresh)
+    for s in (a, b, early):
+        with s._storage.reading():
+            assert index_state(s) == expected
+    assert expected[4]["250502"] == 5 and expected[4]["250401"] == 90
+    assert add(a, "last")["receipt"] == "250502-0006"
+    assert add(b, "later")["receipt"] == "250502-0007"
+    assert early.find_submission("later")["receipt"] == "250502-0007"
+    assert a.query_submissions("acc", org_codes=["v1"])[0] == 625 + 4  # b1, b7, b13, b19
+    b.compact()  # a new file: the others reload, their indexes start again
+    with Store(db_path) as fresh:
+        expected = index_state(fresh)
+    for s in (a, b, early):
+        with s._storage.reading():
+            assert index_state(s) == expected
+    assert a._storage.reloads == early._storage.reloads == 2
+    for s in (a, b, early):
+        s.close()
+
+
+def test_receipt_sequence_of_a_day_not_looked_up_yet():
+    idx = Indexes()
+    idx.reset({"submissions": {i: {"receipt": f"250501-{i:04d}"} for i in range(1, 6)}})
+    assert idx.last_seq("250502") == 0  # builds the receipt index, looks up one day
+    idx.changed("submissions", 6, None, {"receipt": "250501-0002"})  # not the highest
+    idx.added("submissions", [7, 8], [{"receipt": "250502-0001"}, {"receipt": 5}])
+    assert idx.last_seq("250501") == 5 and idx.last_seq("250502") == 1
+    for day in range(3, 30):  # many days: all of them at once
+        assert idx.last_seq(f"2505{day:02d}") == 0
+    idx.changed("submissions", 9, None, {"receipt": "250530-0007"})
+    assert idx.last_seq("250530") == 7 and idx.last_seq("250501") == 5
+
+
+def test_documents_share_field_names(db_path):
+    with Store(db_path) as s:
+        for i in range(3):
+            add(s, f"s{i}", org="340828101201")
+    with Store(db_path) as s:
+        docs = list(s._storage.tables["submissions"].values())
+        assert all(k1 is k2 for k1, k2 in zip(docs[0], docs[2]))  # loaded in one block
+        add(s, "s3", org="340828101201")  # one's own write
+        with Store(db_path) as other:
+            add(other, "s4", org="340828101201")
+        assert s.count_submissions() == 5  # another's write, caught up
+        with Store(db_path) as other:
+            for i in range(5, 8):
+                add(other, f"s{i}", org="340828101201")
+        assert s.count_submissions() == 8  # three at once
+        for doc_id in range(4, 9):
+            assert all(k is sys.intern(k) for k in s._storage.tables["submissions"][doc_id])
 
 
 # ---- backup, restore, compaction -------------------------------------------------------------
