@@ -124,6 +124,9 @@ def report(results, sizes, machine, started_at, finished_at, load_before, load_a
         get(st, big)["app_total_s"]["median"] <= 1)
     row("gunicorn spawn → first entry page, s",
         [f"{get(st, s)['serve_first_response_s']['median']:.2f}" for s in sizes], "", None)
+    if "first_submit_s" in get(st, big):
+        row("then the first submission (POST → 303) on that server, s",
+            [f"{get(st, s)['first_submit_s']['median']:.3f}" for s in sizes], "", None)
     mem = [get(hs, s)["memory"] for s in sizes]
     row("server RSS after the load run, MB (master + 2 workers)",
         [f"{m['rss_total_mb']:.0f} (" + " + ".join(f"{p['rss_mb']:.0f}" for p in m["processes"])

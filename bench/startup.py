@@ -7,7 +7,9 @@ Three figures per size, repeated REPEATS times with the sizes interleaved (media
 * app:   a fresh process times `import app`, create_app() and the first request through the
          Flask test client - GET of a public entry page /f/<token>, which opens the database
          and renders the form (Store opening is lazy, so this is where it happens);
-* serve: `make serve`'s gunicorn (2 workers) from spawn to the first 200 of that entry page.
+* serve: `make serve`'s gunicorn (2 workers) from spawn to the first 200 of that entry page;
+         then, on that server, the first submission: one POST of monthly_report answers
+         (CSRF token and cookie from a GET of the entry page), timed alone, must be a 303.
 
     .venv/bin/python bench/startup.py [--sizes ...] [--quick] [--repeats N]
 """
@@ -51,6 +53,35 @@ def child_app(token):
                       "total_s": t3 - t0, "rss_mb": common.self_rss_mb()}))
 
 
+def first_submit(base_url, token, seed):
+    """GET the entry page, then time one POST of a submission; returns seconds."""
+    import random
+    import urllib.error
+    import urllib.parse
+    import uuid
+
+    from forms.loader import load_schema_file
+    from seed_data.demo_answers import fake_answers, to_formdata
+
+    schema = load_schema_file(os.path.join(common.ROOT, "schemas", "monthly_report.json"))
+    pairs = to_formdata(schema["fields"], fake_answers(schema, random.Random(seed)))
+    opener, _jar = common.no_redirect_opener()
+    url = f"{base_url}/f/{token}"
+    _status, _headers, html = common.get_page(opener, url)
+    body = urllib.parse.urlencode([("csrf_token", common.CSRF_RE.search(html).group(1)),
+                                   ("submission_id", uuid.uuid4().hex), *pairs]).encode()
+    started = time.perf_counter()
+    try:
+        with opener.open(url, data=body, timeout=60) as response:
+            status = response.status
+    except urllib.error.HTTPError as e:
+        status = e.code
+    elapsed = time.perf_counter() - started
+    if status != 303:
+        raise RuntimeError(f"first submission answered {status}")
+    return elapsed
+
+
 def measure_once(copy, manifest):
     db = os.path.join(copy, common.DB_NAME)
     opened = common.run_child([HERE, "--child-open", db])
@@ -60,7 +91,8 @@ def measure_once(copy, manifest):
     app["process_wall_s"] = time.perf_counter() - started
     with common.Gunicorn("app:create_app()", copy) as server:
         serve_s = server.start(f"/f/{manifest['entry_token']}")
-    return {"open": opened, "app": app, "serve_s": serve_s}
+        submit_s = first_submit(server.url, manifest["entry_token"], int(serve_s * 1e6))
+    return {"open": opened, "app": app, "serve_s": serve_s, "first_submit_s": submit_s}
 
 
 def run(sizes, repeats, rebuild=False):
@@ -93,6 +125,7 @@ def run(sizes, repeats, rebuild=False):
             "app_first_request_s": statistics.median([r["app"]["first_request_s"] for r in runs]),
             "app_process_wall_s": stats([r["app"]["process_wall_s"] for r in runs]),
             "serve_first_response_s": stats([r["serve_s"] for r in runs]),
+            "first_submit_s": stats([r["first_submit_s"] for r in runs]),
         }
     return results
 
@@ -107,12 +140,13 @@ def main():
     args = parser.parse_args()
     results = run(common.sizes_of(args), args.repeats or (2 if args.quick else 5), args.rebuild)
     print(f"{'stored':>8} {'open s':>7} {'data MB':>8} {'app s':>7} "
-          f"{'(import/create/1st req)':>24} {'serve s':>8}")
+          f"{'(import/create/1st req)':>24} {'serve s':>8} {'1st POST s':>10}")
     for size, r in results["sizes"].items():
         parts = f"{r['app_import_s']:.2f}/{r['app_create_s']:.2f}/{r['app_first_request_s']:.2f}"
         print(f"{size:>8} {r['open_s']['median']:>7.3f} {r['open_rss_growth_mb']:>8.0f} "
               f"{r['app_total_s']['median']:>7.3f} {parts:>24} "
-              f"{r['serve_first_response_s']['median']:>8.3f}")
+              f"{r['serve_first_response_s']['median']:>8.3f} "
+              f"{r['first_submit_s']['median']:>10.3f}")
     common.dump_json(args.json_out, results)
 
 
