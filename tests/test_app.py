@@ -327,6 +327,13 @@ def test_list_filters_and_paging(client, admin_client, entry, store):
     backwards = admin_client.get(
         "/admin/forms/t_project/submissions?date_from=2026-02-01&date_to=2026-01-01")
     assert "结束日期不能早于开始日期" in backwards.get_data(as_text=True)
+    # 催报: which villages of the township have not submitted yet
+    assert "已提交 1 / 6 个村(单位)" in township and "5 个未提交" in township
+    missing = township.split("个未提交")[1].split("</details>")[0]
+    assert "余畈村" in missing and "千佛塔村" not in missing
+    assert "已提交 0 / 6" in admin_client.get(
+        f"/admin/forms/t_project/submissions?township={org['parent_code']}"
+        "&date_from=2099-01-01").get_data(as_text=True)
     csv = admin_client.get(f"/admin/forms/t_project/export.csv?org={other['code']}")
     text = csv.data.decode("utf-8")
     assert csv.data.startswith(b"\xef\xbb\xbf")

@@ -463,12 +463,18 @@ def submissions(form_id):
     total, docs = store.query_submissions(form_id, offset=(page - 1) * per_page, limit=per_page,
                                           **query)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
+    counts = store.submission_counts(form_id, query["date_from"], query["date_to"])
+    expected = [o for o in orgs.values() if o["kind"] in ("village", "unit")
+                and (query["org_codes"] is None or o["code"] in query["org_codes"])]
+    missing = sorted((o for o in expected if o["code"] not in counts), key=lambda o: o["code"])
     columns = {d["org_code"]: org_tree.path_columns(
         org_tree.org_path(orgs, d["org_code"]) or [d["org_code"]],
         orgs.get(d["org_code"], {}).get("kind")) for d in docs}
     return render_template("admin/submissions.html", form_doc=form_doc, docs=docs, total=total,
                            page=page, pages=max((total + per_page - 1) // per_page, 1),
-                           filter_form=filter_form, args=args, columns=columns)
+                           filter_form=filter_form, args=args, columns=columns,
+                           expected=len(expected), missing=missing,
+                           paths={o["code"]: org_tree.org_path(orgs, o["code"]) for o in missing})
 
 
 @bp.route("/submissions/<receipt>")
