@@ -209,6 +209,12 @@ def export_dir(size):
 
 
 def git_commit():
+    """(HEAD commit, modified tracked files outside bench/ and docs/); in a snapshot made by
+    `run_all.py --snapshot`, the commit it was exported from (and nothing modified)."""
+    marker = os.path.join(ROOT, "BENCH_SNAPSHOT_COMMIT")
+    if os.path.exists(marker):
+        with open(marker, encoding="ascii") as f:
+            return f.read().strip(), []
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
                                 text=True, timeout=10).stdout.strip()

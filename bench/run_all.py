@@ -3,6 +3,12 @@
     .venv/bin/python bench/run_all.py                     # 1k, 10k, 100k (about 10 minutes)
     .venv/bin/python bench/run_all.py --quick             # smoke run: 1k, 10k, short runs
     .venv/bin/python bench/run_all.py --sizes 1000,100000
+    .venv/bin/python bench/run_all.py --snapshot HEAD     # measure exactly one commit
+
+--snapshot COMMIT exports that commit (`git archive`) to bench/out/snapshot-<hash>/ and runs
+the whole benchmark there, with that commit's code and bench/, so that commits landing in the
+working tree during the run cannot mix into it; the report is copied back to
+bench/out/results/.
 
 Order: build (or reuse, if storage/ is unchanged) the base databases, then storage inserts,
 open/startup, admin list, HTTP submit (with server memory), XLSX export. Each benchmark runs
@@ -178,10 +184,49 @@ def report(results, sizes, machine, started_at, finished_at, load_before, load_a
     return "\n".join(lines)
 
 
+def run_snapshot(commit, argv):
+    """Export commit to bench/out/snapshot-<hash>/ and run this script there."""
+    import shutil
+
+    full = subprocess.run(["git", "rev-parse", "--verify", commit + "^{commit}"],
+                          cwd=common.ROOT, capture_output=True, text=True, check=True,
+                          timeout=30).stdout.strip()
+    target = os.path.join(common.OUT, f"snapshot-{full[:12]}")
+    shutil.rmtree(target, ignore_errors=True)
+    os.makedirs(target)
+    archive = subprocess.Popen(["git", "archive", full], cwd=common.ROOT, stdout=subprocess.PIPE)
+    subprocess.run(["tar", "-x", "-C", target], stdin=archive.stdout, check=True, timeout=300)
+    archive.stdout.close()
+    if archive.wait(60) != 0:
+        raise RuntimeError("git archive failed")
+    with open(os.path.join(target, "BENCH_SNAPSHOT_COMMIT"), "w", encoding="ascii") as f:
+        f.write(full + "\n")
+    base = os.path.join(common.OUT, "base")
+    if os.path.isdir(base):  # reused only if that commit's storage/ wrote them (fingerprint)
+        shutil.copytree(base, os.path.join(target, "bench", "out", "base"))
+    common.log(f"snapshot of {full} in {os.path.relpath(target, common.ROOT)}")
+    done = subprocess.run([common.PY, os.path.join(target, "bench", "run_all.py"), *argv],
+                          cwd=target, timeout=4 * 3600)
+    results = os.path.join(target, "bench", "out", "results")
+    if os.path.isdir(results):
+        for name in os.listdir(results):
+            shutil.copytree(os.path.join(results, name),
+                            os.path.join(common.OUT, "results", f"{name}-{full[:12]}"),
+                            dirs_exist_ok=True)
+    return done.returncode
+
+
 def main():
     parser = common.arg_parser(__doc__.splitlines()[0])
     parser.add_argument("--only", help="comma-separated subset of " + ",".join(BENCHMARKS))
+    parser.add_argument("--snapshot", metavar="COMMIT",
+                        help="run on a git-archive export of COMMIT (see above)")
     args = parser.parse_args()
+    if args.snapshot:
+        argv = [a for i, a in enumerate(sys.argv[1:]) if a != "--snapshot"
+                and not a.startswith("--snapshot=")
+                and not (i > 0 and sys.argv[i] == "--snapshot")]
+        sys.exit(run_snapshot(args.snapshot, argv))
     sizes = sorted(common.sizes_of(args))
     names = args.only.split(",") if args.only else list(BENCHMARKS)
     stamp = time.strftime("%Y%m%d-%H%M%S")
