@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime
 from itertools import chain, islice
 
@@ -365,6 +365,26 @@ class Store:
             doc = None if doc_id is None else self._storage.tables[SUBMISSIONS][doc_id]
         return None if doc is None else _submission_out(doc_id, doc)
 
+    def _matching(self, form_id, org_codes, date_from, date_to) -> list[int]:
+        """Ids of the matching submissions, newest first. Call inside ``reading()``."""
+        low, high = _day(date_from), _day(date_to)
+        table = self._storage.tables.get(SUBMISSIONS, {})
+        if org_codes is None and form_id is None:
+            candidates = sorted(table, reverse=True)
+        elif org_codes is None:
+            candidates = list(reversed(self._idx.sub_by_form.get(form_id, ())))
+        else:
+            codes, by_org = set(org_codes), self._idx.sub_by_form_org
+            if form_id is None:
+                groups = [ids for key, ids in by_org.items() if key[1] in codes]
+            else:
+                groups = [by_org.get((form_id, code)) for code in codes]
+            candidates = sorted(chain.from_iterable(g for g in groups if g), reverse=True)
+        if low is not None or high is not None:
+            low, high = low or "0000-00-00", high or "9999-99-99"
+            candidates = [i for i in candidates if low <= table[i]["submitted_at"][:10] <= high]
+        return candidates
+
     def query_submissions(self, form_id: str | None, org_codes: Iterable[str] | None = None,
                           date_from=None, date_to=None, offset: int = 0,
                           limit: int | None = None) -> tuple[int, list[dict]]:
@@ -375,30 +395,32 @@ class Store:
         """
         if offset < 0 or (limit is not None and limit < 0):
             raise ValueError("offset and limit must be >= 0")
-        low, high = _day(date_from), _day(date_to)
         stop = None if limit is None else offset + limit
         with self._storage.reading():
+            candidates = self._matching(form_id, org_codes, date_from, date_to)
             table = self._storage.tables.get(SUBMISSIONS, {})
-            if org_codes is None and form_id is None:
-                candidates = sorted(table, reverse=True)
-                total = len(candidates)
-            elif org_codes is None:
-                ids = self._idx.sub_by_form.get(form_id, ())
-                candidates, total = reversed(ids), len(ids)
-            else:
-                codes, by_org = set(org_codes), self._idx.sub_by_form_org
-                if form_id is None:
-                    groups = [ids for key, ids in by_org.items() if key[1] in codes]
-                else:
-                    groups = [by_org.get((form_id, code)) for code in codes]
-                candidates = sorted(chain.from_iterable(g for g in groups if g), reverse=True)
-                total = len(candidates)
-            if low is not None or high is not None:
-                low, high = low or "0000-00-00", high or "9999-99-99"
-                candidates = [i for i in candidates if low <= table[i]["submitted_at"][:10] <= high]
-                total = len(candidates)
             page = [(i, table[i]) for i in islice(candidates, offset, stop)]
-        return total, [_submission_out(i, doc) for i, doc in page]
+        return len(candidates), [_submission_out(i, doc) for i, doc in page]
+
+    def iter_submissions(self, form_id: str | None, org_codes: Iterable[str] | None = None,
+                         date_from=None, date_to=None) -> tuple[int, Iterator[dict]]:
+        """(count, the matching submissions oldest first, decoded one at a time).
+
+        For exports of any size: the selection is fixed when this is called (later writes are
+        not included) and only one decoded submission is alive at a time. Documents in memory
+        are never mutated, so holding references outside the lock is safe.
+        """
+        with self._storage.reading():
+            candidates = self._matching(form_id, org_codes, date_from, date_to)
+            table = self._storage.tables.get(SUBMISSIONS, {})
+            docs = [(i, table[i]) for i in reversed(candidates)]
+        return len(docs), (_submission_out(i, doc) for i, doc in docs)
+
+    def submission_versions(self, form_id: str) -> set[int]:
+        """The form versions that stored submissions of form_id were made with."""
+        with self._storage.reading():
+            table = self._storage.tables.get(SUBMISSIONS, {})
+            return {table[i]["form_version"] for i in self._idx.sub_by_form.get(form_id, ())}
 
     def submission_counts(self, form_id: str, date_from=None, date_to=None) -> dict[str, int]:
         """org code -> number of submissions of form_id (within the dates, inclusive).
