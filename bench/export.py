@@ -11,6 +11,10 @@ runs, which calls views.admin.export_submissions like the admin page does - wall
 spawn to exit and peak RSS (ru_maxrss of that child from os.wait4). The output is checked:
 the main sheet must have SIZE data rows.
 
+Also the admin page's export (GET /admin/forms/bench25/export.xlsx) over HTTP under the
+production server (`make serve`'s command line, 2 sync workers): status, time to the last byte,
+peak RSS of the workers, and whether gunicorn killed a worker (WORKER TIMEOUT).
+
 Then, for the reading of the figures, a breakdown of the same steps in one instrumented
 process (open the Store, query_submissions + decode, XLSX write), with RSS and time after each.
 
@@ -209,10 +213,80 @@ def child_breakdown(data_dir, out):
     print(json.dumps({"steps": steps, "sheets": sheets}))
 
 
-def measure(size, rebuild=False, breakdown=True):
+def measure_web(folder, size):
+    """The admin page's export (GET /admin/forms/bench25/export.xlsx) under the production
+    server (2 sync workers, gunicorn's defaults: 30 s worker timeout), logged in over HTTP.
+    Both workers open the database first (list page); then the export is timed until its last
+    byte, while the workers' RSS is sampled every 0.2 s."""
+    import http.client
+    import signal
+    import threading
+
+    copy = common.fresh_copy(folder, f"export-web-n{size}")
+    common.flask(copy, "create-user", common.ADMIN[0], "--role", "admin", "--password-stdin",
+                 input=common.ADMIN[1] + "\n")
+    server = common.Gunicorn("app:create_app()", copy)
+    out = os.path.join(common.OUT, "work", f"export-web-n{size}.xlsx")
+    result = {"path": f"GET /admin/forms/{FORM_ID}/export.xlsx"}
+    peak = {"mb": 0.0}
+    stop = threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            for pid in common.child_pids(server.process.pid):
+                rss = (common.proc_status_kb(pid, "VmRSS") or 0) / 1024
+                peak["mb"] = max(peak["mb"], rss)
+            stop.wait(0.2)
+
+    try:
+        server.start("/login")
+        opener = common.admin_login(server.url)
+        import concurrent.futures
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda _: common.get_page(
+                opener, f"{server.url}/admin/forms/{FORM_ID}/submissions", timeout=120),
+                range(4)))
+        common.wait_quiet(f"export web n{size}")
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        started = time.perf_counter()
+        try:
+            with opener.open(f"{server.url}/admin/forms/{FORM_ID}/export.xlsx",
+                             timeout=TIME_LIMIT_S) as response, open(out, "wb") as f:
+                while chunk := response.read(1 << 20):
+                    f.write(chunk)
+                result["status"] = response.status
+        except (http.client.HTTPException, OSError) as e:
+            result["status"] = f"failed: {type(e).__name__}: {e}"
+        result["wall_s"] = time.perf_counter() - started
+        stop.set()
+        sampler.join(5)
+        result["worker_peak_rss_mb"] = peak["mb"]
+        if result["status"] == 200:
+            rows = count_rows(out)
+            result["rows_ok"] = rows[0] == size
+    finally:
+        stop.set()
+        if server.process and server.process.poll() is None:
+            os.killpg(server.process.pid, signal.SIGTERM)
+            server.process.wait(30)
+        log = server.process.stderr.read().decode(errors="replace") if server.process else ""
+        server.stop()
+        common.remove_copy(copy)
+        if os.path.exists(out):
+            os.unlink(out)
+    result["worker_timeouts"] = log.count("WORKER TIMEOUT")
+    result["ok"] = result.get("status") == 200 and result.get("rows_ok", False)
+    return result
+
+
+def measure(size, rebuild=False, breakdown=True, web=True):
     folder, manifest = build_export_base(size, rebuild)
     common.log(f"export: n{size} via flask export ...")
     result = {"db_mb": manifest["bytes"] / 1e6, "cli": measure_cli(folder, size)}
+    if web:
+        common.log(f"export: n{size} via the admin page ...")
+        result["web"] = measure_web(folder, size)
     if breakdown:
         out = os.path.join(common.OUT, "work", f"export-breakdown-n{size}.xlsx")
         detail = common.run_child([HERE, "--child-breakdown", folder, out],
@@ -221,8 +295,8 @@ def measure(size, rebuild=False, breakdown=True):
     return result
 
 
-def run(sizes, rebuild=False, breakdown=True):
-    return {"form": FORM_ID, "sizes": {size: measure(size, rebuild, breakdown)
+def run(sizes, rebuild=False, breakdown=True, web=True):
+    return {"form": FORM_ID, "sizes": {size: measure(size, rebuild, breakdown, web)
                                        for size in sizes}}
 
 
@@ -234,8 +308,10 @@ def main():
     parser = common.arg_parser(__doc__.splitlines()[0])
     parser.add_argument("--no-breakdown", action="store_true",
                         help="only the real export command, without the step breakdown")
+    parser.add_argument("--no-web", action="store_true",
+                        help="skip the export through the admin page under gunicorn")
     args = parser.parse_args()
-    results = run(common.sizes_of(args), args.rebuild, not args.no_breakdown)
+    results = run(common.sizes_of(args), args.rebuild, not args.no_breakdown, not args.no_web)
     print(f"{'stored':>8} {'wall s':>7} {'peak MB':>8} {'rows ok':>7} {'xlsx MB':>8}  rows per sheet")
     for size, r in results["sizes"].items():
         c = r["cli"]
@@ -244,6 +320,10 @@ def main():
         for step in r.get("breakdown", []):
             print(f"{'':>8}   {step['step']:<42} {step['s']:>6.2f} s  RSS {step['rss_mb']:>6.0f} MB"
                   f"  peak {step['hwm_mb']:>6.0f} MB")
+        if "web" in r:
+            w = r["web"]
+            print(f"{'':>8}   admin page export: {w['status']} in {w['wall_s']:.1f} s, worker peak "
+                  f"RSS {w['worker_peak_rss_mb']:.0f} MB, worker timeouts {w['worker_timeouts']}")
         for sheet in r.get("sheets", []):
             print(f"{'':>8}     {sheet['sheet']:<40} {sheet['s']:>6.2f} s  {sheet['rows']} rows x "
                   f"{sheet['columns']} columns")

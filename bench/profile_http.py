@@ -33,6 +33,45 @@ def short(path):
     return os.path.relpath(path, common.ROOT) if path.startswith(common.ROOT) else path
 
 
+# Where a submit's time goes, by part: each sample is counted once, in the first group (in this
+# order) that one of its frames belongs to - leaf-level work (form parsing, session decoding)
+# first, then the pieces of the view that contain them.
+GROUPS = (
+    ("werkzeug parses the urlencoded body (request.form)", ("FormDataParser.parse",)),
+    ("session cookie decode/encode (itsdangerous)", ("open_session", "save_session")),
+    ("build_form_class cache key: json.dumps + sha256 of the schema", ("build_form_class",)),
+    ("storage: Store.add_submission (encode, lock, write, fsync, apply)",
+     ("Store.add_submission",)),
+    ("WTForms: FlaskForm() - bind and process every field", ("FormMeta.__call__",)),
+    ("WTForms: validate_on_submit (validators, CSRF field)", ("validate_on_submit",)),
+    ("CSRFProtect before the view", ("csrf_protect",)),
+    ("_resolve: link, form, every org copied, org path", ("_resolve",)),
+    ("collect_answers", ("collect_answers",)),
+    ("redirect + url_for", ("url_for", "redirect (")),
+    ("gunicorn access log", ("Logger.access",)),
+    ("gunicorn: HTTP parsing, socket write/close", ("gunicorn/http/", "gunicorn/util.py")),
+)
+
+
+def grouped(raw_files):
+    counts, total = collections.Counter(), 0
+    for path in raw_files:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                stack, _, count = line.rstrip("\n").rpartition(" ")
+                if not stack or not count.isdigit():
+                    continue
+                total += int(count)
+                for name, markers in GROUPS:
+                    if any(m in stack for m in markers):
+                        counts[name] += int(count)
+                        break
+                else:
+                    counts["everything else (Flask dispatch, request context, accept, ...)"] += \
+                        int(count)
+    return total, counts
+
+
 def aggregate(raw_files):
     inclusive, self_time, total = collections.Counter(), collections.Counter(), 0
     for path in raw_files:
@@ -111,6 +150,10 @@ def main():
         print(f"{100 * count / total:>7.1f} {100 * self_time[name] / total:>7.1f}  {name}")
     print(f"\ntop self time:")
     for name, count in self_time.most_common(15):
+        print(f"{100 * count / total:>7.1f}  {name}")
+    total, counts = grouped(raws)
+    print("\nby part of the request (each sample counted once):")
+    for name, count in counts.most_common():
         print(f"{100 * count / total:>7.1f}  {name}")
     print(f"\nraw stacks: {', '.join(os.path.relpath(r, common.ROOT) for r in raws)}")
 

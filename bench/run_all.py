@@ -153,6 +153,16 @@ def report(results, sizes, machine, started_at, finished_at, load_before, load_a
         "≤ 30 s at 100k" + at, get(ex, big)["cli"]["wall_s"] <= 30)
     row("XLSX export peak RSS, MB", [f"{get(ex, s)['cli']['peak_rss_mb']:.0f}" for s in sizes],
         "≤ 150 MB at 100k" + at, get(ex, big)["cli"]["peak_rss_mb"] <= 150)
+    if "web" in get(ex, big):
+        def web(r):
+            w = r["web"]
+            status = w["status"] if isinstance(w["status"], int) else "no response"
+            text = f"{status}, {w['wall_s']:.1f} s, worker {w['worker_peak_rss_mb']:.0f} MB"
+            return text + (f", {w['worker_timeouts']} WORKER TIMEOUT" if w["worker_timeouts"]
+                           else "")
+        row("admin page export (HTTP, make serve): status, time, worker peak RSS",
+            [web(get(ex, s)) for s in sizes], "200 (all rows)",
+            all(get(ex, s)["web"]["ok"] for s in sizes))
     row("XLSX rows: main sheet (= submissions) + repeat sheet",
         [" + ".join(f"{n:,}" for n in get(ex, s)["cli"]["rows_per_sheet"]) for s in sizes],
         "main = stored", all(get(ex, s)["cli"]["rows_ok"] for s in sizes))
