@@ -14,7 +14,9 @@ import uuid
 from collections import OrderedDict
 
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import _FlaskFormCSRF
 from wtforms import Form
+from wtforms.csrf.core import CSRFTokenField
 from wtforms.fields import FieldList, FormField, HiddenField
 from wtforms.validators import ValidationError
 
@@ -95,8 +97,36 @@ def _validate_scope(form, extra_validators):
     return success
 
 
+class LazyCSRFTokenField(CSRFTokenField):
+    """Flask-WTF's CSRF field, but the token to render (``current_token``) is signed when the
+    page is rendered, not when the form is built: a valid POST answered with a redirect never
+    renders the form and need not sign a token it throws away. Validation is unchanged."""
+
+    _token = None
+
+    def process(self, *args, **kwargs):
+        HiddenField.process(self, *args, **kwargs)  # CSRFTokenField.process minus the signing
+
+    @property
+    def current_token(self):
+        if self._token is None:
+            self._token = self.csrf_impl.generate_csrf_token(self)
+        return self._token
+
+    @current_token.setter
+    def current_token(self, value):
+        self._token = value
+
+
+class LazyFlaskFormCSRF(_FlaskFormCSRF):
+    field_class = LazyCSRFTokenField
+
+
 class BaseForm(FlaskForm):
     """Base of every generated form: CSRF (Flask-WTF) and the client submission id."""
+
+    class Meta:
+        csrf_class = LazyFlaskFormCSRF
 
     _specs = ()
     _schema = None

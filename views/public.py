@@ -5,23 +5,47 @@ import orgs as org_tree
 import storage
 import uploads
 from forms.builder import build_form_class, collect_answers, new_submission_id
-from views.web import get_store, orgs_by_code, uploads_dir
+from views.web import get_store, orgs_by_code, store_cached, uploads_dir
 
 bp = Blueprint("public", __name__)
 
 
+def _form_entry(store, form_id):
+    """(schema, form class) of the latest version of a form, or None."""
+    form_doc = store.get_form(form_id)
+    if form_doc is None:
+        return None
+    return form_doc["schema"], build_form_class(form_doc["schema"])
+
+
+def _org_entry(store, code):
+    """(org, org path) of an organization, or None."""
+    orgs = orgs_by_code(store)
+    if code not in orgs:
+        return None
+    return orgs[code], org_tree.org_path(orgs, code)
+
+
 def _resolve(token):
-    """The active link, its form (latest version) and its organization, or 404."""
+    """The active link, its form (latest version) with its form class, its organization and
+    the organization's path, or 404.
+
+    Every request of a village's link needs the same form and organization: they are built
+    once per process and reused until the forms or organizations change (get_link has just
+    caught up with the file, so a change by any process is seen). They are shared: read only.
+    """
     store = get_store()
     link = store.get_link(token)
     if link is None or link.get("revoked_at"):
         abort(404)
-    form_doc = store.get_form(link["form_id"])
-    orgs = orgs_by_code(store)
-    if form_doc is None or link["org_code"] not in orgs:
+    form_id, code = link["form_id"], link["org_code"]
+    form_entry = store_cached(store, storage.FORMS, form_id,
+                              lambda: _form_entry(store, form_id))
+    org_entry = store_cached(store, storage.ORGS, code, lambda: _org_entry(store, code))
+    if form_entry is None or org_entry is None:
         abort(404)
-    code = link["org_code"]
-    return link, form_doc["schema"], orgs[code], org_tree.org_path(orgs, code)
+    (schema, form_class), (org, path) = form_entry, org_entry
+    return link, schema, form_class, org, path
 
 
 @bp.route("/")
@@ -31,8 +55,8 @@ def index():
 
 @bp.route("/f/<token>", methods=["GET", "POST"])
 def entry(token):
-    link, schema, org, path = _resolve(token)
-    form = build_form_class(schema)()
+    link, schema, form_class, org, path = _resolve(token)
+    form = form_class()
     if request.method == "GET":
         form.submission_id.data = new_submission_id()
     elif form.validate_on_submit():
@@ -57,7 +81,7 @@ def entry(token):
 
 @bp.route("/f/<token>/r/<receipt>")
 def receipt(token, receipt):
-    link, schema, org, path = _resolve(token)
+    link, schema, _form_class, org, path = _resolve(token)
     doc = get_store().get_submission(receipt)
     if doc is None or doc["form_id"] != link["form_id"] or doc["org_code"] != link["org_code"]:
         abort(404)
