@@ -17,8 +17,8 @@ from itertools import chain, islice
 from tinydb import Query
 
 from .indexes import LINKS, SUBMISSIONS, Indexes
-from .logdb import (LogDB, RawJSON, RestoreRefused, StorageError, _json_copy, backup,
-                    backup_storage, check, compact, restore)
+from .logdb import (LogDB, RawJSON, RestoreRefused, StorageError, _json_copy, _NotPlain,
+                    _plain_copy, backup, backup_storage, check, compact, restore)
 
 __all__ = [
     "Store", "StorageError", "SubmissionConflict", "DuplicateError", "RestoreRefused",
@@ -304,7 +304,14 @@ class Store:
                 "token": token, "files": files if files is not None else [], "answers": raw,
             }
             doc_id = self._submissions.insert(doc)
-        return _submission_out(doc_id, doc), True
+        out = {k: _json_copy(v) for k, v in doc.items()}
+        try:
+            # What decoding raw would give (exact JSON types only), without decoding it.
+            out["answers"] = _plain_copy(dict(answers))
+        except _NotPlain:
+            out["answers"] = raw.load()
+        out["doc_id"] = doc_id
+        return out, True
 
     def import_submissions(self, docs: Iterable[Mapping], batch: int = 2000) -> int:
         """Bulk-load submissions that carry their own ``submitted_at`` (seed-demo, migrations).
@@ -348,7 +355,7 @@ class Store:
     def _same_submission(doc, form_id, org_code, raw: RawJSON) -> bool:
         if doc["form_id"] != form_id or doc["org_code"] != org_code:
             return False
-        if raw == doc["answers"]:
+        if raw == bytes(doc["answers"]):  # stored answers are read from the file (RawRef)
             return True
         return _comparable(raw.load()) == _comparable(doc["answers"].load())
 
