@@ -10,7 +10,8 @@ from PIL import Image
 
 from conftest import ADMIN, BASE_URL, csrf_token, login
 from forms.loader import check_schema
-from views.web import get_store
+from storage import Store
+from views.web import db_path, get_store
 
 PROJECT_FORM = {
     "id": "t_project",
@@ -255,6 +256,42 @@ def test_not_an_image_is_rejected(client, entry, store):
     response = submit(client, token, VALID, photo=(io.BytesIO(b"GIF89a not really"), "x.gif"))
     assert response.status_code == 422
     assert store.count_submissions("t_project") == 0
+
+
+def test_entry_page_follows_new_form_version_and_org_changes(app, client, entry):
+    """The public view reuses the form class and the organization per process: a new form
+    version or a renamed organization, written by this process or by another one, shows at
+    once."""
+    token, org = entry
+    html, _ = open_form(client, token)
+    assert "测试项目表" in html and org["name"] in html
+    changed = json.loads(json.dumps(PROJECT_FORM))
+    changed["title"] = "测试项目表第二版"
+    other = Store(db_path(app))  # another process's Store on the same file
+    try:
+        other.add_form_version(check_schema(changed), source="cli")
+        other.upsert_orgs([{**org, "name": "千佛塔新村"}])
+    finally:
+        other.close()
+    html, hidden = open_form(client, token)
+    assert "测试项目表第二版" in html and "千佛塔新村" in html
+    response = client.post(f"/f/{token}", data={**VALID, **hidden})
+    assert response.status_code == 303
+    receipt = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "千佛塔新村" in receipt
+
+
+def test_entry_forms_do_not_share_field_state(client, entry, store):
+    """Fields are bound from per-process prototypes: a failed submit leaves nothing behind
+    for the next form (errors, data, flags)."""
+    token, _ = entry
+    _, hidden = open_form(client, token)
+    bad = client.post(f"/f/{token}", data={**hidden, **VALID, "people": "不是数字"})
+    assert bad.status_code == 422
+    html, hidden = open_form(client, token)
+    assert "不是数字" not in html and "tz-error" not in html
+    assert client.post(f"/f/{token}", data={**hidden, **VALID}).status_code == 303
+    assert store.count_submissions("t_project") == 1
 
 
 def test_revoked_and_unknown_tokens_are_404(admin_client, client, entry, store):
