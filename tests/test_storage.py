@@ -17,7 +17,8 @@ from storage import (DuplicateError, RestoreRefused, Store, StorageError, Submis
                      backup, check, compact, restore)
 from storage import logdb
 from storage.indexes import Indexes
-from storage.logdb import CorruptRecord, LogDB, LogStorage, RawJSON, decode_record, encode_record
+from storage.logdb import (CorruptRecord, LogDB, LogStorage, RawJSON, RawRef, decode_record,
+                           encode_record)
 
 ANSWERS = {"project_name": "党建引领\"小冬桃\"助力乡村振兴", "income": "12.5", "jobs": 15,
            "committed": True, "steps": [{"month": "2025-03", "task": "选址", "owner": "张三"}]}
@@ -570,10 +571,13 @@ def test_replay_agrees_with_line_by_line_decoding(tmp_path, monkeypatch, chunk):
     assert storage_.tables == tables
     assert [c["offset"] for c in storage_.corrupt] == corrupt
     assert storage_._end == data.rindex(b"\n") + 1
-    for table in tables.values():
-        for doc in table.values():
+    for name, table in tables.items():
+        for doc_id, doc in table.items():
             for key, value in doc.items():
                 assert (type(value) is RawJSON) == (key in ("answers", "a", "b"))
+                # the replay leaves raw payloads in the file, equal to the bytes decoded
+                assert (type(storage_.tables[name][doc_id][key]) is RawRef) == \
+                    (type(value) is RawJSON)
     if chunk in (1000, 8192):  # blocks of several lines: both ways taken
         assert None in fast and any(result is not None for result in fast)
     storage_.close()
@@ -672,6 +676,104 @@ def test_documents_share_field_names(db_path):
         assert s.count_submissions() == 8  # three at once
         for doc_id in range(4, 9):
             assert all(k is sys.intern(k) for k in s._storage.tables["submissions"][doc_id])
+        # form and organization values are shared too, whichever way they were loaded
+        docs = list(s._storage.tables["submissions"].values())
+        assert all(d["org_code"] is docs[0]["org_code"] for d in docs)
+        assert all(d["form_id"] is docs[0]["form_id"] for d in docs)
+
+
+def typed(value):
+    """value with the type of every part made visible (raw payloads as their bytes)."""
+    if isinstance(value, (RawJSON, RawRef)):
+        return ("raw", bytes(value))
+    if type(value) is dict:
+        return ("dict", [(type(k), k, typed(v)) for k, v in value.items()])
+    if type(value) is list:
+        return ("list", [typed(v) for v in value])
+    return (type(value), value)
+
+
+def test_write_applies_what_a_replay_reads(db_path):
+    """A write applies the operations it encoded instead of decoding the line it wrote: memory
+    must still be exactly what replaying the file gives (values, types, key order, answers)."""
+    s = Store(db_path)
+    s.add_form_version({"id": "dev", "fields": [], "n": 1.5, "big": 10**30}, "builtin")
+    s.replace_orgs([{"code": "v1", "name": "一村", "parent_code": None, "kind": "village"}])
+    files = [{"file": "a.jpg", "name": "照片", "size": 3, "content_type": "image/jpeg"}]
+    doc, _ = s.add_submission("dev", 1, "v1", {"x": ("tuple", 1), 2: "int key"}, "s1", files=files)
+    assert doc["answers"] == {"x": ["tuple", 1], "2": "int key"}  # as JSON gives it back
+    doc, _ = s.add_submission("dev", 1, "v1", {"a": [1, -0.0, None, True, "\ud800"]}, "s2")
+    files.append("mutated after the call")  # memory holds its own copy
+    s.create_link("dev", "v1")
+    s.create_link("dev", "v1")  # revokes the first: an update and an insert in one record
+    db = s._db
+    db.table("odd").insert({"tuple": (1, 2), "nested": {"k": (3,)}, "s": "x"})  # decoded
+    db.table("odd").insert({"plain": [{"a": {}}], "f": 1e-7})
+    db.table("odd").insert({"gone": 1})
+    db.table("odd").remove(doc_ids=[3])
+    memory = {name: {i: typed(d) for i, d in t.items()} for name, t in s._storage.tables.items()}
+    assert all(type(d["answers"]) is RawRef for d in s._storage.tables["submissions"].values())
+    replayed = LogStorage(db_path, readonly=True)
+    assert memory == {name: {i: typed(d) for i, d in t.items()}
+                      for name, t in replayed.tables.items()}
+    for name, table in s._storage.tables.items():  # field names interned either way
+        for doc in table.values():
+            assert all(k is sys.intern(k) for k in doc)
+    replayed.close()
+    s.close()
+
+
+def test_answers_stay_on_disk(db_path):
+    with Store(db_path) as s:
+        add(s, "s1")
+    with Store(db_path) as s:
+        add(s, "s2")
+        for doc in s._storage.tables["submissions"].values():
+            ref = doc["answers"]
+            assert type(ref) is RawRef and ref.load() == ANSWERS
+            assert ref == RawJSON.dump(ANSWERS) and RawJSON.dump(ANSWERS) == ref
+            assert ref != RawJSON.dump({"other": 1})
+            assert db_path.read_bytes()[ref.offset:ref.offset + ref.length] == bytes(ref)
+        assert add(s, "s1")["answers"] == ANSWERS  # idempotent retry compares the bytes
+
+
+@pytest.mark.parametrize("replace", ["restore", "compact_other", "compact_self"])
+def test_references_keep_reading_a_replaced_file(db_path, tmp_path, replace):
+    """An export iterating while the file is replaced (restore, compaction) keeps reading the
+    version it started from; that file's descriptor is closed once nothing refers to it."""
+    import gc
+    import weakref
+    with Store(tmp_path / "other.db") as other:
+        add(other, "x1", answers={"from": "backup"})
+        other.backup(tmp_path / "backup.db")
+    s = Store(db_path)
+    for i in range(5):
+        add(s, f"s{i}", answers={"i": i, "pad": "填充" * 50})
+    handle = weakref.ref(s._storage._file)
+    fd = s._storage._file.fd
+    inode = os.fstat(fd).st_ino
+    total, docs = s.iter_submissions(None)
+    assert next(docs)["answers"]["i"] == 0
+    if replace == "restore":
+        restore(tmp_path / "backup.db", db_path, force=True)
+    elif replace == "compact_other":
+        compact(db_path)
+    else:
+        s.compact()
+    assert s.count_submissions() == (1 if replace == "restore" else 5)  # caught up
+    assert s._storage._file is not handle() and handle() is not None  # still read by docs
+    assert [d["answers"]["i"] for d in docs] == [1, 2, 3, 4]
+    del docs
+    gc.collect()
+    assert handle() is None  # the last reference gone: the old file's descriptor closed
+    try:
+        assert os.fstat(fd).st_ino != inode  # (the number may have been reused since)
+    except OSError:
+        pass
+    after = s.query_submissions(None)[1]
+    assert [d["answers"] for d in after][-1] == ({"from": "backup"} if replace == "restore"
+                                                 else {"i": 0, "pad": "填充" * 50})
+    s.close()
 
 
 # ---- backup, restore, compaction -------------------------------------------------------------
