@@ -842,6 +842,12 @@ class LogStorage(Storage):
             ops = records[0] if len(records) == 1 else list(chain.from_iterable(records))
             if not ops:
                 return False
+            if len(ops) == 1:  # one put (a write, a catch-up): no list machinery
+                op = ops[0]
+                if op[0] != "put":
+                    return False
+                puts = op[1], [op[2]], [op[3]]
+        if puts is None:
             name = ops[0][1]
             if list(map(_OP_TABLE, ops)).count(name) != len(ops) or \
                     list(map(_OP_KIND, ops)).count("put") != len(ops):
