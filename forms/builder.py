@@ -15,15 +15,12 @@ from collections import OrderedDict
 
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import _FlaskFormCSRF
-from flask_wtf.file import FileField
 from wtforms import Form
 from wtforms.csrf.core import CSRFTokenField
-from wtforms.fields import BooleanField, FieldList, FormField, HiddenField
-from wtforms.fields.core import Flags
+from wtforms.fields import FieldList, FormField, HiddenField
 from wtforms.validators import ValidationError
 
-from forms.fields import FIELD_TYPES, ChoiceField, MultiChoiceField, ParsedField, field_type, \
-    format_value
+from forms.fields import FIELD_TYPES, field_type, format_value
 from forms.loader import SchemaError
 
 MAX_ROWS = 500  # hard cap on submitted repeat rows; max_items in the meta-schema is <= this
@@ -125,57 +122,11 @@ class LazyFlaskFormCSRF(_FlaskFormCSRF):
     field_class = LazyCSRFTokenField
 
 
-# Field classes (exact types) whose bound instance holds nothing but what Field.__init__ set
-# up from the unbound field's arguments until process() fills in the submitted data.
-_PLAIN_FIELDS = frozenset({ParsedField, ChoiceField, MultiChoiceField, BooleanField,
-                           HiddenField, FileField})
-
-
-def bind_plain_field(form, unbound_field, options):
-    """``unbound_field.bind(form=form, **options)`` for every form after the first, faster.
-
-    Binding runs Field.__init__ (label, flags, validator checks...) for each field of each
-    request, with the same arguments every time. A field of a plain type is bound once, kept
-    pristine as a prototype on its unbound field, and each form gets a shallow copy of it
-    with its own form, meta, flags and mutable attributes - what a fresh bind would give.
-    Other fields (the CSRF field, repeats) are bound as usual."""
-    key = (options["name"], options.get("prefix", ""), id(options.get("translations")))
-    prototypes = unbound_field.__dict__.setdefault("_prototypes", {})
-    entry = prototypes.get(key)
-    if entry is None:
-        if unbound_field.field_class not in _PLAIN_FIELDS:
-            return unbound_field.bind(form=form, **options)
-        prototype = unbound_field.bind(form=form, **options)
-        if type(prototype) not in _PLAIN_FIELDS or prototype._datalist is not None:
-            return prototype
-        prototype._form = None
-        del prototype.meta
-        # the translations object is kept with the prototype so that its id stays its own
-        entry = prototypes[key] = (prototype, options.get("translations"))
-    prototype = entry[0]
-    field = object.__new__(type(prototype))
-    state = field.__dict__
-    state.update(prototype.__dict__)
-    field._form = form
-    field.meta = form.meta
-    field.flags = Flags()
-    field.flags.__dict__.update(prototype.flags.__dict__)
-    if prototype.render_kw is not None:
-        field.render_kw = dict(prototype.render_kw)
-    choices = state.get("choices")
-    if isinstance(choices, list):
-        field.choices = list(choices)
-    return field
-
-
 class BaseForm(FlaskForm):
     """Base of every generated form: CSRF (Flask-WTF) and the client submission id."""
 
     class Meta:
         csrf_class = LazyFlaskFormCSRF
-
-        def bind_field(self, form, unbound_field, options):
-            return bind_plain_field(form, unbound_field, options)
 
     _specs = ()
     _schema = None
