@@ -198,6 +198,32 @@ def wait_quiet(label, threshold=QUIET_PCT, max_wait=QUIET_MAX_WAIT_S):
     return reading
 
 
+FOREIGN_LIMIT, ATTEMPTS = 0.15, 3
+
+
+def foreign_cores(busy_ticks, total_ticks, own_cpu_s, wall_s):
+    """CPU (in cores) used during a measurement by processes other than the measured ones."""
+    return busy_ticks / max(total_ticks, 1) * (os.cpu_count() or 1) - own_cpu_s / wall_s
+
+
+def undisturbed(measure, label):
+    """Call measure() (returns a dict with "foreign_cpu_cores") until a run during which other
+    processes used at most FOREIGN_LIMIT cores, at most ATTEMPTS times; the least disturbed run
+    is returned, with every attempt listed under "attempts"."""
+    attempts = []
+    for _ in range(ATTEMPTS):
+        result = measure()
+        attempts.append(result)
+        if result["foreign_cpu_cores"] <= FOREIGN_LIMIT:
+            break
+        log(f"{label}: other processes used {result['foreign_cpu_cores']:.2f} cores during "
+            "the run, measuring again")
+    best = min(attempts, key=lambda r: r["foreign_cpu_cores"])
+    best["attempts"] = [{k: r.get(k) for k in ("foreign_cpu_cores", "rps", "wall_s")
+                         if k in r} for r in attempts]
+    return best
+
+
 # ---------------------------------------------------------------- databases
 
 def base_dir(size):

@@ -24,6 +24,7 @@ import json
 import os
 import random
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -134,12 +135,16 @@ def measure_cli(folder, size):
         os.unlink(out)
     command = [common.PY, "-m", "flask", "--app", "app", "export", FORM_ID, out]
     busy = common.wait_quiet(f"export n{size}")
+    busy0, total0 = common.machine_ticks()
     wall, peak, user, system, code, stdout, stderr = timed_child(command, common.env_for(folder))
+    busy1, total1 = common.machine_ticks()
     if code != 0:
         raise RuntimeError(f"export failed ({code}):\n{stderr[-3000:]}")
     exported = int(re.search(r"Exported (\d+)", stdout).group(1))
     rows = count_rows(out)
-    result = {"busy_before_pct": busy, "wall_s": wall, "peak_rss_mb": peak, "user_s": user, "sys_s": system,
+    result = {"busy_before_pct": busy, "wall_s": wall, "peak_rss_mb": peak,
+              "foreign_cpu_cores": common.foreign_cores(busy1 - busy0, total1 - total0,
+                                                        user + system, wall), "user_s": user, "sys_s": system,
               "exported": exported, "rows_per_sheet": rows,
               "rows_ok": rows[0] == size == exported,
               "xlsx_mb": os.path.getsize(out) / 1e6,
@@ -221,6 +226,7 @@ def measure_web(folder, size):
     import http.client
     import signal
     import threading
+    import urllib.error
 
     copy = common.fresh_copy(folder, f"export-web-n{size}")
     common.flask(copy, "create-user", common.ADMIN[0], "--role", "admin", "--password-stdin",
@@ -249,6 +255,7 @@ def measure_web(folder, size):
         common.wait_quiet(f"export web n{size}")
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
+        busy0, total0 = common.machine_ticks()
         started = time.perf_counter()
         try:
             with opener.open(f"{server.url}/admin/forms/{FORM_ID}/export.xlsx",
@@ -256,9 +263,13 @@ def measure_web(folder, size):
                 while chunk := response.read(1 << 20):
                     f.write(chunk)
                 result["status"] = response.status
+        except urllib.error.HTTPError as e:
+            result["status"] = e.code
         except (http.client.HTTPException, OSError) as e:
             result["status"] = f"failed: {type(e).__name__}: {e}"
         result["wall_s"] = time.perf_counter() - started
+        busy1, total1 = common.machine_ticks()
+        result["machine_busy_pct"] = 100 * (busy1 - busy0) / max(total1 - total0, 1)
         stop.set()
         sampler.join(5)
         result["worker_peak_rss_mb"] = peak["mb"]
@@ -283,15 +294,31 @@ def measure_web(folder, size):
 def measure(size, rebuild=False, breakdown=True, web=True):
     folder, manifest = build_export_base(size, rebuild)
     common.log(f"export: n{size} via flask export ...")
-    result = {"db_mb": manifest["bytes"] / 1e6, "cli": measure_cli(folder, size)}
+    result = {"db_mb": manifest["bytes"] / 1e6,
+              "cli": common.undisturbed(lambda: measure_cli(folder, size), f"export n{size}")}
     if web:
         common.log(f"export: n{size} via the admin page ...")
         result["web"] = measure_web(folder, size)
     if breakdown:
         out = os.path.join(common.OUT, "work", f"export-breakdown-n{size}.xlsx")
-        detail = common.run_child([HERE, "--child-breakdown", folder, out],
-                                  timeout=TIME_LIMIT_S)
+        def breakdown_run():
+            common.wait_quiet(f"export breakdown n{size}")
+            busy0, total0 = common.machine_ticks()
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            started = time.perf_counter()
+            detail = common.run_child([HERE, "--child-breakdown", folder, out],
+                                      timeout=TIME_LIMIT_S)
+            wall = time.perf_counter() - started
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            busy1, total1 = common.machine_ticks()
+            own = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+            detail["wall_s"] = wall
+            detail["foreign_cpu_cores"] = common.foreign_cores(busy1 - busy0, total1 - total0,
+                                                               own, wall)
+            return detail
+        detail = common.undisturbed(breakdown_run, f"export breakdown n{size}")
         result["breakdown"], result["sheets"] = detail["steps"], detail["sheets"]
+        result["breakdown_foreign_cpu_cores"] = detail["foreign_cpu_cores"]
     return result
 
 

@@ -32,10 +32,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 
 CONNECTIONS, THREADS = 8, 2
-# A run during which other processes (other sessions on this shared machine) used more CPU
-# than this, in cores, is repeated - at most ATTEMPTS times in all; every attempt is kept in
-# the results ("attempts") and the least disturbed one is reported.
-FOREIGN_LIMIT, ATTEMPTS = 0.15, 3
+# A run during which other processes (other sessions on this shared machine) used more than
+# common.FOREIGN_LIMIT cores is repeated, at most common.ATTEMPTS times in all; every attempt
+# is kept in the results ("attempts") and the least disturbed one is reported.
+FOREIGN_LIMIT, ATTEMPTS = common.FOREIGN_LIMIT, common.ATTEMPTS
 BODIES = 50
 LUA = os.path.join(common.BENCH, "submit.lua")
 
@@ -194,18 +194,9 @@ def one_run(label, app_spec, data_dir, token, duration, csrf_cookie, seed, count
 
 
 def undisturbed(measure, label):
-    """Call measure() until a run is undisturbed by other processes (bounded by ATTEMPTS)."""
-    attempts = []
-    for _ in range(ATTEMPTS):
-        result = measure()
-        attempts.append(result)
-        if result["foreign_cpu_cores"] <= FOREIGN_LIMIT:
-            break
-        common.log(f"http {label}: other processes used {result['foreign_cpu_cores']:.2f} "
-                   f"cores during the run, measuring again")
-    best = min(attempts, key=lambda r: r["foreign_cpu_cores"])
-    best["attempts"] = [{"rps": r["rps"], "foreign_cpu_cores": r["foreign_cpu_cores"],
-                         "p99_ms": r["latency_ms"].get("99")} for r in attempts]
+    best = common.undisturbed(measure, f"http {label}")
+    for attempt in best["attempts"]:
+        attempt.pop("wall_s", None)
     return best
 
 
