@@ -15,9 +15,10 @@ File format: one record per line, each line a JSON object::
   ``["put", table, doc_id, doc, [key, ...]]`` (same, the values of those keys are raw payloads),
   ``["del", table, doc_id]`` and ``["drop", table]``.
 - ``raw`` (only present when used) holds large JSON values verbatim, in the order the ``put``
-  operations name them; ``doc[key]`` is ``null`` inside ``ops``. They are kept in memory as
-  ``RawJSON`` bytes and never parsed when the log is replayed: that is what keeps opening 100k
-  submissions around half a second and their memory small.
+  operations name them; ``doc[key]`` is ``null`` inside ``ops``. A replay leaves them in the
+  file: in memory each is a ``RawRef`` (file handle, offset, length), read and parsed only when
+  someone asks (``load()``): that is what keeps opening 100k submissions around half a second
+  and their memory small (answers are not in memory at all).
 - ``len`` gives the byte length of ``ops`` then of each raw payload, so a reader slices them
   without parsing. ``crc`` is the CRC-32 (8 hex digits) of every byte after ``"crc":"…",`` up to
   and including the final ``}``.
@@ -639,7 +640,7 @@ class LogStorage(Storage):
     from scratch. Documents in memory are never mutated; a change replaces the whole document.
 
     Writes go through ``transaction()``: thread lock + ``flock`` on ``<path>.lock``, catch up,
-    append one line, fsync, then apply the line to memory.
+    append one line, fsync, then apply to memory what a replay of that line would give.
     """
 
     def __init__(self, path, readonly: bool = False, listeners: Iterable = ()):
