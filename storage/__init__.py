@@ -22,7 +22,7 @@ from .logdb import (LogDB, RawJSON, RestoreRefused, StorageError, _json_copy, _N
 
 __all__ = [
     "Store", "StorageError", "SubmissionConflict", "DuplicateError", "RestoreRefused",
-    "backup", "restore", "check", "compact", "DB_FILENAME",
+    "backup", "restore", "check", "compact", "DB_FILENAME", "FORMS", "ORGS",
 ]
 
 DB_FILENAME = "taizhang.db"
@@ -103,6 +103,12 @@ class Store:
         self._users = self._db.table(USERS)
         self._links = self._db.table(LINKS)
         self._submissions = self._db.table(SUBMISSIONS)
+
+    def version_of(self, table: str) -> tuple:
+        """A value that changes whenever ``table`` changes (in this process or, once caught up,
+        in any other) or the file is replaced: a cheap key for caches of derived data."""
+        engine = self._storage
+        return (id(self), engine.reloads, engine.table_generation.get(table, 0))
 
     def close(self) -> None:
         self._db.close()

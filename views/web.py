@@ -52,8 +52,7 @@ class _StoreHolder:
         right after a Store read (which catches up), as a fresh read would be. The value is
         shared between requests: callers must not modify it.
         """
-        engine = store._storage
-        state = (id(store), engine.reloads, engine.table_generation.get(table, 0))
+        state = store.version_of(table)
         hit = self.cache.get((table, key))
         if hit is not None and hit[0] == state:
             return hit[1]
