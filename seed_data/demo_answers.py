@@ -746,15 +746,7 @@ class _Faker:
         if typical is None:
             low = lo_c if lo_c is not None else Decimal(0)
             typical = (low, min(hi_c, low + 100) if hi_c is not None else low + 100)
-        lo = Decimal(str(typical[0]))
-        hi = Decimal(str(typical[1]))
-        if lo_c is not None:
-            lo = max(lo, lo_c)
-        if hi_c is not None:
-            hi = min(hi, hi_c)
-        if lo > hi:
-            lo = lo_c if lo_c is not None else hi
-            hi = hi_c if hi_c is not None else lo
+        lo, hi = _clamp_range(Decimal(str(typical[0])), Decimal(str(typical[1])), lo_c, hi_c)
         step = Decimal("0.1") if hi - lo < 100 else Decimal(1)
         first = (lo / step).to_integral_value(ROUND_CEILING)
         last = (hi / step).to_integral_value(ROUND_FLOOR)
