@@ -3,7 +3,6 @@
 A village cadre opens a QR link, fills an application form with a repeat group and show_if
 fields, submits and sees the receipt; then an admin logs in, exports, and finds the row.
 """
-import io
 import os
 import re
 import threading

@@ -8,8 +8,7 @@ import re
 import pytest
 from PIL import Image
 
-from conftest import csrf_token
-from test_app import VALID, entry, open_form  # noqa: F401 (entry is a fixture)
+from conftest import VALID, open_form
 from views.web import db_path
 
 
