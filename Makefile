@@ -6,6 +6,9 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 DATA_DIR := $(or $(TAIZHANG_DATA_DIR),instance)
 export WEB_CONCURRENCY ?= 2
+# Seconds a request may take before gunicorn kills the worker: a 100k-row Excel export takes
+# about 35 s here, so gunicorn's default of 30 s would cut it off.
+GUNICORN_TIMEOUT ?= 300
 
 .PHONY: run serve test secret init clean-venv
 
@@ -31,7 +34,7 @@ run: init   ## development server on http://$(HOST):$(PORT)
 	$(BIN)/flask --app app run --host $(HOST) --port $(PORT)
 
 serve: init   ## production server: gunicorn, $$WEB_CONCURRENCY workers
-	$(BIN)/gunicorn --bind $(HOST):$(PORT) --access-logfile - 'app:create_app()'
+	$(BIN)/gunicorn --bind $(HOST):$(PORT) --timeout $(GUNICORN_TIMEOUT) --access-logfile - 'app:create_app()'
 
 test: $(VENV)/.dev-deps   ## the whole test suite (browser tests need /usr/bin/chromium)
 	$(BIN)/python -m pytest

@@ -375,8 +375,8 @@ class Gunicorn:
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**env_for(data_dir, self.url, workers), **(extra_env or {})}
         self.process = None
-        self.command = [GUNICORN, "--bind", f"127.0.0.1:{self.port}", "--access-logfile", "-",
-                        app_spec]
+        self.command = [GUNICORN, "--bind", f"127.0.0.1:{self.port}", "--timeout", "300",
+                        "--access-logfile", "-", app_spec]
 
     def start(self, ready_path, timeout=60):
         """Start and wait for a 200 on ready_path; returns seconds from spawn to that 200."""

@@ -41,7 +41,8 @@ class Server:
 
     def start(self, timeout=30):
         self.process = subprocess.Popen(
-            [GUNICORN, "--bind", f"127.0.0.1:{self.port}", "app:create_app()"], cwd=ROOT,
+            [GUNICORN, "--bind", f"127.0.0.1:{self.port}", "--timeout", "300", "app:create_app()"],
+            cwd=ROOT,
             env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True)
         deadline = time.monotonic() + timeout
