@@ -363,10 +363,29 @@ def free_port():
         return s.getsockname()[1]
 
 
+def serve_command(port, app_spec="app:create_app()"):
+    """The gunicorn command line of `make serve`, read from the Makefile itself (`make -n serve`
+    with HOST=127.0.0.1 and PORT=port), so the bench follows any change to it; app_spec
+    replaces 'app:create_app()' (the bare endpoint is served by the same line)."""
+    import shlex
+
+    try:
+        dry = subprocess.run(["make", "-n", "-s", "serve", "HOST=127.0.0.1", f"PORT={port}"],
+                             cwd=ROOT, capture_output=True, text=True, timeout=30).stdout
+        line = [l for l in dry.splitlines() if "gunicorn" in l and "app:create_app()" in l][-1]
+        words = shlex.split(line)
+    except (OSError, IndexError, ValueError, subprocess.SubprocessError):
+        log("could not read `make serve` from the Makefile; using the bench's copy of it")
+        words = [GUNICORN, "--bind", f"127.0.0.1:{port}", "--timeout", "300",
+                 "--access-logfile", "-", "app:create_app()"]
+    words[0] = GUNICORN if os.path.basename(words[0]) == "gunicorn" else words[0]
+    return [app_spec if w == "app:create_app()" else w for w in words]
+
+
 class Gunicorn:
-    """The `make serve` command line: gunicorn --bind HOST:PORT --access-logfile - APP with
-    WEB_CONCURRENCY workers (2) of the default sync class; HOST is 127.0.0.1. The access log
-    goes to /dev/null (production sends it to journald or a file)."""
+    """The `make serve` command line (serve_command: gunicorn --bind 127.0.0.1:PORT ... APP)
+    with WEB_CONCURRENCY workers (2) of the default sync class. The access log goes to
+    /dev/null (production sends it to journald or a file)."""
 
     def __init__(self, app_spec, data_dir, workers=2, extra_env=None):
         self.app_spec = app_spec
@@ -375,8 +394,7 @@ class Gunicorn:
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**env_for(data_dir, self.url, workers), **(extra_env or {})}
         self.process = None
-        self.command = [GUNICORN, "--bind", f"127.0.0.1:{self.port}", "--timeout", "300",
-                        "--access-logfile", "-", app_spec]
+        self.command = serve_command(self.port, app_spec)
 
     def start(self, ready_path, timeout=60):
         """Start and wait for a 200 on ready_path; returns seconds from spawn to that 200."""
@@ -501,6 +519,7 @@ def machine_info():
             "kernel": platform.release(), "python": platform.python_version(),
             "packages": versions, "wrk": wrk, "commit": commit, "dirty": dirty,
             "loadavg": os.getloadavg(),
+            "server_command": " ".join(["gunicorn"] + serve_command("PORT")[1:]),
             "filesystem": _filesystem(OUT)}
 
 

@@ -178,6 +178,7 @@ def report(results, sizes, machine, started_at, finished_at, load_before, load_a
              f"Linux {machine['kernel']}, data on {machine['filesystem']}",
              f"- software: Python {machine['python']}, "
              + ", ".join(f"{p} {v}" for p, v in machine["packages"].items()) + f", {machine['wrk']}",
+             f"- server (`make serve`, WEB_CONCURRENCY=2): `{machine['server_command']}`",
              f"- load average before / after: {load_before[0]:.2f} / {load_after[0]:.2f}; "
              f"run {started_at} → {finished_at}",
              "", head, sep, *rows, ""]
