@@ -1,4 +1,5 @@
 """Admin authentication: Flask-Login sessions over users kept in storage, scrypt hashes."""
+import functools
 import threading
 import time
 from urllib.parse import urlsplit
@@ -18,9 +19,12 @@ login_manager.login_view = "auth.login"
 login_manager.login_message = "请先登录。"
 login_manager.login_message_category = "warning"
 
-# A hash to check against when the user does not exist, so a wrong user name costs the same
-# time as a wrong password and does not reveal which accounts exist.
-_DUMMY_HASH = generate_password_hash("not-a-password", method="scrypt")
+@functools.cache
+def _dummy_hash():
+    """A hash to check against when the user does not exist, so a wrong user name costs the
+    same time as a wrong password and does not reveal which accounts exist. Made on first use,
+    not at import: scrypt costs ~0.1 s, on every worker start and every CLI command."""
+    return generate_password_hash("not-a-password", method="scrypt")
 
 ROLES = ("admin",)
 
@@ -120,7 +124,7 @@ def login():
             flash("登录失败次数过多，请 15 分钟后再试", "error")
             return render_template("auth/login.html", form=form), 429
         doc = get_store().get_user(form.username.data.strip())
-        stored_hash = doc["password_hash"] if doc else _DUMMY_HASH
+        stored_hash = doc["password_hash"] if doc else _dummy_hash()
         if check_password_hash(stored_hash, form.password.data) and doc and doc.get("active", True):
             login_user(User(doc))
             return redirect(_safe_next(request.args.get("next")) or url_for("admin.dashboard"))

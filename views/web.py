@@ -29,6 +29,7 @@ class _StoreHolder:
                 if self._store is None or self._pid != os.getpid():
                     self.cache = {}
                     self._store = storage.Store(self.path)
+                    self._store.warm_up()
                     self._pid = os.getpid()
                     # The loaded database is ~100k long-lived, acyclic containers: left in the
                     # cyclic GC, every full collection walks all of them (a 20-100 ms pause in
