@@ -429,6 +429,8 @@ class Gunicorn:
                 "pss_total_mb": sum(r["pss_mb"] for r in rows)}
 
     def stop(self):
+        """Stop the server; returns what it wrote to stderr (its log), "" if never started."""
+        log = ""
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
@@ -436,8 +438,10 @@ class Gunicorn:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(10)
-        if self.process and self.process.stderr:
+        if self.process and self.process.stderr and not self.process.stderr.closed:
+            log = self.process.stderr.read().decode(errors="replace")
             self.process.stderr.close()
+        return log
 
     def __enter__(self):
         return self

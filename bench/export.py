@@ -224,7 +224,6 @@ def measure_web(folder, size):
     Both workers open the database first (list page); then the export is timed until its last
     byte, while the workers' RSS is sampled every 0.2 s."""
     import http.client
-    import signal
     import threading
     import urllib.error
 
@@ -278,11 +277,7 @@ def measure_web(folder, size):
             result["rows_ok"] = rows[0] == size
     finally:
         stop.set()
-        if server.process and server.process.poll() is None:
-            os.killpg(server.process.pid, signal.SIGTERM)
-            server.process.wait(30)
-        log = server.process.stderr.read().decode(errors="replace") if server.process else ""
-        server.stop()
+        log = server.stop()
         common.remove_copy(copy)
         if os.path.exists(out):
             os.unlink(out)

@@ -148,7 +148,7 @@ def main():
     print(f"\n{'incl %':>7} {'self %':>7}  function (file)")
     for name, count in inclusive.most_common(args.top):
         print(f"{100 * count / total:>7.1f} {100 * self_time[name] / total:>7.1f}  {name}")
-    print(f"\ntop self time:")
+    print("\ntop self time:")
     for name, count in self_time.most_common(15):
         print(f"{100 * count / total:>7.1f}  {name}")
     total, counts = grouped(raws)

@@ -14,7 +14,6 @@ import argparse
 import collections
 import os
 import re
-import signal
 import sys
 import time
 
@@ -51,11 +50,7 @@ def main():
         measured_from = time.time()  # the hooks stamp their lines: warm-up lines come before
         result = http_submit.run_wrk(entry, args.duration, [bodies, cookie, "12"])
     finally:
-        if server.process and server.process.poll() is None:
-            os.killpg(server.process.pid, signal.SIGTERM)
-            server.process.wait(30)
-        log = server.process.stderr.read().decode(errors="replace") if server.process else ""
-        server.stop()
+        log = server.stop()
         common.remove_copy(copy)
         if os.path.exists(bodies):
             os.unlink(bodies)
@@ -76,7 +71,7 @@ def main():
     for line in gcs:
         m = re.search(r"gen=(\d) ([\d.]+) ms", line)
         by_gen[m.group(1)].append(float(m.group(2)))
-    print(f"\nGC passes over 5 ms during the measured run (both workers): "
+    print("\nGC passes over 5 ms during the measured run (both workers): "
           + (", ".join(f"gen {g}: {len(v)} (max {max(v):.1f} ms, total {sum(v):.0f} ms)"
                        for g, v in sorted(by_gen.items())) or "none"))
 
