@@ -6,6 +6,9 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 DATA_DIR := $(or $(TAIZHANG_DATA_DIR),instance)
 export WEB_CONCURRENCY ?= 2
+# Links and QR codes point at the address being served unless the operator sets the public
+# address (behind a reverse proxy, always set it).
+export TAIZHANG_BASE_URL ?= http://$(HOST):$(PORT)
 # Seconds a request may take before gunicorn kills the worker: a 100k-row Excel export takes
 # about 35 s here, so gunicorn's default of 30 s would cut it off.
 GUNICORN_TIMEOUT ?= 300
