@@ -230,8 +230,10 @@ def base_dir(size):
     return os.path.join(OUT, "base", f"n{size}")
 
 
-def export_dir(size):
-    return os.path.join(OUT, "export", f"n{size}")
+def export_dir(size, form_id="bench25"):
+    """The export bench's database of form_id at size (bench25's keeps its original place)."""
+    name = f"n{size}" if form_id == "bench25" else f"{form_id}-n{size}"
+    return os.path.join(OUT, "export", name)
 
 
 def git_commit():

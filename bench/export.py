@@ -1,24 +1,32 @@
 """XLSX export of SIZE submissions of a 25-field form through the real export path.
 
-No built-in form has 25 data fields, so bench/forms/bench25.json (25 data fields of every
-exportable type, one of them a repeat) is installed with `flask --app app load-form` into a
-database of its own (bench/out/export/n<SIZE>: `flask init`, load-form, then SIZE submissions
-of bench25 from seed_data.demo_answers written with Store.import_submissions, spread over the
-demo organizations and the last 330 days).
+No built-in form has 25 data fields, so two bench forms are installed with `flask --app app
+load-form`, each into a database of its own (`flask init`, load-form, then SIZE submissions
+from seed_data.demo_answers written with Store.import_submissions, spread over the demo
+organizations and the last 330 days):
 
-Measured: `flask --app app export bench25 OUT.xlsx` in a fresh process - the command an operator
-runs, which calls views.admin.export_submissions like the admin page does - wall time from
-spawn to exit and peak RSS (ru_maxrss of that child from os.wait4). The output is checked:
+- bench/forms/bench25flat.json: 25 data fields of every scalar type, one row per submission -
+  the issue's "100k submissions x 25 fields" (its reference raw write, 100k rows x 25 columns,
+  took 14.9 s);
+- bench/forms/bench25.json: the same 25 fields, but 实施步骤 is a repeat (4-8 rows per
+  submission, like the built-in application forms), so the workbook also has a detail sheet of
+  ~6 rows per submission: twice the cells of the flat form.
+
+Measured for each: `flask --app app export FORM OUT.xlsx` in a fresh process - the command an
+operator runs, which calls views.admin.export_submissions like the admin page does - wall time
+from spawn to exit and peak RSS (ru_maxrss of that child from os.wait4). The output is checked:
 the main sheet must have SIZE data rows.
 
-Also the admin page's export (GET /admin/forms/bench25/export.xlsx) over HTTP under the
+Also the admin page's export (GET /admin/forms/FORM/export.xlsx) over HTTP under the
 production server (`make serve`'s command line, 2 sync workers): status, time to the last byte,
 peak RSS of the workers, and whether gunicorn killed a worker (WORKER TIMEOUT).
 
 Then, for the reading of the figures, a breakdown of the same steps in one instrumented
-process (open the Store, query_submissions + decode, XLSX write), with RSS and time after each.
+process (open the Store, query_submissions + decode, XLSX write), with RSS and time after each,
+and at the largest size XlsxWriter's own floor: the very same cells, computed beforehand, written
+with write_string/write_number into a constant_memory workbook and nothing else.
 
-    .venv/bin/python bench/export.py [--sizes ...] [--quick] [--no-breakdown]
+    .venv/bin/python bench/export.py [--sizes ...] [--quick] [--no-breakdown] [--forms ...]
 """
 import json
 import os
@@ -36,34 +44,40 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 
 HERE = os.path.abspath(__file__)
-FORM_FILE = os.path.join(common.BENCH, "forms", "bench25.json")
-FORM_ID = "bench25"
+# The issue's benchmark (one row per submission) first, then the same fields with a repeat.
+FORMS = ("bench25flat", "bench25")
+FORM_ID = "bench25"  # the default of the profiling script (bench/profile_export.py)
 TIME_LIMIT_S = 900
 
 
 # ---------------------------------------------------------------- the database
 
-def fill(data_dir, count, seed=common.SEED):
-    """Child: add `count` bench25 submissions (oldest first) with Store.import_submissions."""
+def form_file(form_id):
+    return os.path.join(common.BENCH, "forms", f"{form_id}.json")
+
+
+def fill(data_dir, count, form_id, seed=common.SEED):
+    """Child: add `count` submissions of form_id (oldest first) with
+    Store.import_submissions."""
     from seed_data.demo_answers import fake_answers
     from storage import Store
 
     with Store(os.path.join(data_dir, common.DB_NAME)) as store:
-        schema = store.get_form(FORM_ID)["schema"]
+        schema = store.get_form(form_id)["schema"]
         orgs = [o["code"] for o in store.list_orgs() if o["kind"] != "county"]
         rng = random.Random(seed)
         now = datetime.now().astimezone()
         moments = sorted(now - timedelta(seconds=rng.random() * 330 * 86400)
                          for _ in range(count))
-        docs = ({"form_id": FORM_ID, "form_version": schema["version"],
+        docs = ({"form_id": form_id, "form_version": schema["version"],
                  "org_code": rng.choice(orgs), "answers": fake_answers(schema, rng),
                  "submitted_at": m.isoformat(timespec="seconds")} for m in moments)
         added = store.import_submissions(docs)
-        print(json.dumps({"added": added, "total": store.count_submissions(FORM_ID)}))
+        print(json.dumps({"added": added, "total": store.count_submissions(form_id)}))
 
 
-def build_export_base(size, rebuild=False):
-    folder = common.export_dir(size)
+def build_export_base(size, rebuild=False, form_id=FORM_ID):
+    folder = common.export_dir(size, form_id)
     manifest = common.read_manifest(folder)
     if (not rebuild and manifest and manifest.get("size") == size
             and manifest.get("storage") == common.storage_fingerprint()
@@ -71,17 +85,18 @@ def build_export_base(size, rebuild=False):
         return folder, manifest
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(folder)
-    common.log(f"building export database n{size} (bench25) ...")
+    common.log(f"building export database n{size} ({form_id}) ...")
     started = time.perf_counter()
     common.flask(folder, "init")
-    common.flask(folder, "load-form", FORM_FILE)
-    filled = common.run_child([HERE, "--fill", folder, str(size)], timeout=3600)
+    common.flask(folder, "load-form", form_file(form_id))
+    filled = common.run_child([HERE, "--fill", folder, str(size), form_id], timeout=3600)
     assert filled["total"] == size, filled
-    manifest = {"size": size, "form": FORM_ID, "storage": common.storage_fingerprint(),
+    manifest = {"size": size, "form": form_id, "storage": common.storage_fingerprint(),
                 "commit": common.git_commit()[0], "build_s": round(time.perf_counter() - started, 1),
                 "bytes": os.path.getsize(os.path.join(folder, common.DB_NAME))}
     common.write_manifest(folder, manifest)
-    common.log(f"  export n{size}: {manifest['bytes'] / 1e6:.1f} MB in {manifest['build_s']} s")
+    common.log(f"  export {form_id} n{size}: {manifest['bytes'] / 1e6:.1f} MB in "
+               f"{manifest['build_s']} s")
     return folder, manifest
 
 
@@ -128,13 +143,13 @@ def timed_child(command, env):
         out, err
 
 
-def measure_cli(folder, size):
-    out = os.path.join(common.OUT, "work", f"export-n{size}.xlsx")
+def measure_cli(folder, size, form_id):
+    out = os.path.join(common.OUT, "work", f"export-{form_id}-n{size}.xlsx")
     os.makedirs(os.path.dirname(out), exist_ok=True)
     if os.path.exists(out):
         os.unlink(out)
-    command = [common.PY, "-m", "flask", "--app", "app", "export", FORM_ID, out]
-    busy = common.wait_quiet(f"export n{size}")
+    command = [common.PY, "-m", "flask", "--app", "app", "export", form_id, out]
+    busy = common.wait_quiet(f"export {form_id} n{size}")
     busy0, total0 = common.machine_ticks()
     wall, peak, user, system, code, stdout, stderr = timed_child(command, common.env_for(folder))
     busy1, total1 = common.machine_ticks()
@@ -148,12 +163,12 @@ def measure_cli(folder, size):
               "exported": exported, "rows_per_sheet": rows,
               "rows_ok": rows[0] == size == exported,
               "xlsx_mb": os.path.getsize(out) / 1e6,
-              "command": f"flask --app app export {FORM_ID} OUT.xlsx"}
+              "command": f"flask --app app export {form_id} OUT.xlsx"}
     os.unlink(out)
     return result
 
 
-def child_breakdown(data_dir, out):
+def child_breakdown(data_dir, out, form_id):
     """views.admin.export_submissions itself, with its two big steps (query_submissions and
     the XLSX writer) wrapped to record time and RSS around them."""
     steps = []
@@ -210,7 +225,7 @@ def child_breakdown(data_dir, out):
     store.query_submissions = timed_query
     exports.submissions_to_xlsx = timed_writer
     t = time.perf_counter()
-    admin.export_submissions(store, FORM_ID, "xlsx", out)
+    admin.export_submissions(store, form_id, "xlsx", out)
     mark("export_submissions (total)", t)
     os.unlink(out)
     sheets = [{"sheet": name, "rows": rows, "columns": cols, "s": seconds}
@@ -218,8 +233,8 @@ def child_breakdown(data_dir, out):
     print(json.dumps({"steps": steps, "sheets": sheets}))
 
 
-def measure_web(folder, size):
-    """The admin page's export (GET /admin/forms/bench25/export.xlsx) under the production
+def measure_web(folder, size, form_id):
+    """The admin page's export (GET /admin/forms/FORM/export.xlsx) under the production
     server (2 sync workers, gunicorn's defaults: 30 s worker timeout), logged in over HTTP.
     Both workers open the database first (list page); then the export is timed until its last
     byte, while the workers' RSS is sampled every 0.2 s."""
@@ -227,12 +242,12 @@ def measure_web(folder, size):
     import threading
     import urllib.error
 
-    copy = common.fresh_copy(folder, f"export-web-n{size}")
+    copy = common.fresh_copy(folder, f"export-web-{form_id}-n{size}")
     common.flask(copy, "create-user", common.ADMIN[0], "--role", "admin", "--password-stdin",
                  input=common.ADMIN[1] + "\n")
     server = common.Gunicorn("app:create_app()", copy)
-    out = os.path.join(common.OUT, "work", f"export-web-n{size}.xlsx")
-    result = {"path": f"GET /admin/forms/{FORM_ID}/export.xlsx"}
+    out = os.path.join(common.OUT, "work", f"export-web-{form_id}-n{size}.xlsx")
+    result = {"path": f"GET /admin/forms/{form_id}/export.xlsx"}
     peak = {"mb": 0.0}
     stop = threading.Event()
 
@@ -249,15 +264,15 @@ def measure_web(folder, size):
         import concurrent.futures
         with concurrent.futures.ThreadPoolExecutor(4) as pool:
             list(pool.map(lambda _: common.get_page(
-                opener, f"{server.url}/admin/forms/{FORM_ID}/submissions", timeout=120),
+                opener, f"{server.url}/admin/forms/{form_id}/submissions", timeout=120),
                 range(4)))
-        common.wait_quiet(f"export web n{size}")
+        common.wait_quiet(f"export web {form_id} n{size}")
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         busy0, total0 = common.machine_ticks()
         started = time.perf_counter()
         try:
-            with opener.open(f"{server.url}/admin/forms/{FORM_ID}/export.xlsx",
+            with opener.open(f"{server.url}/admin/forms/{form_id}/export.xlsx",
                              timeout=TIME_LIMIT_S) as response, open(out, "wb") as f:
                 while chunk := response.read(1 << 20):
                     f.write(chunk)
@@ -286,70 +301,152 @@ def measure_web(folder, size):
     return result
 
 
-def measure(size, rebuild=False, breakdown=True, web=True):
-    folder, manifest = build_export_base(size, rebuild)
-    common.log(f"export: n{size} via flask export ...")
+def child_floor(data_dir, out, form_id):
+    """XlsxWriter alone: the cells export_submissions writes for form_id (values, organization
+    columns, time, receipt; detail rows of each repeat), computed first and held in memory,
+    then written with write_string/write_number into a constant_memory workbook - no formats,
+    no widths, no reading. What no exporter built on XlsxWriter can beat on this machine."""
+    import xlsxwriter
+
+    import exports
+    from forms.fields import cell_value
+    from storage import Store
+
+    store = Store(os.path.join(data_dir, common.DB_NAME))
+    schema = store.get_form(form_id)["schema"]
+    fields = exports._data_fields(schema)
+    repeats = [(spec, exports._sub_fields(spec)) for spec in fields if spec["type"] == "repeat"]
+    paths = {o["code"]: ["岳西县", "菖蒲镇", o["name"]] for o in store.list_orgs()}
+    sheets = [[]] + [[] for _ in repeats]
+    _count, docs = store.iter_submissions(form_id)
+    for doc in docs:
+        answers = doc["answers"]
+        receipt = doc["receipt"]
+        sheets[0].append([cell_value(spec, answers.get(spec["name"])) for spec in fields]
+                         + exports._org_columns(doc["org_code"], paths, None)
+                         + [exports._format_time(doc["submitted_at"]), receipt])
+        for rows, (spec, subs) in zip(sheets[1:], repeats):
+            for index, item in enumerate(answers.get(spec["name"]) or [], start=1):
+                rows.append([receipt, index] + [cell_value(s, item.get(s["name"])) for s in subs])
+    store.close()
+    started = time.perf_counter()
+    workbook = xlsxwriter.Workbook(out, exports.WORKBOOK_OPTIONS)
+    parts = []
+    for rows in sheets:
+        sheet_started = time.perf_counter()
+        ws = workbook.add_worksheet()
+        write_string, write_number = ws.write_string, ws.write_number
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                if type(value) is str:
+                    write_string(r, c, value)
+                elif value is not None:
+                    write_number(r, c, value)
+        parts.append({"rows": len(rows), "columns": len(rows[0]) if rows else 0,
+                      "s": time.perf_counter() - sheet_started})
+    close_started = time.perf_counter()
+    workbook.close()
+    parts.append({"rows": 0, "columns": 0, "s": time.perf_counter() - close_started})
+    total = time.perf_counter() - started
+    os.unlink(out)
+    print(json.dumps({"total_s": total, "parts": parts,
+                      "cells": sum(p["rows"] * p["columns"] for p in parts)}))
+
+
+def measure(size, form_id, rebuild=False, breakdown=True, web=True, floor=False):
+    folder, manifest = build_export_base(size, rebuild, form_id)
+    label = f"{form_id} n{size}"
+    common.log(f"export: {label} via flask export ...")
     result = {"db_mb": manifest["bytes"] / 1e6,
-              "cli": common.undisturbed(lambda: measure_cli(folder, size), f"export n{size}")}
+              "cli": common.undisturbed(lambda: measure_cli(folder, size, form_id),
+                                        f"export {label}")}
     if web:
-        common.log(f"export: n{size} via the admin page ...")
-        result["web"] = measure_web(folder, size)
+        common.log(f"export: {label} via the admin page ...")
+        result["web"] = measure_web(folder, size, form_id)
+    out = os.path.join(common.OUT, "work", f"export-detail-{form_id}-n{size}.xlsx")
+
+    def child_run(flag):
+        common.wait_quiet(f"export {flag} {label}")
+        busy0, total0 = common.machine_ticks()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        detail = common.run_child([HERE, flag, folder, out, form_id], timeout=TIME_LIMIT_S)
+        wall = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        busy1, total1 = common.machine_ticks()
+        own = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+        detail["wall_s"] = wall
+        detail["foreign_cpu_cores"] = common.foreign_cores(busy1 - busy0, total1 - total0,
+                                                           own, wall)
+        return detail
+
     if breakdown:
-        out = os.path.join(common.OUT, "work", f"export-breakdown-n{size}.xlsx")
-        def breakdown_run():
-            common.wait_quiet(f"export breakdown n{size}")
-            busy0, total0 = common.machine_ticks()
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            started = time.perf_counter()
-            detail = common.run_child([HERE, "--child-breakdown", folder, out],
-                                      timeout=TIME_LIMIT_S)
-            wall = time.perf_counter() - started
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            busy1, total1 = common.machine_ticks()
-            own = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-            detail["wall_s"] = wall
-            detail["foreign_cpu_cores"] = common.foreign_cores(busy1 - busy0, total1 - total0,
-                                                               own, wall)
-            return detail
-        detail = common.undisturbed(breakdown_run, f"export breakdown n{size}")
+        detail = common.undisturbed(lambda: child_run("--child-breakdown"),
+                                    f"export breakdown {label}")
         result["breakdown"], result["sheets"] = detail["steps"], detail["sheets"]
         result["breakdown_foreign_cpu_cores"] = detail["foreign_cpu_cores"]
+    if floor:
+        common.log(f"export: {label}, XlsxWriter alone on the same cells ...")
+        result["floor"] = common.undisturbed(lambda: child_run("--child-floor"),
+                                             f"export floor {label}")
     return result
 
 
-def run(sizes, rebuild=False, breakdown=True, web=True):
-    return {"form": FORM_ID, "sizes": {size: measure(size, rebuild, breakdown, web)
-                                       for size in sizes}}
+def run(sizes, rebuild=False, breakdown=True, web=True, forms=FORMS, floor=True):
+    """{"forms": {form_id: {"sizes": {size: figures}}}}; the floor at the largest size."""
+    return {"forms": {form_id: {"sizes": {
+        size: measure(size, form_id, rebuild, breakdown, web, floor and size == max(sizes))
+        for size in sizes}} for form_id in forms}}
 
 
 def main():
-    if len(sys.argv) == 4 and sys.argv[1] == "--fill":
-        return fill(sys.argv[2], int(sys.argv[3]))
-    if len(sys.argv) == 4 and sys.argv[1] == "--child-breakdown":
-        return child_breakdown(sys.argv[2], sys.argv[3])
+    if len(sys.argv) == 5 and sys.argv[1] == "--fill":
+        return fill(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+    if len(sys.argv) == 5 and sys.argv[1] == "--child-breakdown":
+        return child_breakdown(*sys.argv[2:])
+    if len(sys.argv) == 5 and sys.argv[1] == "--child-floor":
+        return child_floor(*sys.argv[2:])
     parser = common.arg_parser(__doc__.splitlines()[0])
     parser.add_argument("--no-breakdown", action="store_true",
                         help="only the real export command, without the step breakdown")
     parser.add_argument("--no-web", action="store_true",
                         help="skip the export through the admin page under gunicorn")
+    parser.add_argument("--no-floor", action="store_true",
+                        help="skip XlsxWriter alone on the same cells (largest size)")
+    parser.add_argument("--forms", default=",".join(FORMS),
+                        help=f"comma-separated bench forms (default {','.join(FORMS)})")
     args = parser.parse_args()
-    results = run(common.sizes_of(args), args.rebuild, not args.no_breakdown, not args.no_web)
-    print(f"{'stored':>8} {'wall s':>7} {'peak MB':>8} {'rows ok':>7} {'xlsx MB':>8}  rows per sheet")
-    for size, r in results["sizes"].items():
-        c = r["cli"]
-        print(f"{size:>8} {c['wall_s']:>7.1f} {c['peak_rss_mb']:>8.0f} {c['rows_ok']!s:>7} "
-              f"{c['xlsx_mb']:>8.1f}  {c['rows_per_sheet']}")
-        for step in r.get("breakdown", []):
-            print(f"{'':>8}   {step['step']:<42} {step['s']:>6.2f} s  RSS {step['rss_mb']:>6.0f} MB"
-                  f"  peak {step['hwm_mb']:>6.0f} MB")
-        if "web" in r:
-            w = r["web"]
-            print(f"{'':>8}   admin page export: {w['status']} in {w['wall_s']:.1f} s, worker peak "
-                  f"RSS {w['worker_peak_rss_mb']:.0f} MB, worker timeouts {w['worker_timeouts']}")
-        for sheet in r.get("sheets", []):
-            print(f"{'':>8}     {sheet['sheet']:<40} {sheet['s']:>6.2f} s  {sheet['rows']} rows x "
-                  f"{sheet['columns']} columns")
+    forms = [f for f in args.forms.split(",") if f]
+    results = run(common.sizes_of(args), args.rebuild, not args.no_breakdown, not args.no_web,
+                  forms, not args.no_floor)
+    print_table(results)
     common.dump_json(args.json_out, results)
+
+
+def print_table(results):
+    print(f"{'form':>12} {'stored':>8} {'wall s':>7} {'peak MB':>8} {'rows ok':>7} {'xlsx MB':>8}"
+          "  rows per sheet")
+    for form_id, per_form in results["forms"].items():
+        for size, r in per_form["sizes"].items():
+            c = r["cli"]
+            print(f"{form_id:>12} {size:>8} {c['wall_s']:>7.1f} {c['peak_rss_mb']:>8.0f} "
+                  f"{c['rows_ok']!s:>7} {c['xlsx_mb']:>8.1f}  {c['rows_per_sheet']}")
+            pad = " " * 21
+            for step in r.get("breakdown", []):
+                print(f"{pad}   {step['step']:<42} {step['s']:>6.2f} s  RSS "
+                      f"{step['rss_mb']:>6.0f} MB  peak {step['hwm_mb']:>6.0f} MB")
+            if "web" in r:
+                w = r["web"]
+                print(f"{pad}   admin page export: {w['status']} in {w['wall_s']:.1f} s, worker "
+                      f"peak RSS {w['worker_peak_rss_mb']:.0f} MB, worker timeouts "
+                      f"{w['worker_timeouts']}")
+            for sheet in r.get("sheets", []):
+                print(f"{pad}     {sheet['sheet']:<40} {sheet['s']:>6.2f} s  {sheet['rows']} rows"
+                      f" x {sheet['columns']} columns")
+            if "floor" in r:
+                f = r["floor"]
+                print(f"{pad}   XlsxWriter alone, same {f['cells']:,} cells: {f['total_s']:.1f} s "
+                      "(" + ", ".join(f"{p['s']:.1f}" for p in f["parts"]) + " s per sheet, close)")
 
 
 if __name__ == "__main__":

@@ -67,6 +67,20 @@ def fetch_csrf(entry_url):
     return csrf, cookie
 
 
+def probe_csrf(folder, token):
+    """(csrf_token, session Cookie header) of one GET of a Taizhang entry page, served from a
+    copy of folder. The bare runs send the very same requests as the real ones, so they need a
+    real token + cookie pair (every run uses the same secret key)."""
+    probe_dir = common.fresh_copy(folder, "http-probe")
+    probe = common.Gunicorn("app:create_app()", probe_dir)
+    try:
+        probe.start(f"/f/{token}")
+        return fetch_csrf(f"{probe.url}/f/{token}")
+    finally:
+        probe.stop()
+        common.remove_copy(probe_dir)
+
+
 def cpu_seconds(pid):
     """utime + stime of a process, in seconds."""
     try:
@@ -203,16 +217,7 @@ def undisturbed(measure, label):
 def run(sizes, duration, rebuild=False, with_store_reference=True):
     bases = {size: common.build_base(size, rebuild) for size in sizes}
     smallest_dir, smallest = bases[sizes[0]]
-    # The bare runs send the very same requests, so they need a real token + cookie pair:
-    # one GET of a Taizhang entry page (same secret key as every run).
-    probe_dir = common.fresh_copy(smallest_dir, "http-probe")
-    probe = common.Gunicorn("app:create_app()", probe_dir)
-    try:
-        probe.start(f"/f/{smallest['entry_token']}")
-        csrf_cookie = fetch_csrf(f"{probe.url}/f/{smallest['entry_token']}")
-    finally:
-        probe.stop()
-        common.remove_copy(probe_dir)
+    csrf_cookie = probe_csrf(smallest_dir, smallest["entry_token"])
     bare_dir = os.path.join(common.OUT, "work", "http-bare")
     os.makedirs(bare_dir, exist_ok=True)
     results = {"duration_s": duration, "connections": CONNECTIONS, "threads": THREADS,
