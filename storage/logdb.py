@@ -73,7 +73,7 @@ _ERRNO_HINTS = {
 _READ_CHUNK = 256 << 10
 _SNAPSHOT_BUFFER = 1 << 20
 _FREEZE_ABOVE = 8 << 20
-_INTERN_BELOW = 32  # records decoded fewer at a time get their field names interned
+_INTERN_BELOW = 32  # operations decoded fewer at a time get their field names interned
 # Fields whose string values repeat across many documents (a few forms, a few hundred
 # organizations): documents put in memory share one copy of each value (sys.intern), ~12 MB
 # less per 100k submissions for ~15 ms more of opening.
@@ -547,9 +547,11 @@ def decode_lines(data, end: int, offset: int, file: FileHandle | None = None
             except CorruptRecord as exc:
                 corrupt.append((offset + start, exc))
     batch = _parse_many([frame[1][0] for frame in frames])
-    # A big batch shares field names through the scanner's memo; a few records at a time (a
-    # catch-up with another process's writes) would each hold their own copies.
-    intern = batch is None or len(frames) < _INTERN_BELOW
+    # A big batch shares field names through the scanner's memo; a few operations at a time (a
+    # catch-up with another process's writes) would each hold their own copies. Counted in
+    # operations, not lines: one line of an import holds thousands of documents.
+    intern = batch is None or sum(
+        len(ops) if type(ops) is list else 1 for ops in batch) < _INTERN_BELOW
     for i, (start, (body, raws)) in enumerate(frames):
         try:
             ops = batch[i] if batch is not None else _parse_ops(body)

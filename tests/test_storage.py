@@ -682,6 +682,22 @@ def test_documents_share_field_names(db_path):
         assert all(d["form_id"] is docs[0]["form_id"] for d in docs)
 
 
+def test_imported_documents_share_field_names(db_path):
+    """An import writes thousands of documents per line; loaded back, they share one copy of
+    each field name (through the JSON scanner's memo), like documents written one by one."""
+    with Store(db_path) as s:
+        docs = [{"form_id": "dev", "form_version": 1, "org_code": "v1", "answers": {"a": i},
+                 "submitted_at": f"2025-05-01T08:{i // 60:02d}:{i % 60:02d}+08:00"}
+                for i in range(300)]
+        assert s.import_submissions(docs, batch=100) == 300
+    with Store(db_path) as s:
+        loaded = list(s._storage.tables["submissions"].values())
+        assert len(loaded) == 300
+        for doc in loaded[1:]:
+            assert list(doc) == list(loaded[0])
+            assert all(k1 is k2 for k1, k2 in zip(doc, loaded[0]))
+
+
 def typed(value):
     """value with the type of every part made visible (raw payloads as their bytes)."""
     if isinstance(value, (RawJSON, RawRef)):
