@@ -91,11 +91,10 @@ def print_table(results):
 
 def main():
     parser = common.arg_parser(__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, help="seconds per wrk run (default 15, "
-                        "--quick 5)")
+    http_submit.add_duration_arg(parser)
     args = parser.parse_args()
     size = common.sizes_of(args)[0] if args.sizes else 1000
-    results = run(size, args.duration or (5 if args.quick else 15))
+    results = run(size, http_submit.duration_of(args))
     print_table(results)
     common.dump_json(args.json_out, results)
 

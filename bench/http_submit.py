@@ -282,14 +282,23 @@ def print_table(results):
               f"{r['wrk_cpu_s'] / r['duration_s'] * 100:>6.0f}% {r['foreign_cpu_cores']:>7.2f}")
 
 
-def main():
-    parser = common.arg_parser(__doc__.splitlines()[0])
+def add_duration_arg(parser):
+    """--duration: seconds per wrk run; duration_of(args) gives 15 by default, 5 with --quick."""
     parser.add_argument("--duration", type=int, help="seconds per wrk run (default 15, "
                         "--quick 5)")
+
+
+def duration_of(args):
+    return args.duration or (5 if args.quick else 15)
+
+
+def main():
+    parser = common.arg_parser(__doc__.splitlines()[0])
+    add_duration_arg(parser)
     parser.add_argument("--no-store-reference", action="store_true",
                         help="skip the diagnostic bare + Store.add_submission run")
     args = parser.parse_args()
-    duration = args.duration or (5 if args.quick else 15)
+    duration = duration_of(args)
     results = run(common.sizes_of(args), duration, args.rebuild, not args.no_store_reference)
     print_table(results)
     common.dump_json(args.json_out, results)
