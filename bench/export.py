@@ -309,6 +309,7 @@ def child_floor(data_dir, out, form_id):
     import xlsxwriter
 
     import exports
+    import orgs as org_tree
     from forms.fields import cell_value
     from storage import Store
 
@@ -316,14 +317,16 @@ def child_floor(data_dir, out, form_id):
     schema = store.get_form(form_id)["schema"]
     fields = exports._data_fields(schema)
     repeats = [(spec, exports._sub_fields(spec)) for spec in fields if spec["type"] == "repeat"]
-    paths = {o["code"]: ["岳西县", "菖蒲镇", o["name"]] for o in store.list_orgs()}
+    orgs = {org["code"]: org for org in store.list_orgs()}
+    paths = org_tree.org_paths(orgs)
+    kinds = {code: org["kind"] for code, org in orgs.items()}
     sheets = [[]] + [[] for _ in repeats]
     _count, docs = store.iter_submissions(form_id)
     for doc in docs:
         answers = doc["answers"]
         receipt = doc["receipt"]
         sheets[0].append([cell_value(spec, answers.get(spec["name"])) for spec in fields]
-                         + exports._org_columns(doc["org_code"], paths, None)
+                         + exports._org_columns(doc["org_code"], paths, kinds)
                          + [exports._format_time(doc["submitted_at"]), receipt])
         for rows, (spec, subs) in zip(sheets[1:], repeats):
             for index, item in enumerate(answers.get(spec["name"]) or [], start=1):
