@@ -53,45 +53,43 @@ GROUPS = (
 )
 
 
-def grouped(raw_files):
-    counts, total = collections.Counter(), 0
+def stacks(raw_files):
+    """(stack, sample count) of every line of py-spy --format raw files."""
     for path in raw_files:
         with open(path, encoding="utf-8", errors="replace") as f:
             for line in f:
                 stack, _, count = line.rstrip("\n").rpartition(" ")
-                if not stack or not count.isdigit():
-                    continue
-                total += int(count)
-                for name, markers in GROUPS:
-                    if any(m in stack for m in markers):
-                        counts[name] += int(count)
-                        break
-                else:
-                    counts["everything else (Flask dispatch, request context, accept, ...)"] += \
-                        int(count)
+                if stack and count.isdigit():
+                    yield stack, int(count)
+
+
+def grouped(raw_files):
+    counts, total = collections.Counter(), 0
+    for stack, count in stacks(raw_files):
+        total += count
+        for name, markers in GROUPS:
+            if any(m in stack for m in markers):
+                counts[name] += count
+                break
+        else:
+            counts["everything else (Flask dispatch, request context, accept, ...)"] += count
     return total, counts
 
 
 def aggregate(raw_files):
     inclusive, self_time, total = collections.Counter(), collections.Counter(), 0
-    for path in raw_files:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            for line in f:
-                stack, _, count = line.rstrip("\n").rpartition(" ")
-                if not stack or not count.isdigit():
-                    continue
-                count = int(count)
-                frames = []
-                for frame in stack.split(";"):
-                    m = FRAME.match(frame)
-                    frames.append(f"{m.group('name')} ({short(m.group('file'))})" if m else frame)
-                frames = [f for f in frames if not f.startswith(("process ", "thread "))]
-                if not frames:
-                    continue
-                total += count
-                for name in set(frames):
-                    inclusive[name] += count
-                self_time[frames[-1]] += count
+    for stack, count in stacks(raw_files):
+        frames = []
+        for frame in stack.split(";"):
+            m = FRAME.match(frame)
+            frames.append(f"{m.group('name')} ({short(m.group('file'))})" if m else frame)
+        frames = [f for f in frames if not f.startswith(("process ", "thread "))]
+        if not frames:
+            continue
+        total += count
+        for name in set(frames):
+            inclusive[name] += count
+        self_time[frames[-1]] += count
     return total, inclusive, self_time
 
 
