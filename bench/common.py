@@ -304,7 +304,7 @@ def build_base(size, rebuild=False):
           input=ADMIN[1] + "\n")
     links = [line.split("\t") for line in flask(folder, "links", "monthly_report").splitlines()
              if line.strip()]
-    from storage import Store
+    from storage import TinyStore as Store
 
     with Store(os.path.join(folder, DB_NAME)) as store:
         orgs = store.list_orgs()
@@ -350,7 +350,7 @@ def remove_copy(folder):
 
 def count_stored(data_dir, form_id=None):
     """Stored submissions, counted by a fresh process opening the database."""
-    code = ("import json, sys; from storage import Store\n"
+    code = ("import json, sys; from storage import TinyStore as Store\n"
             "with Store(sys.argv[1]) as s: print(json.dumps(s.count_submissions(sys.argv[2] or None)))")
     done = subprocess.run([PY, "-c", code, os.path.join(data_dir, DB_NAME), form_id or ""],
                           cwd=ROOT, capture_output=True, text=True, timeout=300, check=True)

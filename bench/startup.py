@@ -31,7 +31,7 @@ def child_open(db_path):
     imported = time.perf_counter()
     rss0 = common.self_rss_mb()
     t0 = time.perf_counter()
-    store = storage.Store(db_path)
+    store = storage.TinyStore(db_path)
     open_s = time.perf_counter() - t0
     rss1 = common.self_rss_mb()
     count = store.count_submissions()

@@ -13,9 +13,9 @@ under the storage lock.
 """
 from __future__ import annotations
 
-from bisect import insort
+from bisect import bisect_left, bisect_right, insort
 from collections import defaultdict, deque
-from itertools import islice, repeat
+from itertools import chain, islice, repeat
 from operator import gt, methodcaller
 
 SUBMISSIONS = "submissions"
@@ -57,6 +57,8 @@ class Indexes:
         self._by_receipt: dict[str, int] | None = None
         self._by_form: defaultdict[str, list[int]] | None = None  # ids in increasing order
         self._by_form_org: defaultdict[tuple[str, str], list[int]] | None = None
+        # (form, org) -> _Dated: ids ordered by local day of submitted_at, for date filters
+        self._dated: dict[tuple[str, str], _Dated] | None = None
         self._day_seq: dict[str, int] = {}  # "YYMMDD" -> highest receipt sequence, by need
         self._all_days = False  # whether _day_seq holds every day
         # links (few: always built)
@@ -107,6 +109,60 @@ class Indexes:
             keys = zip(self._field(docs, "form_id"), self._field(docs, "org_code"))
             self._by_form_org = _groups(keys, ids)
         return self._by_form_org
+
+    @property
+    def dated(self) -> dict[tuple[str, str], "_Dated"]:
+        if self._dated is None:
+            ids, docs = self._submissions()
+            days = [str(d.get("submitted_at"))[:10] for d in docs]
+            self._dated = {}
+            for key, day, doc_id in sorted(zip(
+                    zip(self._field(docs, "form_id"), self._field(docs, "org_code")), days, ids),
+                    key=lambda t: (str(t[0]), t[1], t[2])):
+                self._dated.setdefault(key, _Dated()).append(day, doc_id)
+        return self._dated
+
+    def matching(self, form_id, org_codes: set | None, low: str | None, high: str | None
+                 ) -> list[int]:
+        """Ids of the submissions of form_id (None: every form) from org_codes (None: every
+        organization) submitted on a local day within [low, high] (None: open), newest first.
+        Without dates the per-form lists are already in id order; with dates the day-ordered
+        index gives each (form, organization)'s ids of those days by bisection."""
+        if low is None and high is None:
+            if org_codes is None and form_id is None:
+                return sorted(self._tables.get(SUBMISSIONS, {}), reverse=True)
+            if org_codes is None:
+                return list(reversed(self.sub_by_form.get(form_id, ())))
+            groups = self._groups_of(self.sub_by_form_org, form_id, org_codes)
+            return sorted(chain.from_iterable(groups), reverse=True)
+        low, high = low or "0000-00-00", high or "9999-99-99"
+        groups = self._groups_of(self.dated, form_id, org_codes)
+        return sorted(chain.from_iterable(g.between(low, high) for g in groups), reverse=True)
+
+    def counts_by_org(self, form_id, org_codes: set | None, low: str | None,
+                      high: str | None) -> dict[str, int]:
+        """org code -> number of submissions of form_id within the days (as ``matching``)."""
+        counts = {}
+        if low is None and high is None:
+            for (fid, code), ids in self.sub_by_form_org.items():
+                if fid == form_id and ids and (org_codes is None or code in org_codes):
+                    counts[code] = len(ids)
+            return counts
+        low, high = low or "0000-00-00", high or "9999-99-99"
+        for (fid, code), group in self.dated.items():
+            if fid == form_id and (org_codes is None or code in org_codes):
+                n = group.count_between(low, high)
+                if n:
+                    counts[code] = n
+        return counts
+
+    @staticmethod
+    def _groups_of(index: dict, form_id, org_codes):
+        if org_codes is None:
+            return [group for (fid, _), group in index.items() if fid == form_id or form_id is None]
+        if form_id is None:
+            return [group for (_, code), group in index.items() if code in org_codes]
+        return [index[(form_id, code)] for code in org_codes if (form_id, code) in index]
 
     def last_seq(self, day: str) -> int:
         """The highest receipt sequence of day ("YYMMDD"), 0 if none. Looked up per day among
@@ -161,6 +217,9 @@ class Indexes:
             if self._day_seq:
                 for receipt in receipts:
                     self._seen_receipt(receipt)
+        if self._dated is not None:
+            for doc_id, doc in zip(ids, docs):
+                self._dated_add(doc_id, doc)
         if self._by_form is not None or self._by_form_org is not None:
             forms = list(self._field(docs, "form_id"))
             if self._by_form is not None:
@@ -191,6 +250,12 @@ class Indexes:
             _ordered_add(self._by_form[get("form_id")], doc_id)
         if self._by_form_org is not None:
             _ordered_add(self._by_form_org[(get("form_id"), get("org_code"))], doc_id)
+        if self._dated is not None:
+            self._dated_add(doc_id, new)
+
+    def _dated_add(self, doc_id: int, doc: dict) -> None:
+        key = (doc.get("form_id"), doc.get("org_code"))
+        self._dated.setdefault(key, _Dated()).add(str(doc.get("submitted_at"))[:10], doc_id)
 
     def _submission(self, doc_id, old, new) -> None:
         # .get() throughout: an exception here would leave memory half-updated.
@@ -201,6 +266,8 @@ class Indexes:
                                (self._by_receipt, old.get("receipt"))):
                 if index is not None and index.get(key) == doc_id:
                     del index[key]
+            if self._dated is not None and old_key in self._dated:
+                self._dated[old_key].remove(str(old.get("submitted_at"))[:10], doc_id)
             if old_key != new_key:
                 for groups, key in ((self._by_form, old_key[0]), (self._by_form_org, old_key)):
                     ids = groups.get(key) if groups is not None else None
@@ -208,6 +275,8 @@ class Indexes:
                         ids.remove(doc_id)
         if new is None:
             return
+        if self._dated is not None:
+            self._dated_add(doc_id, new)
         sid, receipt = new.get("submission_id"), new.get("receipt")
         if sid and self._by_sid is not None:
             self._by_sid[sid] = doc_id
@@ -231,3 +300,43 @@ class Indexes:
             self.link_by_token[new.get("token")] = doc_id
             if not new.get("revoked_at"):
                 self.active_link[(new.get("form_id"), new.get("org_code"))] = doc_id
+
+
+class _Dated:
+    """Ids ordered by (local day, id): ``days`` and ``ids`` are parallel lists, so a date range
+    is two bisections. New submissions are almost always of the latest day (an append)."""
+
+    __slots__ = ("days", "ids")
+
+    def __init__(self):
+        self.days: list[str] = []
+        self.ids: list[int] = []
+
+    def append(self, day: str, doc_id: int) -> None:
+        """Add at the end (the caller gives them in (day, id) order)."""
+        self.days.append(day)
+        self.ids.append(doc_id)
+
+    def add(self, day: str, doc_id: int) -> None:
+        days = self.days
+        if not days or (days[-1], self.ids[-1]) <= (day, doc_id):
+            self.append(day, doc_id)
+            return
+        at = bisect_right(days, day)
+        while at > 0 and days[at - 1] == day and self.ids[at - 1] > doc_id:
+            at -= 1
+        days.insert(at, day)
+        self.ids.insert(at, doc_id)
+
+    def remove(self, day: str, doc_id: int) -> None:
+        start, stop = bisect_left(self.days, day), bisect_right(self.days, day)
+        for at in range(start, stop):
+            if self.ids[at] == doc_id:
+                del self.days[at], self.ids[at]
+                return
+
+    def between(self, low: str, high: str) -> list[int]:
+        return self.ids[bisect_left(self.days, low):bisect_right(self.days, high)]
+
+    def count_between(self, low: str, high: str) -> int:
+        return bisect_right(self.days, high) - bisect_left(self.days, low)

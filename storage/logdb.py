@@ -50,6 +50,8 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Document, Table
 
+from .errors import RestoreRefused, StorageError
+
 __all__ = [
     "StorageError", "RawJSON", "RawRef", "FileHandle", "LogStorage", "LogTable", "LogDB", "Transaction",
     "encode_record", "decode_record", "CorruptRecord",
@@ -83,15 +85,11 @@ _CRC_START = len(b'{"crc":"12345678",')
 _RAW_OPEN = b',"raw":['
 
 
-class StorageError(Exception):
-    """A read or write of the database failed. ``str()`` is safe to show to users (Chinese)."""
-
-
 class CorruptRecord(ValueError):
     """A complete line of the log that cannot be decoded (bad checksum, framing or JSON)."""
 
 
-def _failure(message: str, exc: OSError | None = None) -> StorageError:
+def os_failure(message: str, exc: OSError | None = None) -> StorageError:
     hint = _ERRNO_HINTS.get(exc.errno) if exc is not None else None
     if hint:
         message = f"{message.rstrip('。')}({hint})"
@@ -136,7 +134,7 @@ class FileHandle:
         try:
             data = os.pread(self.fd, length, offset)
         except OSError as exc:
-            raise _failure(MSG_READ_FAILED, exc) from exc
+            raise os_failure(MSG_READ_FAILED, exc) from exc
         if len(data) != length:  # the file was cut short under us (a rolled-back write)
             raise StorageError(MSG_READ_FAILED)
         return data
@@ -589,7 +587,7 @@ def _share_values(docs: list[dict]) -> None:
                     doc[key] = _intern(value)
 
 
-def _fsync_dir(path: str) -> None:
+def fsync_dir(path: str) -> None:
     fd = os.open(path or ".", os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
@@ -680,12 +678,12 @@ class LogStorage(Storage):
                     pass
                 else:
                     os.close(fd)
-                    _fsync_dir(directory)  # the new name itself must survive a crash
+                    fsync_dir(directory)  # the new name itself must survive a crash
                 # No lock needed to load: complete lines are a consistent prefix of history.
                 self._reload()
         except OSError as exc:
             self.close()
-            raise _failure(f"无法打开数据库文件 {self.path}", exc) from exc
+            raise os_failure(f"无法打开数据库文件 {self.path}", exc) from exc
         except BaseException:
             self.close()
             raise
@@ -749,14 +747,14 @@ class LogStorage(Storage):
         try:
             st = os.stat(self.path)
         except OSError as exc:
-            raise _failure(MSG_READ_FAILED, exc) from exc
+            raise os_failure(MSG_READ_FAILED, exc) from exc
         try:
             if (st.st_dev, st.st_ino) != self._ident or st.st_size < self._end:
                 self._reload()
             elif st.st_size != self._seen:
                 self._replay(st.st_size)
         except OSError as exc:
-            raise _failure(MSG_READ_FAILED, exc) from exc
+            raise os_failure(MSG_READ_FAILED, exc) from exc
 
     def max_id(self, table: str) -> int:
         value = self._max_id.get(table, 0)
@@ -936,7 +934,7 @@ class LogStorage(Storage):
                 lock = self._file_lock()
                 lock.__enter__()
             except OSError as exc:
-                raise _failure(MSG_WRITE_FAILED, exc) from exc
+                raise os_failure(MSG_WRITE_FAILED, exc) from exc
             try:
                 self.catch_up()
                 txn = self._txn = Transaction(self)
@@ -957,7 +955,7 @@ class LogStorage(Storage):
                 # A writer died in the middle of a line: cut its torn bytes before appending.
                 os.ftruncate(self._fd, start)
         except OSError as exc:
-            raise _failure(MSG_WRITE_FAILED, exc) from exc
+            raise os_failure(MSG_WRITE_FAILED, exc) from exc
         try:
             _write_all(self._fd, line)
             os.fsync(self._fd)
@@ -967,7 +965,7 @@ class LogStorage(Storage):
             except OSError:
                 log.exception("%s: could not roll back a failed write", self.path)
             log.error("%s: write failed: %s", self.path, exc)
-            raise _failure(MSG_WRITE_FAILED, exc) from exc
+            raise os_failure(MSG_WRITE_FAILED, exc) from exc
         if applied is None:
             # Values JSON changes (tuples, int keys...): decode the bytes written, as a replay.
             applied = decode_lines(line, len(line), start, self._file)[0][0]
@@ -1000,6 +998,18 @@ class LogStorage(Storage):
             # file's space is freed once no reference handed out earlier still reads it.
             self._reload()
             return {"path": self.path, "bytes_before": before, "bytes_after": self._seen}
+
+    def replace(self, records: Iterable[tuple[str, int, dict]], refuse=None) -> int:
+        """Replace the whole database with records ((table, doc_id, document) triples, see
+        write_records) under the write lock, atomically; the new file's size. ``refuse(tables)``
+        is called first with the current state and may raise to leave everything as it was.
+        Other processes reload when they next look (the file is a new inode)."""
+        with self.transaction():
+            if refuse is not None:
+                refuse(self.tables)
+            size = write_records(records, self.path)
+            self._reload()
+            return size
 
     # ---- fork ---------------------------------------------------------------------------------
 
@@ -1258,6 +1268,14 @@ class LogDB(TinyDB):
 def write_snapshot(tables: Mapping[str, Mapping[int, dict]], dest: str) -> int:
     """Write tables as a compacted log (one put per document) to dest, atomically and durably:
     temp file in the same directory, fsync, rename over dest, fsync of the directory."""
+    return write_records(((name, doc_id, tables[name][doc_id])
+                          for name in sorted(tables) for doc_id in sorted(tables[name])), dest)
+
+
+def write_records(records: Iterable[tuple[str, int, dict]], dest: str) -> int:
+    """Write (table, doc_id, document) triples as a log file of one put each to dest,
+    atomically and durably (see write_snapshot); the file's size. The records are consumed
+    one at a time: memory stays flat whatever their number."""
     dest = os.path.abspath(dest)
     directory = os.path.dirname(dest)
     tmp = os.path.join(directory,
@@ -1266,25 +1284,23 @@ def write_snapshot(tables: Mapping[str, Mapping[int, dict]], dest: str) -> int:
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         buffer, size = [], 0
-        for name in sorted(tables):
-            table = tables[name]
-            for doc_id in sorted(table):
-                line = encode_record([("put", name, doc_id, table[doc_id])])
-                buffer.append(line)
-                size += len(line)
-                if size >= _SNAPSHOT_BUFFER:
-                    _write_all(fd, b"".join(buffer))
-                    buffer, size = [], 0
+        for name, doc_id, doc in records:
+            line = encode_record([("put", name, doc_id, doc)])
+            buffer.append(line)
+            size += len(line)
+            if size >= _SNAPSHOT_BUFFER:
+                _write_all(fd, b"".join(buffer))
+                buffer, size = [], 0
         _write_all(fd, b"".join(buffer))
         os.fsync(fd)
         os.close(fd)
         fd = None
         os.replace(tmp, dest)
         tmp = None
-        _fsync_dir(directory)
+        fsync_dir(directory)
         return os.stat(dest).st_size
     except OSError as exc:
-        raise _failure(f"写入快照失败:{dest}", exc) from exc
+        raise os_failure(f"写入快照失败:{dest}", exc) from exc
     finally:
         if fd is not None:
             os.close(fd)
@@ -1329,10 +1345,6 @@ def backup_storage(storage: LogStorage, dest) -> dict:
         corrupt = len(storage.corrupt)
     size = write_snapshot(tables, dest)
     return {"path": dest, "bytes": size, "tables": _counts(tables), "skipped_corrupt": corrupt}
-
-
-class RestoreRefused(StorageError):
-    """restore() would overwrite a database that holds data, and force was not given."""
 
 
 def restore(src, db_path, force: bool = False) -> dict:

@@ -16,11 +16,9 @@ from wtforms.validators import InputRequired, Length, Optional, Regexp, Validati
 import exports
 import orgs as org_tree
 import qr
-import uploads
 from forms.builder import build_form_class, collect_answers, display_rows, new_submission_id
 from forms.loader import SchemaError, check_schema
-from views.web import (entry_url, get_form_or_404, get_store, orgs_by_code,
-                       uploads_dir)
+from views.web import (entry_url, get_form_or_404, get_store, orgs_by_code)
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -492,10 +490,11 @@ def submission_detail(receipt):
 
 @bp.route("/uploads/<path:name>")
 def photo(name):
-    path = uploads.photo_path(uploads_dir(current_app), name)
-    if path is None:
+    photo = get_store().get_photo(name)
+    if photo is None:
         abort(404)
-    return send_file(path, mimetype=uploads.content_type_of(name), max_age=3600)
+    return current_app.response_class(photo["data"], mimetype=photo["content_type"],
+                                      headers={"Cache-Control": "private, max-age=3600"})
 
 
 def export_submissions(store, form_id, fmt, out, **query):

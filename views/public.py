@@ -3,9 +3,8 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 
 import orgs as org_tree
 import storage
-import uploads
 from forms.builder import build_form_class, collect_answers, new_submission_id
-from views.web import get_store, orgs_by_code, store_cached, uploads_dir
+from views.web import get_store, orgs_by_code, store_cached
 
 bp = Blueprint("public", __name__)
 
@@ -60,13 +59,13 @@ def entry(token):
     if request.method == "GET":
         form.submission_id.data = new_submission_id()
     elif form.validate_on_submit():
+        store = get_store()
         answers, files = collect_answers(form, schema)
-        try:
-            for name, file_storage in files.items():
-                answers[name] = uploads.save_photo(uploads_dir(current_app), file_storage)
-        except OSError as e:
-            raise storage.StorageError(f"photo write failed: {e}") from e
-        doc, _created = get_store().add_submission(
+        for name, file_storage in files.items():
+            file_storage.stream.seek(0)
+            answers[name]["file"] = store.put_photo(file_storage.stream.read(),
+                                                    answers[name]["content_type"])
+        doc, _created = store.add_submission(
             form_id=schema["id"], form_version=schema["version"], org_code=org["code"],
             answers=answers, submission_id=form.submission_id.data, token=token)
         return redirect(url_for("public.receipt", token=token, receipt=doc["receipt"]), 303)

@@ -16,8 +16,9 @@ class _StoreHolder:
     keeps every worker's lock its own.
     """
 
-    def __init__(self, path):
-        self.path = path
+    def __init__(self, database_url, data_dir):
+        self.database_url = database_url
+        self.data_dir = data_dir
         self._store = None
         self._pid = None
         self._lock = threading.Lock()
@@ -28,7 +29,7 @@ class _StoreHolder:
             with self._lock:
                 if self._store is None or self._pid != os.getpid():
                     self.cache = {}
-                    self._store = storage.Store(self.path)
+                    self._store = storage.open_store(self.database_url, self.data_dir)
                     self._store.warm_up()
                     self._pid = os.getpid()
                     # The loaded database is ~100k long-lived, acyclic containers: left in the
@@ -72,7 +73,8 @@ def uploads_dir(app):
 
 def init_store(app):
     os.makedirs(app.config["DATA_DIR"], exist_ok=True)
-    app.extensions["taizhang.store"] = _StoreHolder(db_path(app))
+    app.extensions["taizhang.store"] = _StoreHolder(app.config["DATABASE_URL"],
+                                                    app.config["DATA_DIR"])
 
 
 def get_store(app=None):

@@ -13,8 +13,9 @@ from tinydb import Query
 from tinydb.table import Document
 
 import storage
-from storage import (DuplicateError, RestoreRefused, Store, StorageError, SubmissionConflict,
-                     backup, check, compact, restore)
+from storage import (DuplicateError, RestoreRefused, TinyStore as Store, StorageError,
+                     SubmissionConflict)
+from storage.logdb import backup, check, compact, restore
 from storage import logdb
 from storage.indexes import Indexes
 from storage.logdb import (CorruptRecord, LogDB, LogStorage, RawJSON, RawRef, decode_record,
@@ -168,9 +169,9 @@ def test_add_submission(store):
     assert doc["receipt"][:6] == moment.strftime("%y%m%d") and doc["receipt"].endswith("-0001")
     assert (doc["form_id"], doc["form_version"], doc["org_code"]) == ("dev", 3, "v1")
     assert doc["answers"] == ANSWERS and doc["files"] == ["a.jpg"] and doc["token"] == "tok"
-    assert doc["submission_id"] == "sid-1" and doc["doc_id"] == 1
+    assert doc["submission_id"] == "sid-1" and doc["id"] == 1
     second = add(store, "sid-2")
-    assert second["receipt"].endswith("-0002") and second["doc_id"] == 2
+    assert second["receipt"].endswith("-0002") and second["id"] == 2
     assert store.get_submission(doc["receipt"]) == doc
     assert store.find_submission("sid-2") == second
     assert store.get_submission("000000-0000") is None and store.find_submission("x") is None
@@ -313,7 +314,7 @@ def test_reopen_gives_same_data(db_path):
         expected = everything(s)
     with Store(db_path) as s:
         assert everything(s) == expected
-        assert add(s, "s-next")["doc_id"] == 6
+        assert add(s, "s-next")["id"] == 6
     report = check(db_path)
     assert report["ok"] and report["torn_tail_bytes"] == 0 and report["corrupt"] == []
     assert report["tables"] == {"forms": 1, "links": 2, "orgs": 3, "submissions": 6, "users": 1}
@@ -395,7 +396,7 @@ def test_two_stores_see_each_other(db_path):
     b.add_user("admin", "h", "admin")
     assert a.get_user("admin") is not None
     docs = a.query_submissions("dev")[1]
-    assert [d["doc_id"] for d in docs] == [3, 2, 1]
+    assert [d["id"] for d in docs] == [3, 2, 1]
     assert len({d["receipt"] for d in docs}) == 3
     assert b.query_submissions("dev") == a.query_submissions("dev")
     a.close()
@@ -825,8 +826,8 @@ def test_restore_is_seen_by_live_stores(db_path, tmp_path):
     assert os.stat(db_path).st_ino != ino  # installed by rename
     for s in (a, b):
         assert s.count_submissions() == 1 and s.find_submission("after-1") is None
-    assert add(b, "again")["doc_id"] == 2
-    assert a.find_submission("again")["doc_id"] == 2
+    assert add(b, "again")["id"] == 2
+    assert a.find_submission("again")["id"] == 2
     a.close()
     b.close()
 
@@ -856,7 +857,7 @@ def test_compact(db_path):
     assert info["bytes_after"] < size == info["bytes_before"]
     assert check(db_path)["ok"]
     assert everything(b) == expected  # reloaded on the inode change
-    assert add(a, "next")["doc_id"] == 6
+    assert add(a, "next")["id"] == 6
     assert b.find_submission("next") is not None
     b.compact()
     assert everything(a) == everything(b)
@@ -922,7 +923,7 @@ def test_short_write_is_rolled_back(store, db_path, monkeypatch):
     assert "磁盘空间不足" in str(exc.value)
     assert len(calls) == 2 and db_path.read_bytes() == before
     assert store.find_submission("second") is None
-    assert add(store, "second")["doc_id"] == 2
+    assert add(store, "second")["id"] == 2
 
 
 @pytest.mark.parametrize("call", ["write", "fsync", "replace"])

@@ -15,7 +15,7 @@ import pytest
 
 from seed_data.demo_answers import fake_answers, to_formdata
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 SEEDS = range(50)
 SCHEMA_FILES = sorted(p for p in (ROOT / "schemas").glob("*.json")
                       if p.name != "meta.schema.json")

@@ -19,7 +19,7 @@ from forms.loader import (
     meta_schema,
 )
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 
 CONTRACT_RESERVED = ["data", "errors", "validate", "meta", "process", "populate_obj", "csrf_token",
                      "submission_id", "form_errors", "process_data", "pre_validate",

@@ -24,8 +24,8 @@ from forms.builder import (
 )
 from forms.loader import check_schema, load_schema_file
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).resolve().parents[2]
+DATA = Path(__file__).parents[1] / "data"
 SID = "9f1c2b3a4d5e4f60a1b2c3d4e5f60718"  # a uuid4 in hex
 
 

@@ -17,7 +17,7 @@ from views.auth import create_user
 from views.web import get_store
 
 CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = os.path.join(os.path.dirname(__file__), "..", "docs", "screenshots")
+SCREENSHOTS = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "screenshots")
 
 if not os.path.exists(CHROMIUM):
     if os.environ.get("CI") == "true":

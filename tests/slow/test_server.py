@@ -7,8 +7,8 @@ import uuid
 import pytest
 
 from seed_data.demo_answers import fake_answers, to_formdata
-from server_util import Cadre, Server
-from storage import Store
+from support.server import Cadre, Server
+from storage import TinyStore as Store
 
 pytestmark = pytest.mark.slow
 
@@ -43,7 +43,7 @@ def cadre_schema():
     from forms.loader import load_schema_file
     import os
 
-    return load_schema_file(os.path.join(os.path.dirname(__file__), "..", "schemas",
+    return load_schema_file(os.path.join(os.path.dirname(__file__), "..", "..", "schemas",
                                          "monthly_report.json"))
 
 

@@ -1,6 +1,6 @@
 """Storage under several processes: concurrent writers, kill -9, backups under load, fork.
 
-Writers are separate Python processes (tests/storage_writer.py) so that each has its own
+Writers are separate Python processes (tests/support/storage_writer.py) so that each has its own
 memory, file descriptors and locks, as gunicorn workers do.
 """
 import os
@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from storage import Store, backup, check, restore
+from storage import TinyStore as Store
+from storage.logdb import backup, check, restore
 
 pytestmark = pytest.mark.slow
 
-WRITER = str(Path(__file__).with_name("storage_writer.py"))
+WRITER = str(Path(__file__).parents[1] / "support" / "storage_writer.py")
 
 
 def spawn(db, *args):
@@ -56,12 +57,12 @@ def test_eight_processes_write_at_once(tmp_path):
     with Store(db) as store:
         docs = all_submissions(store)
     assert len(docs) == 2000
-    assert sorted(d["doc_id"] for d in docs) == list(range(1, 2001))
+    assert sorted(d["id"] for d in docs) == list(range(1, 2001))
     assert len({d["receipt"] for d in docs}) == 2000
     assert {d["submission_id"] for d in docs} == {f"p{n}-{i}" for n in range(8) for i in range(250)}
     # what each process was told is what is stored
     assert {(row[1], row[2], int(row[3])) for row in acked} == \
-        {(d["submission_id"], d["receipt"], d["doc_id"]) for d in docs}
+        {(d["submission_id"], d["receipt"], d["id"]) for d in docs}
 
 
 def test_kill_9_never_loses_an_acknowledged_submission(tmp_path):
@@ -159,7 +160,7 @@ def test_writers_keep_working_through_a_restore(tmp_path):
     assert check(db)["ok"]
     with Store(db) as store:
         docs = all_submissions(store)
-    assert len({d["doc_id"] for d in docs}) == len(docs)
+    assert len({d["id"] for d in docs}) == len(docs)
     assert len({d["receipt"] for d in docs}) == len(docs)
     assert "seed" in {d["submission_id"] for d in docs}
 
@@ -185,5 +186,5 @@ def test_store_opened_before_fork(tmp_path):
     assert os.waitstatus_to_exitcode(status) == 0
     docs = all_submissions(store)
     assert len(docs) == 400
-    assert len({d["doc_id"] for d in docs}) == 400 and len({d["receipt"] for d in docs}) == 400
+    assert len({d["id"] for d in docs}) == 400 and len({d["receipt"] for d in docs}) == 400
     store.close()

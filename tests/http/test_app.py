@@ -8,9 +8,9 @@ import openpyxl
 import pytest
 from PIL import Image
 
-from conftest import ADMIN, BASE_URL, PROJECT_FORM, VALID, csrf_token, login, open_form
+from support.helpers import ADMIN, BASE_URL, PROJECT_FORM, VALID, csrf_token, login, open_form
 from forms.loader import check_schema
-from storage import Store
+from storage import TinyStore as Store
 from views.web import db_path, get_store
 
 def submit(client, token, answers, **files):

@@ -1,6 +1,6 @@
 """A separate process writing through the Store, for tests/test_storage_concurrency.py.
 
-    python tests/storage_writer.py DB add PREFIX COUNT [GO_FILE]
+    python tests/support/storage_writer.py DB add PREFIX COUNT [GO_FILE]
     python tests/storage_writer.py DB forever PREFIX
     python tests/storage_writer.py DB same SUBMISSION_ID [GO_FILE]
 
@@ -13,9 +13,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from storage import Store  # noqa: E402
+from storage import TinyStore as Store  # noqa: E402
 
 ANSWERS = {
     "project_name": "党建引领\"小冬桃\"助力乡村振兴",
@@ -28,7 +28,7 @@ ANSWERS = {
 
 
 def ack(doc, created):
-    print("ok", doc["submission_id"], doc["receipt"], doc["doc_id"], int(created), flush=True)
+    print("ok", doc["submission_id"], doc["receipt"], doc["id"], int(created), flush=True)
 
 
 def wait_for(go_file):

@@ -8,7 +8,7 @@ import re
 import pytest
 from PIL import Image
 
-from conftest import VALID, open_form
+from support.helpers import VALID, open_form
 from views.web import db_path
 
 

@@ -1,0 +1,278 @@
+"""The storage contract: every operation Taizhang needs from a database, defined once.
+
+``Store`` is a ``typing.Protocol`` with two implementations:
+
+* ``storage.tiny.TinyStore`` — the embedded default: TinyDB over an append-only, fsync'd log
+  file under DATA_DIR (one machine, any number of worker processes);
+* ``storage.pg.PgStore`` — PostgreSQL through a psycopg 3 connection pool (several hosts on one
+  database server).
+
+``storage.open_store(...)`` picks one from the configuration. The contract test suite
+(tests/contract/) runs unchanged against both: a behaviour documented here is a behaviour both
+backends have. Adding an operation means adding it here, to both backends and to that suite in
+the same change.
+
+Rules that hold for every method:
+
+* Documents come back as plain dicts and lists (JSON types only), copies that the caller may
+  change. Times are ISO 8601 strings in local time with their offset, to the second
+  ("2026-12-04T17:18:04+08:00").
+* A write is durable before the method returns: once it returned, a crash of the process, of
+  the host or of the database server does not lose it.
+* Any I/O failure raises ``StorageError`` (message safe to show, Chinese); a write that raised
+  changed nothing, now or after a restart. Malformed arguments raise ``ValueError`` before
+  anything is written. Every process or host sees a write as soon as it returned.
+* Strings in documents must be valid Unicode without U+0000 (ValueError otherwise), so what one
+  backend stores the other can hold.
+
+Document shapes (keys always present unless marked optional):
+
+* form version: ``{"id", "version", "schema", "created_at", "source", "user"}``; ``schema`` is
+  the form definition with ``schema["version"] == version``.
+* organization: ``{"code", "name", "parent_code", "kind", ...}`` — any further keys given are
+  kept (contact fields and the like).
+* user: ``{"username", "password_hash", "role", "created_at", ...}`` (optional ``active``).
+* session: ``{"id", "username", "created_at", "expires_at"}``.
+* link: ``{"token", "form_id", "org_code", "created_at", "revoked_at"}`` (revoked_at None while
+  active).
+* submission: ``{"id", "form_id", "form_version", "org_code", "receipt", "submitted_at",
+  "submission_id", "token", "files", "answers"}``. ``id`` is a positive integer that grows with
+  every submission stored (the order of "newest first"); ``receipt`` is "YYMMDD-NNNN", the
+  NNNN-th submission of that local day in the whole deployment.
+* photo: ``{"name", "content_type", "size", "data"}`` (data: bytes).
+"""
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol, runtime_checkable
+
+from .errors import DuplicateError, RestoreRefused, StorageError, SubmissionConflict
+
+__all__ = ["Store", "Snapshot", "KINDS", "TABLES",
+           "StorageError", "SubmissionConflict", "DuplicateError", "RestoreRefused"]
+
+Doc = dict[str, Any]
+DateArg = date | str | None
+
+# What a snapshot holds, in the order a restore loads it (photos are separate: see Snapshot).
+KINDS = ("forms", "orgs", "users", "links", "submissions")
+# Names accepted by Store.version_of.
+TABLES = ("forms", "orgs", "users", "links", "submissions")
+
+
+@runtime_checkable
+class Snapshot(Protocol):
+    """A consistent, read-only view of a whole database (Store.snapshot) or of a backup file.
+
+    ``records(kind)`` yields the documents of one kind (see KINDS) in the order they were
+    stored: forms by (id, version), orgs in the order added, submissions by ``id``. Each is the
+    document as the Store returns it (submissions without their ``id``, which a restore assigns
+    anew in the same order). ``photo_names()`` yields every stored photo's name; ``photo(name)``
+    gives that photo (or None). ``counts()``: {kind: number of documents, "photos": n}.
+    """
+
+    def records(self, kind: str) -> Iterator[Doc]: ...
+
+    def photo_names(self) -> Iterator[str]: ...
+
+    def photo(self, name: str) -> Doc | None: ...
+
+    def counts(self) -> dict[str, int]: ...
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Everything the application stores. Safe to share between the threads of a process."""
+
+    backend: str  # "tinydb" or "postgresql"
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release files, connections and locks. The Store is unusable afterwards."""
+
+    def warm_up(self) -> None:
+        """Do now the one-time work a worker would otherwise do on its first request."""
+
+    def version_of(self, table: str) -> Hashable:
+        """A value that changes whenever ``table`` (one of TABLES) changes, by this process or
+        any other host: the key for per-process caches of derived data (form classes, the
+        organization tree). Cheap: one call per request is fine."""
+
+    # ---- forms ----------------------------------------------------------------------------------
+
+    def add_form_version(self, schema: Mapping, source: str, user: str | None = None) -> Doc:
+        """Store ``schema`` as the next version of the form ``schema["id"]`` (1 for a new form,
+        else the highest version + 1, never reused); return the stored form version."""
+
+    def get_form(self, form_id: str, version: int | None = None) -> Doc | None:
+        """That version of the form (the highest when version is None), or None."""
+
+    def list_forms(self) -> list[Doc]:
+        """The latest version of every form, ordered by form id."""
+
+    def form_versions(self, form_id: str) -> list[Doc]:
+        """Every version of a form, oldest first ([] for an unknown form)."""
+
+    # ---- organizations --------------------------------------------------------------------------
+
+    def replace_orgs(self, rows: Iterable[Mapping]) -> int:
+        """Replace every organization with ``rows`` (all or nothing); the count stored.
+        DuplicateError for a code given twice."""
+
+    def upsert_orgs(self, rows: Iterable[Mapping]) -> int:
+        """Insert each row, or replace the organization with its code (keeping its place in
+        the order); all or nothing. DuplicateError for a code given twice."""
+
+    def get_org(self, code: str) -> Doc | None: ...
+
+    def list_orgs(self) -> list[Doc]:
+        """Every organization, in the order they were first added."""
+
+    def delete_org(self, code: str) -> bool:
+        """Delete one organization; False if there was none. (Callers check that it has no
+        children and no submissions first: organizations.delete_org.)"""
+
+    # ---- users and sessions ---------------------------------------------------------------------
+
+    def add_user(self, username: str, password_hash: str, role: str) -> Doc:
+        """Create a user; DuplicateError if the username is taken."""
+
+    def get_user(self, username: str) -> Doc | None: ...
+
+    def list_users(self) -> list[Doc]:
+        """Every user, ordered by username."""
+
+    def set_password(self, username: str, password_hash: str) -> Doc | None:
+        """Replace a user's password hash and end every session of that user, in one write;
+        the updated user, or None if there is no such user."""
+
+    def create_session(self, username: str, lifetime: timedelta) -> Doc:
+        """A new login session of ``username`` (an unguessable ``id`` of at least 256 bits),
+        valid for ``lifetime`` from now. Sessions that have expired are purged on the way."""
+
+    def get_session(self, session_id: str) -> Doc | None:
+        """The session, or None if it never existed, was ended, or has expired."""
+
+    def end_session(self, session_id: str) -> bool:
+        """End one session (logout); False if it was not active."""
+
+    def end_user_sessions(self, username: str) -> int:
+        """End every session of a user; how many were active."""
+
+    # ---- login throttling -----------------------------------------------------------------------
+
+    def record_login_failure(self, key: str, at: datetime) -> None:
+        """Count one failed login for ``key`` at ``at`` (aware). Failures older than a day are
+        purged on the way."""
+
+    def login_failures(self, key: str, since: datetime) -> list[datetime]:
+        """The times (aware, ascending) of the failures of ``key`` at or after ``since``,
+        counted over every process and host."""
+
+    # ---- links ----------------------------------------------------------------------------------
+
+    def get_link(self, token: str) -> Doc | None:
+        """The link with this token, revoked or not (check ``revoked_at``), or None."""
+
+    def active_link(self, form_id: str, org_code: str) -> Doc | None: ...
+
+    def create_link(self, form_id: str, org_code: str) -> Doc:
+        """A new active link for (form, organization), with a fresh unguessable token
+        (secrets.token_urlsafe(24), 192 bits); the previous active one is revoked in the same
+        write. At most one link per (form, organization) is ever active, whatever the number
+        of concurrent callers."""
+
+    def revoke_link(self, token: str) -> Doc | None:
+        """Revoke a link (a no-op if already revoked); the link, or None for an unknown token."""
+
+    def list_links(self, form_id: str, active_only: bool = False) -> list[Doc]:
+        """The links of a form, oldest first."""
+
+    # ---- submissions ----------------------------------------------------------------------------
+
+    def add_submission(self, form_id: str, form_version: int, org_code: str, answers: Mapping,
+                       submission_id: str, token: str | None = None,
+                       files: list | None = None) -> tuple[Doc, bool]:
+        """Store a submission, idempotently on ``submission_id``.
+
+        (doc, True) for a new submission, which gets the next receipt of today and
+        ``submitted_at`` = now; (the stored doc, False) when ``submission_id`` was already
+        stored with the same form, organization and answers (the retry of a fill, from any
+        process or host); ``SubmissionConflict`` when it was stored with different ones. Ten
+        concurrent calls with one submission id store one submission and all get its receipt.
+        """
+
+    def import_submissions(self, docs: Iterable[Mapping], batch: int = 2000) -> int:
+        """Bulk-load submissions that carry their own ``submitted_at`` (seed-demo, migrations);
+        the number stored. Each doc: form_id, form_version, org_code, answers, submitted_at,
+        optional submission_id (else a random one). Receipts continue the sequence of each
+        submission's day. Durable per batch; DuplicateError (and nothing of that batch stored)
+        for a submission id already stored. Give them in time order."""
+
+    def get_submission(self, receipt: str) -> Doc | None: ...
+
+    def find_submission(self, submission_id: str) -> Doc | None:
+        """The submission stored under a client submission id, or None."""
+
+    def query_submissions(self, form_id: str | None, org_codes: Iterable[str] | None = None,
+                          date_from: DateArg = None, date_to: DateArg = None, offset: int = 0,
+                          limit: int | None = None) -> tuple[int, list[Doc]]:
+        """(how many match, one page of them newest first: ``id`` descending).
+
+        form_id None = every form; org_codes None = every organization (an empty collection
+        matches nothing); date_from/date_to (date or "YYYY-MM-DD", inclusive) compare with the
+        local date of ``submitted_at``. ValueError for a negative offset or limit or a
+        malformed date. Uses indexes: the cost follows the page and the matching count, not
+        the size of the database."""
+
+    def iter_submissions(self, form_id: str | None, org_codes: Iterable[str] | None = None,
+                         date_from: DateArg = None, date_to: DateArg = None
+                         ) -> tuple[int, Iterator[Doc]]:
+        """(how many match, the matching submissions oldest first), for exports of any size.
+
+        Memory stays flat whatever the count (the iterator fetches in batches). The selection
+        is fixed when this is called: later writes are not included. Consume the iterator to
+        the end or close() it (it may hold a database connection until then)."""
+
+    def submission_versions(self, form_id: str) -> set[int]:
+        """The form versions that stored submissions of ``form_id`` were made with."""
+
+    def submission_counts(self, form_id: str, date_from: DateArg = None,
+                          date_to: DateArg = None,
+                          org_codes: Iterable[str] | None = None) -> dict[str, int]:
+        """org code -> number of submissions of the form (within the dates, inclusive, and
+        among org_codes when given). Organizations with none are absent."""
+
+    def count_submissions(self, form_id: str | None = None) -> int: ...
+
+    # ---- photos ---------------------------------------------------------------------------------
+
+    def put_photo(self, data: bytes, content_type: str) -> str:
+        """Store a photo (already checked to be an image) durably; its name
+        (storage.common.photo_name: the same bytes always get the same name, stored once)."""
+
+    def get_photo(self, name: str) -> Doc | None:
+        """The photo with that name, or None (also for a name put_photo never makes)."""
+
+    # ---- the whole database ---------------------------------------------------------------------
+
+    def snapshot(self) -> AbstractContextManager[Snapshot]:
+        """A consistent read-only view of everything (forms with every version, orgs, users,
+        links, submissions with their receipts and times, photos), for backups, while the
+        service keeps serving. Sessions and login failures are not part of it."""
+
+    def load(self, source: Snapshot, force: bool = False) -> dict[str, int]:
+        """Replace everything with the content of ``source`` (a snapshot of any backend, or a
+        backup file read by storage.portable), keeping receipts, times, tokens and versions;
+        receipts issued afterwards continue each day's sequence. All or nothing.
+        ``RestoreRefused`` if this database holds any form version, organization, user, link
+        or submission and force is False. Returns the counts loaded. Sessions end."""
+
+    def check(self) -> dict:
+        """Check the database without changing it: {"ok": bool, "backend", "location",
+        "counts": {kind: n, "photos": n}, "problems": [Chinese text, ...]} — problems such as
+        corrupt records, a schema that needs `flask init`, or photos that submissions refer to
+        but that are missing."""

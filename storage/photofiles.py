@@ -1,0 +1,85 @@
+"""Photos as files in one folder (the TinyDB backend's DATA_DIR/uploads), named by content.
+
+Each photo is complete on disk (temp file, fsync, rename, directory fsync) before ``put``
+returns, so a submission is never acknowledged with a photo that a crash could lose. Files are
+never changed or deleted: a name always means the same bytes.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+
+from .common import content_type_of, is_photo_name, photo_name
+from .errors import StorageError
+from .logdb import fsync_dir, os_failure
+
+MSG_PHOTO_WRITE_FAILED = "照片保存失败,请稍后重试"
+
+
+class FilePhotos:
+    def __init__(self, directory: str):
+        self.directory = os.path.abspath(directory)
+
+    def path(self, name: str) -> str | None:
+        """The file of a photo name put() makes, or None for any other name."""
+        if not is_photo_name(name):
+            return None
+        return os.path.join(self.directory, *name.split("/"))
+
+    def put(self, data: bytes, content_type: str) -> str:
+        name = photo_name(data, content_type)
+        path = self.path(name)
+        if os.path.exists(path):
+            return name
+        folder = os.path.dirname(path)
+        tmp = None
+        try:
+            os.makedirs(folder, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".upload-")
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+            tmp = None
+            fsync_dir(folder)
+        except OSError as exc:
+            raise os_failure(MSG_PHOTO_WRITE_FAILED, exc) from exc
+        finally:
+            if tmp is not None and os.path.exists(tmp):
+                os.unlink(tmp)
+        return name
+
+    def get(self, name: str) -> dict | None:
+        path = self.path(name)
+        if path is None:
+            return None
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StorageError("照片读取失败,请稍后重试") from exc
+        return {"name": name, "content_type": content_type_of(name), "size": len(data),
+                "data": data}
+
+    def exists(self, name: str) -> bool:
+        path = self.path(name)
+        return path is not None and os.path.isfile(path)
+
+    def names(self) -> Iterator[str]:
+        """Every stored photo's name, sorted."""
+        try:
+            folders = sorted(os.listdir(self.directory))
+        except FileNotFoundError:
+            return
+        for folder in folders:
+            full = os.path.join(self.directory, folder)
+            if not os.path.isdir(full):
+                continue
+            for entry in sorted(os.listdir(full)):
+                name = f"{folder}/{entry}"
+                if is_photo_name(name):
+                    yield name
