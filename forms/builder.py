@@ -20,6 +20,7 @@ from wtforms.csrf.core import CSRFTokenField
 from wtforms.fields import FieldList, FormField, HiddenField
 from wtforms.validators import ValidationError
 
+from forms import show_if
 from forms.fields import FIELD_TYPES, field_type, format_value
 from forms.loader import SchemaError
 
@@ -53,31 +54,16 @@ class SubmissionIdCheck:
         field.data = value.hex
 
 
-def _condition_met(condition, target_spec, data):
-    ftype = FIELD_TYPES[target_spec["type"]]
-    expected = [condition["equals"]] if "equals" in condition else condition["in"]
-    try:
-        expected = ftype.expected_values(target_spec, expected)
-    except ValueError:
-        return False
-    return ftype.matches(data, expected)
-
-
 def hidden_names(form, specs):
     """Names of the fields in ``specs`` (one scope) whose show_if is false for the
     submitted data. A field depending on a hidden field is hidden too."""
-    by_name = {spec["name"]: spec for spec in specs}
-    hidden = set()
-    for spec in specs:
-        condition = spec.get("show_if")
-        if not condition:
-            continue
-        target = condition["field"]
-        if target in hidden or target not in by_name or target not in form:
-            hidden.add(spec["name"])
-        elif not _condition_met(condition, by_name[target], form[target].data):
-            hidden.add(spec["name"])
-    return hidden
+
+    def data_of(name):
+        if name not in form:
+            raise KeyError(name)
+        return form[name].data
+
+    return show_if.hidden_names(specs, data_of)
 
 
 def _validate_scope(form, extra_validators):

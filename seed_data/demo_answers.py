@@ -10,13 +10,15 @@ and then left empty (``None``, repeat ``[]``), as a real cadre would.
 
 The built-in forms' field names have their own vocabularies (project titles, tasks, names,
 universities, ...); any other schema gets generic values from its types, labels and
-constraints. Standard library only: the module must not import the project, so seeding,
-tests and benchmarks can use it on its own. Same schema + same seed -> same answers.
+constraints. show_if is decided by forms.show_if, the rule the server applies. Same schema +
+same seed -> same answers.
 """
 
 import datetime
 import re
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+from forms.show_if import shown_in_answers
 
 try:  # Python 3.11+
     from re import _parser as _sre_parse
@@ -475,26 +477,6 @@ def _month_text(index):
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
-def _is_visible(spec, values):
-    """show_if semantics from ARCHITECTURE.md; a hidden or unanswered target hides the field."""
-    cond = spec.get("show_if")
-    if not cond:
-        return True
-    target = cond.get("field")
-    if target not in values:
-        return False
-    value = values[target]
-    if "equals" in cond:
-        expected = cond["equals"]
-        if isinstance(value, list):
-            return expected in value
-        return value is not None and value == expected and type(value) is type(expected)
-    allowed = cond.get("in") or []
-    if isinstance(value, list):
-        return any(v in allowed for v in value)
-    return value is not None and value in allowed
-
-
 def _from_regex(pattern, rng):
     """A random string matching a simple regex (classes, literals, groups, alternation)."""
     alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
@@ -608,7 +590,7 @@ class _Faker:
             ftype = spec.get("type")
             if ftype in ("section", "image"):
                 continue
-            if not _is_visible(spec, values):
+            if not shown_in_answers(spec, fields, values):
                 continue
             values[spec["name"]] = self.value(spec, values, parent, row_index, row_count)
         return values
