@@ -18,6 +18,7 @@ from flask_wtf.csrf import _FlaskFormCSRF
 from wtforms import Form
 from wtforms.csrf.core import CSRFTokenField
 from wtforms.fields import FieldList, FormField, HiddenField
+from wtforms.utils import unset_value
 from wtforms.validators import ValidationError
 
 from forms import show_if
@@ -146,6 +147,13 @@ class RepeatField(FieldList):
         super().__init__(unbound_field, label, validators, **kwargs)
         self.spec = spec or {}
         self.list_errors = []
+        self.posted_rows = 0
+
+    def process(self, formdata, data=unset_value, extra_filters=None):
+        # FieldList quietly keeps the first max_entries rows of a larger post; count them all
+        # so that validate() refuses the post instead of storing a cut-down list.
+        self.posted_rows = len(set(self._extract_indices(self.name, formdata))) if formdata else 0
+        super().process(formdata, data, extra_filters)
 
     @classmethod
     def for_spec(cls, spec, row_class, **kwargs):
@@ -171,6 +179,8 @@ class RepeatField(FieldList):
                 entry_errors.append({})
         self.list_errors = []
         problem = FIELD_TYPES["repeat"].row_count_problem(self.spec, len(filled))
+        if self.posted_rows > MAX_ROWS:
+            problem = f"最多填写 {self.spec.get('max_items', MAX_ROWS)} 行(提交了 {self.posted_rows} 行)"
         if problem:
             self.list_errors.append(problem)
         self.errors = entry_errors if any(entry_errors) else []

@@ -312,17 +312,31 @@ class FieldType:
         return None if value is None else self.format_value(spec, value)
 
 
+# Characters no answer needs and some stores refuse (PostgreSQL's jsonb cannot hold U+0000):
+# C0 controls other than tab and newline, DEL. CR is turned into LF first.
+_CONTROL_CHARS = dict.fromkeys([c for c in range(32) if c not in (9, 10)] + [127])
+
+
+def max_length(spec):
+    """The longest answer a text or textarea field takes: its max_length, else the type's
+    default cap (no answer is unbounded; a form that needs more says so)."""
+    return spec.get("max_length", FIELD_TYPES[spec["type"]].default_max_length)
+
+
 class TextType(FieldType):
     name = "text"
     widget = widgets.TextInput
+    default_max_length = 200  # a name, a title, a place: one line
 
     def make_field(self, spec, **kwargs):
+        # The page's maxlength is the same cap the server checks.
         return ParsedField(spec["label"], self.validators(spec), parse=self.parse,
-                           default=self.default_data(spec), widget=self.widget(), **kwargs)
+                           default=self.default_data(spec), widget=self.widget(),
+                           render_kw={"maxlength": max_length(spec)}, **kwargs)
 
     @staticmethod
     def parse(text):
-        return text.replace("\r\n", "\n").strip()
+        return text.replace("\r\n", "\n").replace("\r", "\n").translate(_CONTROL_CHARS).strip()
 
     def to_data(self, spec, value):
         if not isinstance(value, str):
@@ -332,8 +346,8 @@ class TextType(FieldType):
     def check(self, spec, data):
         if "min_length" in spec and len(data) < spec["min_length"]:
             return f"至少 {spec['min_length']} 字"
-        if "max_length" in spec and len(data) > spec["max_length"]:
-            return f"最多 {spec['max_length']} 字"
+        if len(data) > max_length(spec):
+            return f"最多 {max_length(spec)} 字(现有 {len(data)} 字)"
         if "pattern" in spec and not re.fullmatch(spec["pattern"], data):
             return spec.get("pattern_message") or "格式不正确"
         return None
@@ -353,6 +367,7 @@ class TextType(FieldType):
 class TextareaType(TextType):
     name = "textarea"
     widget = widgets.TextArea
+    default_max_length = 5000  # several pages of a 实施方案
 
 
 class IntegerType(FieldType):

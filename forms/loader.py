@@ -16,7 +16,7 @@ from pathlib import Path
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from forms.fields import CONDITION_TYPES, FIELD_TYPES, ROW_TYPES, field_type
+from forms.fields import CONDITION_TYPES, FIELD_TYPES, ROW_TYPES, field_type, max_length
 
 SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
 META_SCHEMA_PATH = SCHEMAS_DIR / "meta.schema.json"
@@ -305,10 +305,10 @@ def _check_show_if(source, spec, path, fields, index, eligible):
 def _check_constraints(source, spec, path):
     kind = spec["type"]
     ftype = FIELD_TYPES[kind]
-    if spec.get("min_length", 0) > spec.get("max_length", float("inf")):
+    if "min_length" in spec and spec["min_length"] > max_length(spec):
         raise SchemaError(source, f"{path}.min_length",
                           f"min_length ({spec['min_length']}) is greater than max_length "
-                          f"({spec['max_length']})")
+                          f"({max_length(spec)}{'' if 'max_length' in spec else ', the default'})")
     if "pattern" in spec:
         try:
             re.compile(spec["pattern"])

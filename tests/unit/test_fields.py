@@ -121,7 +121,18 @@ def test_text_is_stripped_and_measured_in_characters(form_app):
     spec = spec_of("text", min_length=2, max_length=5)
     assert answer(spec, "  书记项目  ") == "书记项目"
     assert error(spec, "书") == "至少 2 字"
-    assert error(spec, "一二三四五六") == "最多 5 字"
+    assert error(spec, "一二三四五六") == "最多 5 字(现有 6 字)"
+
+
+@pytest.mark.parametrize("kind,cap", [("text", 200), ("textarea", 5000)])
+def test_text_without_max_length_has_a_default_cap(form_app, kind, cap):
+    spec = spec_of(kind)
+    assert answer(spec, "党" * cap) == "党" * cap
+    assert error(spec, "党" * (cap + 1)) == f"最多 {cap} 字(现有 {cap + 1} 字)"
+
+
+def test_text_drops_control_characters(form_app):
+    assert answer(spec_of("textarea"), "第一行\r\n第二行\x00\x07\r第三行\t") == "第一行\n第二行\n第三行"
 
 
 def test_text_pattern_is_a_full_match_with_custom_message(form_app):
@@ -134,7 +145,7 @@ def test_text_pattern_is_a_full_match_with_custom_message(form_app):
 def test_textarea_keeps_lines_and_normalizes_newlines(form_app):
     spec = spec_of("textarea", max_length=200)
     assert answer(spec, " 第一行\r\n第二行 ") == "第一行\n第二行"
-    assert error(spec, "字" * 201) == "最多 200 字"
+    assert error(spec, "字" * 201) == "最多 200 字(现有 201 字)"
 
 
 # ---------------------------------------------------------------- numbers
