@@ -1,0 +1,973 @@
+"""``PgStore``: the storage contract (storage.contract) on PostgreSQL, for several hosts.
+
+Every operation takes a connection from a psycopg_pool pool and runs as one transaction:
+committed (and so durable, with the server's default synchronous_commit) before the method
+returns, rolled back whole when anything fails. Uniqueness is the database's job, never an
+in-process counter's: receipts come from ``receipt_days`` rows bumped inside the submission's
+transaction, idempotent submit rests on the unique ``submission_id``, "one active link per
+(form, organization)" on a partial unique index. The schema is in migrations/ (Alembic).
+
+Errors: every psycopg error that is not handled on purpose becomes a ``StorageError`` with a
+Chinese message safe to show, the original chained. When the connection drops during COMMIT
+the outcome is unknown to any client; a submission is then still safe, because the retry of
+the same submission id returns what was stored.
+
+Fork safety: the pool belongs to the process that opened it. A process forked from it (a
+gunicorn worker of a preloading master) opens its own pool on first use and never touches the
+parent's connections (psycopg does not close a connection made by another pid).
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
+from itertools import islice
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from .. import common
+from ..common import json_copy, stamp, text_arg
+from ..contract import KINDS, TABLES
+from ..errors import DuplicateError, RestoreRefused, StorageError, SubmissionConflict
+from ..photofiles import FilePhotos
+from .schema import HEAD_REVISION, current_revision
+
+MSG_CONNECT = "数据库连接失败,请稍后重试"
+MSG_WRITE = "数据保存失败,请稍后重试"
+MSG_READ = "数据读取失败,请稍后重试"
+MSG_PHOTO_WRITE = "照片保存失败,请稍后重试"
+MSG_SCHEMA = ("数据库结构{state},请先运行 flask --app app init 创建或升级数据库结构"
+              "(当前版本 {found},需要 {head})")
+FAILURE_KEEP = timedelta(days=1)
+STREAM_BATCH = 500  # rows fetched per round trip by iter_submissions and snapshots
+
+# Pools inherited through a fork: kept referenced so that they are never finalized in the
+# child (their connections are the parent's).
+_INHERITED_POOLS: list = []
+
+SUBMISSION_COLUMNS = ("id, form_id, form_version, org_code, receipt, submitted_at, "
+                      "submission_id, token, files, answers")
+FORM_COLUMNS = "form_id, version, schema, created_at, source, username"
+LINK_COLUMNS = "token, form_id, org_code, created_at, revoked_at"
+
+# Bump the last receipt number of a day and get it; the row lock orders one day's receipts.
+NEXT_RECEIPTS = """
+    INSERT INTO receipt_days (day, last) VALUES (%s, %s)
+    ON CONFLICT (day) DO UPDATE SET last = receipt_days.last + EXCLUDED.last
+    RETURNING last"""
+
+COPY_SUBMISSIONS = """COPY submissions (form_id, form_version, org_code, receipt, submission_id,
+    submitted_at, submitted_on, token, files, answers) FROM STDIN"""
+
+# receipt_days from the receipts present ("YYMMDD-NNNN"), after a restore.
+RESET_RECEIPT_DAYS = r"""
+    INSERT INTO receipt_days (day, last)
+    SELECT split_part(receipt, '-', 1), max(split_part(receipt, '-', 2)::integer)
+    FROM submissions WHERE receipt ~ '^\d{6}-\d{4,9}$'
+    GROUP BY 1
+    ON CONFLICT (day) DO UPDATE SET last = greatest(receipt_days.last, EXCLUDED.last)"""
+
+SNAPSHOT_QUERIES = {
+    "forms": f"SELECT {FORM_COLUMNS} FROM forms ORDER BY form_id, version",
+    "orgs": "SELECT doc FROM orgs ORDER BY position",
+    "users": "SELECT doc FROM users ORDER BY username",
+    "links": f"SELECT {LINK_COLUMNS} FROM links ORDER BY position",
+    "submissions": f"SELECT {SUBMISSION_COLUMNS} FROM submissions ORDER BY id",
+}
+
+
+def public_location(url: str) -> str:
+    """The URL without its password (safe to print in reports and logs)."""
+    parts = urlsplit(url)
+    if parts.password is not None:
+        host = parts.netloc.rsplit("@", 1)[1]
+        parts = parts._replace(netloc=f"{parts.username}@{host}")
+    query = "&".join(p for p in parts.query.split("&") if not p.startswith("password="))
+    return urlunsplit(parts._replace(query=query))
+
+
+def storage_error(message: str, exc: psycopg.Error) -> StorageError:
+    """The StorageError for a psycopg error: "cannot reach the database" when the connection
+    is the problem (refused, dropped, server shutting down, pool exhausted), else message."""
+    connection_lost = (isinstance(exc, psycopg.OperationalError) and exc.sqlstate is None) or \
+        isinstance(exc, (pg_errors.AdminShutdown, pg_errors.CannotConnectNow,
+                         pg_errors.CrashShutdown))
+    return StorageError(MSG_CONNECT if connection_lost else message)
+
+
+def _aware(moment: datetime) -> datetime:
+    """An aware datetime (a naive one is read as local time, as common.parse_stamp does)."""
+    return moment if moment.tzinfo else moment.astimezone()
+
+
+def _stamp_or_none(moment: datetime | None) -> str | None:
+    return None if moment is None else stamp(moment)
+
+
+def _form_doc(row) -> dict:
+    return {"id": row["form_id"], "version": row["version"], "schema": row["schema"],
+            "created_at": stamp(row["created_at"]), "source": row["source"],
+            "user": row["username"]}
+
+
+def _link_doc(row) -> dict | None:
+    if row is None:
+        return None
+    return {"token": row["token"], "form_id": row["form_id"], "org_code": row["org_code"],
+            "created_at": stamp(row["created_at"]),
+            "revoked_at": _stamp_or_none(row["revoked_at"])}
+
+
+def _submission_doc(row) -> dict | None:
+    if row is None:
+        return None
+    doc = dict(row)
+    doc["submitted_at"] = stamp(row["submitted_at"])
+    return doc
+
+
+def _session_doc(row) -> dict | None:
+    if row is None:
+        return None
+    return {"id": row["id"], "username": row["username"],
+            "created_at": stamp(row["created_at"]), "expires_at": stamp(row["expires_at"])}
+
+
+def _filters(form_id, org_codes, date_from, date_to) -> tuple[str, list] | None:
+    """(WHERE clause, parameters) of the submission filters; None when nothing can match
+    (an empty org_codes). ValueError for a malformed date."""
+    low, high = common.day_of(date_from), common.day_of(date_to)
+    clauses, params = [], []
+    if form_id is not None:
+        clauses.append("form_id = %s")
+        params.append(form_id)
+    if org_codes is not None:
+        codes = sorted({str(code) for code in org_codes})
+        if not codes:
+            return None
+        clauses.append("org_code = ANY(%s)")
+        params.append(codes)
+    if low is not None:
+        clauses.append("submitted_on >= %s")
+        params.append(date.fromisoformat(low))
+    if high is not None:
+        clauses.append("submitted_on <= %s")
+        params.append(date.fromisoformat(high))
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _start_repeatable_read(conn) -> None:
+    """Make the transaction about to begin on ``conn`` one consistent read-only view."""
+    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+
+
+class PgStore:
+    """The storage contract on a PostgreSQL database (see storage.contract.Store).
+
+    ``PgStore(url, pool_size=4, photos_dir=None)``: at most ``pool_size`` connections per
+    process; photos in the database (every host sees them) unless ``photos_dir`` names a
+    folder shared by every host. StorageError when the server cannot be reached or when the
+    database's schema is missing or not the latest (``flask --app app init`` migrates it).
+    """
+
+    backend = "postgresql"
+
+    def __init__(self, url: str, pool_size: int = 4, photos_dir: str | None = None,
+                 timeout: float = 10.0):
+        if pool_size < 1:
+            raise ValueError("pool_size must be >= 1")
+        self.url = url
+        self.pool_size = pool_size
+        self.timeout = timeout
+        self.photos = FilePhotos(photos_dir) if photos_dir else None
+        self._lock = threading.Lock()
+        self._closed = False
+        self._check_schema()
+        self._pid = os.getpid()
+        self._pool = self._open_pool()
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+
+    @property
+    def location(self) -> str:
+        return public_location(self.url)
+
+    def _check_schema(self) -> None:
+        try:
+            with psycopg.connect(self.url, connect_timeout=self.timeout) as conn:
+                found = current_revision(conn)
+        except psycopg.Error as exc:
+            raise storage_error(MSG_READ, exc) from exc
+        if found != HEAD_REVISION:
+            state = "尚未创建" if found is None else "不是最新版本"
+            raise StorageError(MSG_SCHEMA.format(state=state, found=found or "无",
+                                                 head=HEAD_REVISION))
+
+    def _open_pool(self) -> ConnectionPool:
+        pool = ConnectionPool(
+            self.url, min_size=1, max_size=self.pool_size, timeout=self.timeout,
+            kwargs={"row_factory": dict_row, "connect_timeout": self.timeout,
+                    "application_name": "taizhang"},
+            # A connection broken since its last use (server restart, network) is replaced
+            # before it is handed out, instead of failing the request that gets it.
+            check=ConnectionPool.check_connection,
+            name=f"taizhang-{os.getpid()}", open=False)
+        try:
+            pool.open(wait=True, timeout=self.timeout)
+        except psycopg.Error as exc:
+            pool.close()
+            raise storage_error(MSG_READ, exc) from exc
+        return pool
+
+    def _get_pool(self) -> ConnectionPool:
+        """This process's pool (a forked child opens its own on first use)."""
+        if self._pid != os.getpid():
+            with self._lock:
+                if self._pid != os.getpid():
+                    _INHERITED_POOLS.append(self._pool)
+                    self._pool = self._open_pool()
+                    self._pid = os.getpid()
+        return self._pool
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            if self._pid == os.getpid():
+                self._pool.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def warm_up(self) -> None:
+        """Open this process's first connection now rather than on its first request."""
+        with self._connection(MSG_READ) as conn:
+            conn.execute("SELECT 1")
+
+    @contextmanager
+    def _connection(self, message: str, passthrough: tuple = ()):
+        """A pooled connection, in a transaction committed when the block ends (rolled back
+        when it raises). psycopg errors become StorageError(message), except ``passthrough``
+        ones; the Store's own exceptions pass unchanged (after the rollback)."""
+        try:
+            with self._get_pool().connection() as conn:
+                yield conn
+        except passthrough:
+            raise
+        except psycopg.Error as exc:
+            raise storage_error(message, exc) from exc
+
+    def _read(self):
+        return self._connection(MSG_READ)
+
+    def _write(self, passthrough: tuple = ()):
+        return self._connection(MSG_WRITE, passthrough)
+
+    @staticmethod
+    def _bump(conn, *tables: str) -> None:
+        """Mark tables changed, in the writing transaction (last, so that the row lock it takes
+        is held for the shortest time)."""
+        conn.execute("UPDATE table_versions SET version = version + 1 WHERE name = ANY(%s)",
+                     (sorted(tables),))
+
+    def version_of(self, table: str):
+        if table not in TABLES:
+            raise ValueError(f"unknown table {table!r}")
+        with self._read() as conn:
+            row = conn.execute("SELECT version FROM table_versions WHERE name = %s",
+                               (table,)).fetchone()
+        return row["version"]
+
+    # ---- forms ----------------------------------------------------------------------------------
+
+    def add_form_version(self, schema: Mapping, source: str, user: str | None = None) -> dict:
+        if not isinstance(schema, Mapping):
+            raise ValueError("schema must be a mapping")
+        form_id = text_arg(schema.get("id"), "schema id")
+        schema = json_copy(dict(schema))
+        common.json_text([schema, source, user])
+        with self._write() as conn:
+            # Writers of forms take turns (readers do not wait): max + 1 is never taken twice.
+            conn.execute("LOCK TABLE forms IN SHARE ROW EXCLUSIVE MODE")
+            version = conn.execute(
+                "SELECT coalesce(max(version), 0) + 1 AS next FROM forms WHERE form_id = %s",
+                (form_id,)).fetchone()["next"]
+            schema["version"] = version
+            row = conn.execute(
+                f"INSERT INTO forms ({FORM_COLUMNS}) VALUES (%s, %s, %s::jsonb, %s, %s, %s) "
+                f"RETURNING {FORM_COLUMNS}",
+                (form_id, version, common.json_text(schema), common.now(), source, user)
+            ).fetchone()
+            self._bump(conn, "forms")
+        return _form_doc(row)
+
+    def get_form(self, form_id: str, version: int | None = None) -> dict | None:
+        with self._read() as conn:
+            if version is None:
+                row = conn.execute(
+                    f"SELECT {FORM_COLUMNS} FROM forms WHERE form_id = %s "
+                    "ORDER BY version DESC LIMIT 1", (form_id,)).fetchone()
+            else:
+                row = conn.execute(
+                    f"SELECT {FORM_COLUMNS} FROM forms WHERE form_id = %s AND version = %s",
+                    (form_id, version)).fetchone()
+        return None if row is None else _form_doc(row)
+
+    def list_forms(self) -> list[dict]:
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT DISTINCT ON (form_id) {FORM_COLUMNS} FROM forms "
+                "ORDER BY form_id, version DESC").fetchall()
+        return [_form_doc(row) for row in rows]
+
+    def form_versions(self, form_id: str) -> list[dict]:
+        with self._read() as conn:
+            rows = conn.execute(f"SELECT {FORM_COLUMNS} FROM forms WHERE form_id = %s "
+                                "ORDER BY version", (form_id,)).fetchall()
+        return [_form_doc(row) for row in rows]
+
+    # ---- organizations --------------------------------------------------------------------------
+
+    def _store_orgs(self, rows: list[dict], replace: bool) -> int:
+        params = [(row["code"], common.json_text(row)) for row in rows]
+        with self._write() as conn:
+            conn.execute("LOCK TABLE orgs IN SHARE ROW EXCLUSIVE MODE")
+            if replace:
+                conn.execute("DELETE FROM orgs")
+            with conn.cursor() as cur:
+                # position comes from the identity in row order; an update keeps the old one
+                cur.executemany("INSERT INTO orgs (code, doc) VALUES (%s, %s::jsonb) "
+                                "ON CONFLICT (code) DO UPDATE SET doc = EXCLUDED.doc", params)
+            self._bump(conn, "orgs")
+        return len(rows)
+
+    def replace_orgs(self, rows: Iterable[Mapping]) -> int:
+        return self._store_orgs(common.org_rows(rows), replace=True)
+
+    def upsert_orgs(self, rows: Iterable[Mapping]) -> int:
+        return self._store_orgs(common.org_rows(rows), replace=False)
+
+    def get_org(self, code: str) -> dict | None:
+        with self._read() as conn:
+            row = conn.execute("SELECT doc FROM orgs WHERE code = %s", (code,)).fetchone()
+        return None if row is None else row["doc"]
+
+    def list_orgs(self) -> list[dict]:
+        with self._read() as conn:
+            return [row["doc"] for row in conn.execute("SELECT doc FROM orgs ORDER BY position")]
+
+    def delete_org(self, code: str) -> bool:
+        with self._write() as conn:
+            deleted = conn.execute("DELETE FROM orgs WHERE code = %s", (code,)).rowcount
+            if deleted:
+                self._bump(conn, "orgs")
+        return bool(deleted)
+
+    # ---- users and sessions ---------------------------------------------------------------------
+
+    def add_user(self, username: str, password_hash: str, role: str) -> dict:
+        username = text_arg(username, "username")
+        doc = {"username": username, "password_hash": password_hash, "role": role,
+               "created_at": stamp(common.now())}
+        text = common.json_text(doc)
+        with self._write() as conn:
+            added = conn.execute("INSERT INTO users (username, doc) VALUES (%s, %s::jsonb) "
+                                 "ON CONFLICT (username) DO NOTHING", (username, text)).rowcount
+            if not added:
+                raise DuplicateError(f"用户名已存在:{username}")
+            self._bump(conn, "users")
+        return doc
+
+    def get_user(self, username: str) -> dict | None:
+        with self._read() as conn:
+            row = conn.execute("SELECT doc FROM users WHERE username = %s",
+                               (username,)).fetchone()
+        return None if row is None else row["doc"]
+
+    def list_users(self) -> list[dict]:
+        with self._read() as conn:
+            return [row["doc"] for row in conn.execute("SELECT doc FROM users ORDER BY username")]
+
+    def set_password(self, username: str, password_hash: str) -> dict | None:
+        common.json_text(password_hash)
+        with self._write() as conn:
+            row = conn.execute(
+                "UPDATE users SET doc = doc || jsonb_build_object('password_hash', %s::text) "
+                "WHERE username = %s RETURNING doc", (password_hash, username)).fetchone()
+            if row is None:
+                return None
+            conn.execute("DELETE FROM sessions WHERE username = %s", (username,))
+            self._bump(conn, "users")
+        return row["doc"]
+
+    def create_session(self, username: str, lifetime: timedelta) -> dict:
+        text_arg(username, "username")
+        created = common.now()
+        expires = common.session_expiry(created, lifetime)
+        session_id = secrets.token_urlsafe(32)
+        with self._write() as conn:
+            conn.execute("DELETE FROM sessions WHERE expires_at <= %s", (created,))
+            row = conn.execute(
+                "INSERT INTO sessions (id, username, created_at, expires_at) "
+                "VALUES (%s, %s, %s, %s) RETURNING *",
+                (session_id, username, created, expires)).fetchone()
+        return _session_doc(row)
+
+    def get_session(self, session_id: str) -> dict | None:
+        if not isinstance(session_id, str) or not session_id or "\x00" in session_id:
+            return None
+        with self._read() as conn:
+            row = conn.execute("SELECT * FROM sessions WHERE id = %s AND expires_at > %s",
+                               (session_id, common.now())).fetchone()
+        return _session_doc(row)
+
+    def end_session(self, session_id: str) -> bool:
+        if not isinstance(session_id, str) or "\x00" in session_id:
+            return False
+        with self._write() as conn:
+            row = conn.execute("DELETE FROM sessions WHERE id = %s RETURNING expires_at",
+                               (session_id,)).fetchone()
+        return row is not None and row["expires_at"] > common.now()
+
+    def end_user_sessions(self, username: str) -> int:
+        with self._write() as conn:
+            rows = conn.execute("DELETE FROM sessions WHERE username = %s RETURNING expires_at",
+                                (username,)).fetchall()
+        now = common.now()
+        return sum(1 for row in rows if row["expires_at"] > now)
+
+    # ---- login throttling -----------------------------------------------------------------------
+
+    def record_login_failure(self, key: str, at: datetime) -> None:
+        text_arg(key, "key")
+        at = _aware(at)
+        with self._write() as conn:
+            conn.execute("DELETE FROM login_failures WHERE at < %s", (at - FAILURE_KEEP,))
+            conn.execute("INSERT INTO login_failures (key, at) VALUES (%s, %s)", (key, at))
+
+    def login_failures(self, key: str, since: datetime) -> list[datetime]:
+        with self._read() as conn:
+            rows = conn.execute("SELECT at FROM login_failures WHERE key = %s AND at >= %s "
+                                "ORDER BY at", (key, _aware(since))).fetchall()
+        return [row["at"] for row in rows]
+
+    # ---- links ----------------------------------------------------------------------------------
+
+    def get_link(self, token: str) -> dict | None:
+        if not isinstance(token, str) or "\x00" in token:
+            return None
+        with self._read() as conn:
+            return _link_doc(conn.execute(f"SELECT {LINK_COLUMNS} FROM links WHERE token = %s",
+                                          (token,)).fetchone())
+
+    def active_link(self, form_id: str, org_code: str) -> dict | None:
+        with self._read() as conn:
+            return _link_doc(conn.execute(
+                f"SELECT {LINK_COLUMNS} FROM links WHERE form_id = %s AND org_code = %s "
+                "AND revoked_at IS NULL", (form_id, org_code)).fetchone())
+
+    def create_link(self, form_id: str, org_code: str) -> dict:
+        text_arg(form_id, "form id")
+        text_arg(org_code, "organization code")
+        now = common.now()
+        with self._write() as conn:
+            # Link writers take turns, so concurrent regenerations each revoke the previous
+            # link instead of colliding on links_one_active_key (which still guards the rule).
+            conn.execute("LOCK TABLE links IN SHARE ROW EXCLUSIVE MODE")
+            conn.execute("UPDATE links SET revoked_at = %s WHERE form_id = %s "
+                         "AND org_code = %s AND revoked_at IS NULL", (now, form_id, org_code))
+            row = conn.execute(
+                f"INSERT INTO links ({LINK_COLUMNS}) VALUES (%s, %s, %s, %s, NULL) "
+                f"RETURNING {LINK_COLUMNS}",
+                (secrets.token_urlsafe(24), form_id, org_code, now)).fetchone()
+            self._bump(conn, "links")
+        return _link_doc(row)
+
+    def revoke_link(self, token: str) -> dict | None:
+        if not isinstance(token, str) or "\x00" in token:
+            return None
+        with self._write() as conn:
+            row = conn.execute(
+                f"UPDATE links SET revoked_at = %s WHERE token = %s AND revoked_at IS NULL "
+                f"RETURNING {LINK_COLUMNS}", (common.now(), token)).fetchone()
+            if row is not None:
+                self._bump(conn, "links")
+            else:
+                row = conn.execute(f"SELECT {LINK_COLUMNS} FROM links WHERE token = %s",
+                                   (token,)).fetchone()
+        return _link_doc(row)
+
+    def list_links(self, form_id: str, active_only: bool = False) -> list[dict]:
+        active = " AND revoked_at IS NULL" if active_only else ""
+        with self._read() as conn:
+            rows = conn.execute(f"SELECT {LINK_COLUMNS} FROM links WHERE form_id = %s{active} "
+                                "ORDER BY position", (form_id,)).fetchall()
+        return [_link_doc(row) for row in rows]
+
+    # ---- submissions ----------------------------------------------------------------------------
+
+    def _retried(self, stored: dict, form_id, org_code, answers, submission_id):
+        if common.same_submission(stored, form_id, org_code, answers):
+            return stored, False
+        raise SubmissionConflict(submission_id, stored["receipt"])
+
+    def add_submission(self, form_id: str, form_version: int, org_code: str, answers: Mapping,
+                       submission_id: str, token: str | None = None,
+                       files=None) -> tuple[dict, bool]:
+        common.check_submission_args(form_id, form_version, org_code, answers, submission_id)
+        answers_text = common.json_text(dict(answers))
+        files_text = common.json_text(list(files or []))
+        common.json_text(token)
+        stored = self.find_submission(submission_id)
+        if stored is not None:
+            return self._retried(stored, form_id, org_code, answers, submission_id)
+        moment = common.now()
+        submitted_at = stamp(moment)
+        try:
+            with self._write(passthrough=(pg_errors.UniqueViolation,)) as conn:
+                number = conn.execute(NEXT_RECEIPTS, (common.receipt_day(submitted_at), 1)
+                                      ).fetchone()["last"]
+                row = conn.execute(
+                    "INSERT INTO submissions (form_id, form_version, org_code, receipt, "
+                    "submission_id, submitted_at, submitted_on, token, files, answers) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb) "
+                    f"RETURNING {SUBMISSION_COLUMNS}",
+                    (form_id, form_version, org_code,
+                     common.make_receipt(common.receipt_day(submitted_at), number),
+                     submission_id, moment, date.fromisoformat(common.local_day(submitted_at)),
+                     token, files_text, answers_text)).fetchone()
+                self._bump(conn, "submissions")
+        except pg_errors.UniqueViolation as exc:
+            # Another process or host stored this submission id meanwhile: the transaction
+            # (and its receipt number) was rolled back; answer as a retry does.
+            stored = None
+            if exc.diag.constraint_name == "submissions_submission_id_key":
+                stored = self.find_submission(submission_id)
+            if stored is None:
+                raise StorageError(MSG_WRITE) from exc
+            return self._retried(stored, form_id, org_code, answers, submission_id)
+        return _submission_doc(row), True
+
+    def import_submissions(self, docs: Iterable[Mapping], batch: int = 2000) -> int:
+        count = 0
+        docs = iter(docs)
+        while chunk := list(islice(docs, batch)):
+            count += self._import_batch(chunk)
+        return count
+
+    def _import_batch(self, docs: list) -> int:
+        prepared, seen, per_day = [], set(), {}
+        for doc in docs:
+            sid = doc.get("submission_id") or secrets.token_hex(16)
+            common.check_submission_args(doc["form_id"], doc["form_version"], doc["org_code"],
+                                         doc["answers"], sid)
+            moment = common.parse_stamp(doc["submitted_at"])  # ValueError when malformed
+            if sid in seen:
+                raise DuplicateError(f"submission id {sid} already stored")
+            seen.add(sid)
+            day = common.receipt_day(doc["submitted_at"])
+            per_day[day] = per_day.get(day, 0) + 1
+            prepared.append((doc, sid, moment, day,
+                             common.json_text(list(doc.get("files") or [])),
+                             common.json_text(dict(doc["answers"]))))
+        try:
+            with self._write(passthrough=(pg_errors.UniqueViolation,)) as conn:
+                # Reserve each day's numbers at once: first = last - count + 1.
+                next_number = {}
+                for day, n in per_day.items():
+                    last = conn.execute(NEXT_RECEIPTS, (day, n)).fetchone()["last"]
+                    next_number[day] = last - n + 1
+                with conn.cursor() as cur, cur.copy(COPY_SUBMISSIONS) as copy:
+                    for doc, sid, moment, day, files_text, answers_text in prepared:
+                        receipt = common.make_receipt(day, next_number[day])
+                        next_number[day] += 1
+                        copy.write_row((
+                            doc["form_id"], doc["form_version"], doc["org_code"], receipt, sid,
+                            moment, common.local_day(doc["submitted_at"]), None, files_text,
+                            answers_text))
+                self._bump(conn, "submissions")
+        except pg_errors.UniqueViolation as exc:
+            if exc.diag.constraint_name == "submissions_submission_id_key":
+                raise DuplicateError("导入的提交编号已存在(这一批未导入)") from exc
+            raise StorageError(MSG_WRITE) from exc
+        return len(prepared)
+
+    def get_submission(self, receipt: str) -> dict | None:
+        if not isinstance(receipt, str) or "\x00" in receipt:
+            return None
+        with self._read() as conn:
+            return _submission_doc(conn.execute(
+                f"SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE receipt = %s",
+                (receipt,)).fetchone())
+
+    def find_submission(self, submission_id: str) -> dict | None:
+        if not isinstance(submission_id, str) or "\x00" in submission_id:
+            return None
+        with self._read() as conn:
+            return _submission_doc(conn.execute(
+                f"SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE submission_id = %s",
+                (submission_id,)).fetchone())
+
+    def query_submissions(self, form_id: str | None, org_codes: Iterable[str] | None = None,
+                          date_from=None, date_to=None, offset: int = 0,
+                          limit: int | None = None) -> tuple[int, list[dict]]:
+        if offset < 0 or (limit is not None and limit < 0):
+            raise ValueError("offset and limit must be >= 0")
+        where = _filters(form_id, org_codes, date_from, date_to)
+        if where is None:
+            return 0, []
+        clause, params = where
+        with self._read() as conn:
+            _start_repeatable_read(conn)  # the count and the page see the same rows
+            total = conn.execute(f"SELECT count(*) AS n FROM submissions{clause}",
+                                 params).fetchone()["n"]
+            rows = conn.execute(
+                f"SELECT {SUBMISSION_COLUMNS} FROM submissions{clause} "
+                "ORDER BY id DESC OFFSET %s LIMIT %s", [*params, offset, limit]).fetchall()
+        return total, [_submission_doc(row) for row in rows]
+
+    def iter_submissions(self, form_id: str | None, org_codes: Iterable[str] | None = None,
+                         date_from=None, date_to=None) -> tuple[int, Iterator[dict]]:
+        where = _filters(form_id, org_codes, date_from, date_to)
+        if where is None:
+            return 0, iter(())
+        clause, params = where
+        try:
+            stream = _Stream(self._get_pool(), self.timeout)
+        except psycopg.Error as exc:
+            raise storage_error(MSG_READ, exc) from exc
+        try:
+            conn = stream.conn
+            _start_repeatable_read(conn)
+            total = conn.execute(f"SELECT count(*) AS n FROM submissions{clause}",
+                                 params).fetchone()["n"]
+            stream.start(f"SELECT {SUBMISSION_COLUMNS} FROM submissions{clause} ORDER BY id",
+                         params)
+        except psycopg.Error as exc:
+            stream.close()
+            raise storage_error(MSG_READ, exc) from exc
+        except BaseException:
+            stream.close()
+            raise
+        return total, stream
+
+    def submission_versions(self, form_id: str) -> set[int]:
+        with self._read() as conn:
+            rows = conn.execute("SELECT DISTINCT form_version FROM submissions "
+                                "WHERE form_id = %s", (form_id,)).fetchall()
+        return {row["form_version"] for row in rows}
+
+    def submission_counts(self, form_id: str, date_from=None, date_to=None,
+                          org_codes: Iterable[str] | None = None) -> dict[str, int]:
+        where = _filters(form_id, org_codes, date_from, date_to)
+        if where is None:
+            return {}
+        clause, params = where
+        with self._read() as conn:
+            rows = conn.execute(f"SELECT org_code, count(*) AS n FROM submissions{clause} "
+                                "GROUP BY org_code", params).fetchall()
+        return {row["org_code"]: row["n"] for row in rows}
+
+    def count_submissions(self, form_id: str | None = None) -> int:
+        clause, params = _filters(form_id, None, None, None)
+        with self._read() as conn:
+            return conn.execute(f"SELECT count(*) AS n FROM submissions{clause}",
+                                params).fetchone()["n"]
+
+    # ---- photos ---------------------------------------------------------------------------------
+
+    def put_photo(self, data: bytes, content_type: str) -> str:
+        if not isinstance(data, (bytes, bytearray)) or not data:
+            raise ValueError("a photo must be non-empty bytes")
+        text_arg(content_type, "content type")
+        if self.photos is not None:
+            return self.photos.put(bytes(data), content_type)
+        name = common.photo_name(bytes(data), content_type)
+        with self._connection(MSG_PHOTO_WRITE) as conn:
+            conn.execute("INSERT INTO photos (name, content_type, size, data) "
+                         "VALUES (%s, %s, %s, %s) ON CONFLICT (name) DO NOTHING",
+                         (name, content_type, len(data), bytes(data)))
+        return name
+
+    def get_photo(self, name: str) -> dict | None:
+        if self.photos is not None:
+            return self.photos.get(name)
+        if not common.is_photo_name(name):
+            return None
+        with self._read() as conn:
+            row = conn.execute("SELECT name, content_type, size, data FROM photos "
+                               "WHERE name = %s", (name,)).fetchone()
+        return None if row is None else {**row, "data": bytes(row["data"])}
+
+    # ---- the whole database ---------------------------------------------------------------------
+
+    @contextmanager
+    def snapshot(self):
+        """One REPEATABLE READ, READ ONLY transaction on its own connection for the whole
+        block; records come through server-side cursors (memory stays flat)."""
+        try:
+            with self._get_pool().connection() as conn:
+                _start_repeatable_read(conn)
+                conn.execute("SELECT 1")  # the snapshot is taken here, at the start
+                yield _PgSnapshot(conn, self.photos)
+        except psycopg.Error as exc:
+            raise storage_error(MSG_READ, exc) from exc
+
+    def load(self, source, force: bool = False) -> dict[str, int]:
+        counts = {kind: 0 for kind in KINDS}
+        with self._write() as conn:
+            # Every lock at once, in the order writers take them (receipt_days before
+            # submissions), so that a restore never deadlocks with a submission.
+            conn.execute("LOCK TABLE receipt_days, submissions, forms, orgs, users, links, "
+                         "sessions IN ACCESS EXCLUSIVE MODE")
+            if not force:
+                held = conn.execute(
+                    "SELECT EXISTS (SELECT FROM forms) OR EXISTS (SELECT FROM orgs) "
+                    "OR EXISTS (SELECT FROM users) OR EXISTS (SELECT FROM links) "
+                    "OR EXISTS (SELECT FROM submissions) AS held").fetchone()["held"]
+                if held:
+                    raise RestoreRefused(f"数据库 {self.location} 中已有数据;确认覆盖请加 --force")
+            conn.execute("TRUNCATE forms, orgs, users, links, submissions, receipt_days, "
+                         "sessions RESTART IDENTITY")
+            with conn.cursor() as cur:
+                for kind in KINDS:
+                    counts[kind] = _copy_records(cur, kind, source.records(kind))
+            conn.execute(RESET_RECEIPT_DAYS)
+            counts["photos"] = self._load_photos(conn, source)
+            self._bump(conn, *TABLES)
+        return counts
+
+    def _load_photos(self, conn, source) -> int:
+        count = 0
+        for name in source.photo_names():
+            photo = source.photo(name)
+            if photo is None:
+                raise StorageError(f"备份中缺少照片 {name}")
+            data, content_type = bytes(photo["data"]), photo["content_type"]
+            if common.photo_name(data, content_type) != name:
+                raise StorageError(f"照片 {name} 的内容与名称不符")
+            if self.photos is not None:
+                self.photos.put(data, content_type)
+            else:
+                conn.execute("INSERT INTO photos (name, content_type, size, data) "
+                             "VALUES (%s, %s, %s, %s) ON CONFLICT (name) DO NOTHING",
+                             (name, content_type, len(data), data))
+            count += 1
+        return count
+
+    def check(self) -> dict:
+        problems = []
+        with self._read() as conn:
+            found = current_revision(conn)
+            settings = {row["name"]: row["setting"] for row in conn.execute(
+                "SELECT name, setting FROM pg_settings "
+                "WHERE name IN ('fsync', 'synchronous_commit')")}
+        if found != HEAD_REVISION:
+            problems.append(MSG_SCHEMA.format(state="不是最新版本", found=found or "无",
+                                              head=HEAD_REVISION))
+        for name, value in sorted(settings.items()):
+            if value == "off":
+                problems.append(f"PostgreSQL 设置 {name} = off:已确认的数据在断电或崩溃后"
+                                "可能丢失")
+        with self.snapshot() as snap:
+            counts = snap.counts()
+            missing = snap.missing_photos()
+            behind = snap.receipt_days_behind()
+        problems += [f"提交 {receipt} 引用的照片 {name} 不存在" for receipt, name in missing[:20]]
+        if len(missing) > 20:
+            problems.append(f"另有 {len(missing) - 20} 张照片缺失")
+        problems += [f"回执计数 {day} 落后于已有回执(最后 {last},已有 {highest})"
+                     for day, last, highest in behind[:20]]
+        return {"ok": not problems, "backend": self.backend, "location": self.location,
+                "counts": counts, "problems": problems, "schema_revision": found}
+
+
+def _copy_records(cur, kind: str, docs: Iterable[Mapping]) -> int:
+    """COPY one kind of snapshot documents into its (truncated) table; how many."""
+    count = 0
+    if kind == "forms":
+        with cur.copy(f"COPY forms ({FORM_COLUMNS}) FROM STDIN") as copy:
+            for doc in docs:
+                schema = {**doc["schema"], "version": doc["version"]}
+                copy.write_row((doc["id"], doc["version"], common.json_text(schema),
+                                common.parse_stamp(doc["created_at"]), doc.get("source"),
+                                doc.get("user")))
+                count += 1
+    elif kind == "orgs":
+        with cur.copy("COPY orgs (code, doc) FROM STDIN") as copy:
+            for doc in docs:
+                copy.write_row((text_arg(doc.get("code"), "organization code"),
+                                common.json_text(dict(doc))))
+                count += 1
+    elif kind == "users":
+        with cur.copy("COPY users (username, doc) FROM STDIN") as copy:
+            for doc in docs:
+                copy.write_row((text_arg(doc.get("username"), "username"),
+                                common.json_text(dict(doc))))
+                count += 1
+    elif kind == "links":
+        with cur.copy(f"COPY links ({LINK_COLUMNS}) FROM STDIN") as copy:
+            for doc in docs:
+                revoked = doc.get("revoked_at")
+                copy.write_row((doc["token"], doc["form_id"], doc["org_code"],
+                                common.parse_stamp(doc["created_at"]),
+                                common.parse_stamp(revoked) if revoked else None))
+                count += 1
+    elif kind == "submissions":
+        with cur.copy(COPY_SUBMISSIONS) as copy:
+            for doc in docs:
+                submitted_at = doc["submitted_at"]
+                files = list(doc.get("files") or common.photo_refs(doc.get("answers")))
+                copy.write_row((
+                    doc["form_id"], doc["form_version"], doc["org_code"], doc["receipt"],
+                    doc.get("submission_id") or secrets.token_hex(16),
+                    common.parse_stamp(submitted_at), common.local_day(submitted_at),
+                    doc.get("token"), common.json_text(files), common.json_text(doc["answers"])))
+                count += 1
+    else:
+        raise ValueError(f"unknown kind {kind!r}")
+    return count
+
+
+class _Stream:
+    """The iterator of iter_submissions: a server-side cursor in a REPEATABLE READ transaction
+    on a connection of its own, given back to the pool when the rows run out, on close(), or
+    when the iterator is garbage collected."""
+
+    def __init__(self, pool: ConnectionPool, timeout: float):
+        self._pool = pool
+        self.conn = pool.getconn(timeout=timeout)
+        self._cursor = None
+
+    def start(self, query: str, params) -> None:
+        self._cursor = self.conn.cursor(name=f"stream_{uuid.uuid4().hex}")
+        self._cursor.itersize = STREAM_BATCH
+        self._cursor.execute(query, params)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> dict:
+        if self.conn is None:
+            raise StopIteration
+        try:
+            row = self._cursor.fetchone()
+        except psycopg.Error as exc:
+            self.close()
+            raise storage_error(MSG_READ, exc) from exc
+        if row is None:
+            self.close()
+            raise StopIteration
+        return _submission_doc(row)
+
+    def close(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is None:
+            return
+        try:
+            if self._cursor is not None:
+                self._cursor.close()
+            conn.rollback()
+        except psycopg.Error:
+            pass  # the pool discards a broken connection
+        finally:
+            self._pool.putconn(conn)
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+class _PgSnapshot:
+    """storage.contract.Snapshot over one open REPEATABLE READ transaction."""
+
+    def __init__(self, conn, photos: FilePhotos | None):
+        self._conn = conn
+        self._photos = photos
+
+    def _rows(self, query: str, params=()):
+        with self._conn.cursor(name=f"snap_{uuid.uuid4().hex}") as cur:
+            cur.itersize = STREAM_BATCH
+            cur.execute(query, params)
+            yield from cur
+
+    def records(self, kind: str):
+        if kind not in SNAPSHOT_QUERIES:
+            raise ValueError(f"unknown kind {kind!r}")
+        for row in self._rows(SNAPSHOT_QUERIES[kind]):
+            if kind == "forms":
+                yield _form_doc(row)
+            elif kind == "links":
+                yield _link_doc(row)
+            elif kind == "submissions":
+                doc = _submission_doc(row)
+                del doc["id"]
+                yield doc
+            else:
+                yield row["doc"]
+
+    def photo_names(self):
+        if self._photos is not None:
+            yield from self._photos.names()
+        else:
+            for row in self._rows("SELECT name FROM photos ORDER BY name"):
+                yield row["name"]
+
+    def photo(self, name: str):
+        if self._photos is not None:
+            return self._photos.get(name)
+        row = self._conn.execute("SELECT name, content_type, size, data FROM photos "
+                                 "WHERE name = %s", (name,)).fetchone()
+        return None if row is None else {**row, "data": bytes(row["data"])}
+
+    def counts(self) -> dict[str, int]:
+        row = self._conn.execute(
+            "SELECT (SELECT count(*) FROM forms) AS forms, (SELECT count(*) FROM orgs) AS orgs, "
+            "(SELECT count(*) FROM users) AS users, (SELECT count(*) FROM links) AS links, "
+            "(SELECT count(*) FROM submissions) AS submissions, "
+            "(SELECT count(*) FROM photos) AS photos").fetchone()
+        counts = dict(row)
+        if self._photos is not None:
+            counts["photos"] = sum(1 for _ in self._photos.names())
+        return counts
+
+    def missing_photos(self) -> list[tuple[str, str]]:
+        """(receipt, photo name) of every photo a submission refers to (its ``files``, else
+        the image answers) that is not stored."""
+        if self._photos is None:
+            stored = {row["name"] for row in self._rows("SELECT name FROM photos")}
+        else:
+            stored = set(self._photos.names())
+        missing = []
+        # Only submissions that can refer to a photo at all are read.
+        for row in self._rows("SELECT receipt, files, answers FROM submissions "
+                              "WHERE files <> '[]' OR jsonb_path_exists(answers, "
+                              "'$.**.file') ORDER BY id"):
+            for name in row["files"] or common.photo_refs(row["answers"]):
+                if name not in stored:
+                    missing.append((row["receipt"], name))
+        return missing
+
+    def receipt_days_behind(self) -> list[tuple[str, int, int]]:
+        """(day, last receipt number issued, highest one stored) where the counter is behind
+        (the next submission of that day could not be stored)."""
+        rows = self._conn.execute(r"""
+            SELECT s.day, coalesce(d.last, 0) AS last, s.highest
+            FROM (SELECT split_part(receipt, '-', 1) AS day,
+                         max(split_part(receipt, '-', 2)::integer) AS highest
+                  FROM submissions WHERE receipt ~ '^\d{6}-\d{4,9}$' GROUP BY 1) s
+            LEFT JOIN receipt_days d ON d.day = s.day
+            WHERE coalesce(d.last, 0) < s.highest ORDER BY s.day""").fetchall()
+        return [(row["day"], row["last"], row["highest"]) for row in rows]
