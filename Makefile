@@ -13,7 +13,7 @@ export TAIZHANG_BASE_URL ?= http://$(HOST):$(PORT)
 # about 35 s here, so gunicorn's default of 30 s would cut it off.
 GUNICORN_TIMEOUT ?= 300
 
-.PHONY: run serve test secret init clean-venv
+.PHONY: run serve test screenshots secret init clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ serve: init   ## production server: gunicorn, $$WEB_CONCURRENCY workers
 
 test: $(VENV)/.dev-deps   ## the whole test suite (browser tests need /usr/bin/chromium)
 	$(BIN)/python -m pytest
+
+screenshots: $(VENV)/.dev-deps   ## refresh docs/screenshots from the browser test
+	TAIZHANG_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest tests/browser -q
 
 clean-venv:
 	rm -rf $(VENV)

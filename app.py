@@ -4,8 +4,9 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
+import db
 import storage
-from views import auth, admin, public, web
+from views import admin, auth, public
 
 csrf = CSRFProtect()
 
@@ -19,7 +20,7 @@ def create_app(test_config=None):
         n = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_prefix=n)
 
-    web.init_store(app)
+    db.init_app(app)
     auth.init_login(app)
     csrf.init_app(app)
     app.register_blueprint(public.bp)

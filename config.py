@@ -4,6 +4,7 @@ Every setting an operator may change is listed in DEFAULTS with the environment 
 overrides it, so the README table and this module cannot drift apart.
 """
 import os
+from datetime import timedelta
 
 DEFAULT_SECRET_KEY = "dev"
 
@@ -16,6 +17,7 @@ DEFAULTS = {
     "IMAGE_MAX_BYTES": 10 * 1024 * 1024,
     "SUBMISSIONS_PER_PAGE": 50,
     "PROXY_COUNT": 0,  # reverse proxies in front whose X-Forwarded-* headers are trusted
+    "SESSION_LIFETIME": timedelta(hours=12),  # an admin login lasts a working day
     "WTF_CSRF_TIME_LIMIT": None,  # a village form may stay open for hours on a phone
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
@@ -31,6 +33,7 @@ ENVIRONMENT = {
     "MAX_CONTENT_LENGTH": ("TAIZHANG_MAX_UPLOAD_MB", lambda mb: int(float(mb) * 1024 * 1024)),
     "SESSION_COOKIE_SECURE": ("TAIZHANG_SECURE_COOKIES", lambda v: v.lower() in ("1", "true", "yes")),
     "PROXY_COUNT": ("TAIZHANG_PROXIES", int),
+    "SESSION_LIFETIME": ("TAIZHANG_SESSION_HOURS", lambda h: timedelta(hours=float(h))),
 }
 
 

@@ -38,7 +38,7 @@ from decimal import Decimal
 import xlsxwriter
 
 from forms.fields import cell_value
-from orgs import path_columns
+from services.orgs import path_columns
 
 WORKBOOK_OPTIONS = {
     "constant_memory": True,

@@ -7,9 +7,9 @@ import os
 import random
 from datetime import datetime, timedelta
 
-import orgs as org_tree
-from forms.loader import load_builtin_schemas
 from seed_data.demo_answers import fake_answers
+from services import orgs
+from services.formdefs import install_builtin_forms
 
 DEMO_ORGS_CSV = os.path.join(os.path.dirname(os.path.abspath(__file__)), "seed_data",
                              "demo_orgs.csv")
@@ -20,18 +20,11 @@ def seed_first_start(store, demo_orgs=True):
 
     Returns {"forms": [ids added], "orgs": number of orgs added}.
     """
-    existing = {f["id"] for f in store.list_forms()}
-    added = []
-    for schema in load_builtin_schemas():
-        if schema["id"] not in existing:
-            store.add_form_version(schema, source="builtin")
-            added.append(schema["id"])
+    added = install_builtin_forms(store)
     org_count = 0
     if demo_orgs and not store.list_orgs():
         with open(DEMO_ORGS_CSV, "rb") as f:
-            rows = org_tree.parse_orgs_csv(f.read(), [])
-        store.upsert_orgs(rows)
-        org_count = len(rows)
+            org_count = len(orgs.import_csv(store, f.read()))
     return {"forms": added, "orgs": org_count}
 
 

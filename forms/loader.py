@@ -83,26 +83,27 @@ def _reject_duplicate_keys(pairs):
     seen = {}
     for key, value in pairs:
         if key in seen:
-            raise ValueError(f"duplicate key '{key}'")
+            raise ValueError(f"键 '{key}' 重复出现")
         seen[key] = value
     return seen
 
 
 def parse_schema_text(text, source="<upload>"):
-    """JSON text (str or UTF-8 bytes, BOM allowed) -> Python data; SchemaError on bad JSON."""
+    """JSON text (str or UTF-8 bytes, BOM allowed) -> Python data; SchemaError (Chinese
+    reason, the line and column as the path) on bad JSON or a key given twice in one object."""
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8-sig")
         except UnicodeDecodeError:
-            raise SchemaError(source, "", "the file is not UTF-8 text") from None
+            raise SchemaError(source, "", "文件不是 UTF-8 编码") from None
     text = text.lstrip("\ufeff")
     try:
         return json.loads(text, object_pairs_hook=_reject_duplicate_keys)
     except json.JSONDecodeError as error:
-        raise SchemaError(source, f"line {error.lineno}, column {error.colno}",
-                          f"invalid JSON: {error.msg}") from None
+        raise SchemaError(source, f"第 {error.lineno} 行第 {error.colno} 列",
+                          f"JSON 格式错误:{error.msg}") from None
     except ValueError as error:  # from _reject_duplicate_keys
-        raise SchemaError(source, "", f"invalid JSON: {error}") from None
+        raise SchemaError(source, "", f"JSON 格式错误:{error}") from None
 
 
 def load_schema_file(path):

@@ -14,7 +14,7 @@ from .errors import DuplicateError, RestoreRefused, StorageError, SubmissionConf
 from .tiny import DB_FILENAME, TinyStore
 
 __all__ = [
-    "Store", "Snapshot", "KINDS", "TABLES", "TinyStore", "open_store", "is_postgres_url",
+    "Store", "Snapshot", "KINDS", "TABLES", "TinyStore", "open_store", "is_postgres_url", "migrate",
     "StorageError", "SubmissionConflict", "DuplicateError", "RestoreRefused", "DB_FILENAME",
     "FORMS", "ORGS",
 ]
@@ -24,6 +24,16 @@ FORMS, ORGS = "forms", "orgs"
 
 def is_postgres_url(url: str | None) -> bool:
     return bool(url) and url.split("://", 1)[0] in ("postgresql", "postgres")
+
+
+def migrate(database_url: str) -> tuple[str | None, str]:
+    """Create or upgrade the schema of a PostgreSQL database ((revision before, after)); the
+    TinyDB file needs none."""
+    if not is_postgres_url(database_url):
+        raise ValueError("TAIZHANG_DATABASE_URL must start with postgresql://")
+    from .pg import migrate as pg_migrate
+
+    return pg_migrate(database_url)
 
 
 def open_store(database_url: str | None, data_dir: str, **options) -> Store:

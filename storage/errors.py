@@ -3,6 +3,7 @@
 ``str()`` of each is safe to show to a user (Chinese): the web layer turns ``StorageError`` into
 a 503 page and ``SubmissionConflict`` into a 409 page, the CLI prints them.
 """
+import errno
 
 
 class StorageError(Exception):
@@ -27,3 +28,22 @@ class DuplicateError(ValueError):
 
 class RestoreRefused(StorageError):
     """A restore would overwrite a database that holds data, and force was not given."""
+
+
+_ERRNO_HINTS = {
+    errno.ENOSPC: "磁盘空间不足",
+    errno.EDQUOT: "磁盘配额已满",
+    errno.EACCES: "没有写入权限",
+    errno.EPERM: "没有写入权限",
+    errno.EROFS: "文件系统为只读",
+    errno.EIO: "磁盘读写错误",
+}
+
+
+def os_failure(message: str, exc: OSError | None = None) -> StorageError:
+    """A StorageError for a failed file operation: ``message`` plus what the error number
+    means for the operator ("磁盘空间不足"...)."""
+    hint = _ERRNO_HINTS.get(exc.errno) if exc is not None else None
+    if hint:
+        message = f"{message.rstrip('。')}({hint})"
+    return StorageError(message)

@@ -50,7 +50,7 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Document, Table
 
-from .errors import RestoreRefused, StorageError
+from .errors import RestoreRefused, StorageError, os_failure
 
 __all__ = [
     "StorageError", "RawJSON", "RawRef", "FileHandle", "LogStorage", "LogTable", "LogDB", "Transaction",
@@ -63,14 +63,6 @@ log = logging.getLogger(__name__)
 # Messages shown to users (a Flask view turns StorageError into a 503 page).
 MSG_WRITE_FAILED = "数据保存失败,请稍后重试"
 MSG_READ_FAILED = "数据读取失败,请稍后重试"
-_ERRNO_HINTS = {
-    errno.ENOSPC: "磁盘空间不足",
-    errno.EDQUOT: "磁盘配额已满",
-    errno.EACCES: "没有写入权限",
-    errno.EPERM: "没有写入权限",
-    errno.EROFS: "文件系统为只读",
-    errno.EIO: "磁盘读写错误",
-}
 
 _READ_CHUNK = 256 << 10
 _SNAPSHOT_BUFFER = 1 << 20
@@ -87,13 +79,6 @@ _RAW_OPEN = b',"raw":['
 
 class CorruptRecord(ValueError):
     """A complete line of the log that cannot be decoded (bad checksum, framing or JSON)."""
-
-
-def os_failure(message: str, exc: OSError | None = None) -> StorageError:
-    hint = _ERRNO_HINTS.get(exc.errno) if exc is not None else None
-    if hint:
-        message = f"{message.rstrip('。')}({hint})"
-    return StorageError(message)
 
 
 class RawJSON(bytes):

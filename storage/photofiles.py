@@ -11,8 +11,8 @@ import tempfile
 from collections.abc import Iterator
 
 from .common import content_type_of, is_photo_name, photo_name
-from .errors import StorageError
-from .logdb import fsync_dir, os_failure
+from .errors import StorageError, os_failure
+from .logdb import fsync_dir
 
 MSG_PHOTO_WRITE_FAILED = "照片保存失败,请稍后重试"
 

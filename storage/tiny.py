@@ -20,7 +20,7 @@ from . import common
 from .common import json_copy, stamp, text_arg
 from .errors import DuplicateError, RestoreRefused, StorageError, SubmissionConflict
 from .indexes import LINKS, SUBMISSIONS, Indexes
-from .logdb import LogDB, RawJSON, _NotPlain, _plain_copy
+from .logdb import LogDB, LogStorage, RawJSON, _NotPlain, _plain_copy
 from .logdb import check as check_log
 from .photofiles import FilePhotos
 
@@ -198,7 +198,11 @@ class TinyStore:
 
     def end_session(self, session_id: str) -> bool:
         with self._db.transaction():
-            return bool(self._sessions.remove(Q.id == session_id))
+            doc = self._sessions.get(Q.id == session_id)
+            if doc is None:
+                return False
+            self._sessions.remove(Q.id == session_id)
+            return common.parse_stamp(doc["expires_at"]) > common.now()
 
     def end_user_sessions(self, username: str) -> int:
         with self._db.transaction():
@@ -451,6 +455,25 @@ class TinyStore:
                 "counts": counts, "problems": problems,
                 "bytes": report["bytes"], "records": report["records"],
                 "torn_tail_bytes": report["torn_tail_bytes"]}
+
+
+@contextmanager
+def open_log_backup(path):
+    """A backup file of the log format (a TinyDB database file) as a Snapshot; no photos."""
+    engine = LogStorage(path, readonly=True)
+    try:
+        tables = engine.snapshot()
+        yield _TinySnapshot(tables, _NoPhotos())
+    finally:
+        engine.close()
+
+
+class _NoPhotos:
+    def names(self):
+        return iter(())
+
+    def get(self, name):
+        return None
 
 
 def _stored_form(kind: str, doc: Mapping) -> dict:

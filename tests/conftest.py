@@ -1,4 +1,5 @@
 """Fixtures: a real app on a real database in a temp folder, clients with and without login."""
+pytest_plugins = ["support.pg"]
 import json
 
 import pytest
@@ -7,7 +8,8 @@ from app import create_app
 from forms.loader import check_schema
 from seed import seed_first_start
 from support.helpers import ADMIN, BASE_URL, PROJECT_FORM, login
-from views.web import get_store
+from db import get_store
+from services.accounts import create_user
 
 
 @pytest.fixture
@@ -44,10 +46,8 @@ def runner(app):
 
 @pytest.fixture
 def admin_client(app, client):
-    from views.auth import create_user
-
     with app.app_context():
-        create_user(ADMIN[0], ADMIN[1], "admin")
+        create_user(get_store(), ADMIN[0], ADMIN[1], "admin")
     response = login(client)
     assert response.status_code == 302
     return client

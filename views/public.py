@@ -1,10 +1,11 @@
 """Public entry: the QR-code capability links that village cadres open in WeChat."""
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
-import orgs as org_tree
-import storage
-from forms.builder import build_form_class, collect_answers, new_submission_id
-from views.web import get_store, orgs_by_code, store_cached
+import db
+from db import get_store
+from forms.builder import build_form_class, new_submission_id
+from services import submissions as submission_service
+from services.orgs import org_index
 
 bp = Blueprint("public", __name__)
 
@@ -17,34 +18,24 @@ def _form_entry(store, form_id):
     return form_doc["schema"], build_form_class(form_doc["schema"])
 
 
-def _org_entry(store, code):
-    """(org, org path) of an organization, or None."""
-    orgs = orgs_by_code(store)
-    if code not in orgs:
-        return None
-    return orgs[code], org_tree.org_path(orgs, code)
-
-
 def _resolve(token):
     """The active link, its form (latest version) with its form class, its organization and
     the organization's path, or 404.
 
     Every request of a village's link needs the same form and organization: they are built
-    once per process and reused until the forms or organizations change (get_link has just
-    caught up with the file, so a change by any process is seen). They are shared: read only.
-    """
+    once per process and reused until a form or an organization changes (on any worker or
+    host: db.cached keys on Store.version_of). They are shared: read only."""
     store = get_store()
     link = store.get_link(token)
     if link is None or link.get("revoked_at"):
         abort(404)
     form_id, code = link["form_id"], link["org_code"]
-    form_entry = store_cached(store, storage.FORMS, form_id,
-                              lambda: _form_entry(store, form_id))
-    org_entry = store_cached(store, storage.ORGS, code, lambda: _org_entry(store, code))
-    if form_entry is None or org_entry is None:
+    form_entry = db.cached("forms", form_id, lambda: _form_entry(store, form_id))
+    index = org_index(store)
+    if form_entry is None or code not in index:
         abort(404)
-    (schema, form_class), (org, path) = form_entry, org_entry
-    return link, schema, form_class, org, path
+    schema, form_class = form_entry
+    return link, schema, form_class, index.get(code), index.path(code)
 
 
 @bp.route("/")
@@ -59,15 +50,7 @@ def entry(token):
     if request.method == "GET":
         form.submission_id.data = new_submission_id()
     elif form.validate_on_submit():
-        store = get_store()
-        answers, files = collect_answers(form, schema)
-        for name, file_storage in files.items():
-            file_storage.stream.seek(0)
-            answers[name]["file"] = store.put_photo(file_storage.stream.read(),
-                                                    answers[name]["content_type"])
-        doc, _created = store.add_submission(
-            form_id=schema["id"], form_version=schema["version"], org_code=org["code"],
-            answers=answers, submission_id=form.submission_id.data, token=token)
+        doc, _created = submission_service.submit(get_store(), schema, org["code"], token, form)
         return redirect(url_for("public.receipt", token=token, receipt=doc["receipt"]), 303)
     status = 422 if request.method == "POST" else 200
     response = current_app.make_response((render_template(

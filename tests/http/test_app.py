@@ -8,10 +8,12 @@ import openpyxl
 import pytest
 from PIL import Image
 
-from support.helpers import ADMIN, BASE_URL, PROJECT_FORM, VALID, csrf_token, login, open_form
+from support.helpers import (ADMIN, BASE_URL, PROJECT_FORM, VALID, csrf_token, db_file, login,
+                             open_form)
 from forms.loader import check_schema
 from storage import TinyStore as Store
-from views.web import db_path, get_store
+from db import get_store
+from services import accounts
 
 def submit(client, token, answers, **files):
     html, hidden = open_form(client, token)
@@ -47,10 +49,8 @@ def test_every_admin_page_renders_for_admin(admin_client, url):
 
 
 def test_login_wrong_password_then_right(app, client):
-    from views.auth import create_user
-
     with app.app_context():
-        create_user(*ADMIN, "admin")
+        accounts.create_user(get_store(), *ADMIN, "admin")
         assert get_store().get_user("admin")["password_hash"].startswith("scrypt:")
     bad = login(client, password="wrong password")
     assert bad.status_code == 401
@@ -61,11 +61,9 @@ def test_login_wrong_password_then_right(app, client):
 
 
 def test_repeated_failed_logins_are_throttled(app, client):
-    from views import auth
-
     with app.app_context():
-        auth.create_user(*ADMIN, "admin")
-    for _ in range(auth.MAX_FAILURES):
+        accounts.create_user(get_store(), *ADMIN, "admin")
+    for _ in range(accounts.MAX_FAILURES):
         assert login(client, password="guess-guess").status_code == 401
     blocked = login(client)  # even the right password, until the window passes
     assert blocked.status_code == 429 and "次数过多" in blocked.get_data(as_text=True)
@@ -85,10 +83,8 @@ def test_logout_is_post_with_csrf(admin_client):
 
 
 def test_login_next_redirect_only_to_local_paths(app, client):
-    from views.auth import create_user
-
     with app.app_context():
-        create_user(*ADMIN, "admin")
+        accounts.create_user(get_store(), *ADMIN, "admin")
     page = client.get("/login").get_data(as_text=True)
     response = client.post("/login?next=https://evil.example/x", data={
         "username": ADMIN[0], "password": ADMIN[1], "csrf_token": csrf_token(page)})
@@ -184,7 +180,11 @@ def test_missing_required_and_bad_types_show_errors_and_store_nothing(client, en
     response = submit(client, token, bad)
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert "此项为必填项" in html or "必填" in html
+    # each error beside its own field (the id the input's aria-describedby points at)
+    assert re.search(r'id="title-error" role="alert">此项为必填项<', html)
+    assert re.search(r'id="people-error" role="alert">请输入整数<', html)
+    assert re.search(r'id="phone-error" role="alert">请输入正确的手机号码<', html)
+    assert re.search(r'id="assigner-error" role="alert">此项为必填项<', html)
     assert 'value="十二"' in html  # the cadre's input is kept
     assert store.count_submissions("t_project") == 0
 
@@ -221,7 +221,7 @@ def test_entry_page_follows_new_form_version_and_org_changes(app, client, entry)
     assert "测试项目表" in html and org["name"] in html
     changed = json.loads(json.dumps(PROJECT_FORM))
     changed["title"] = "测试项目表第二版"
-    other = Store(db_path(app))  # another process's Store on the same file
+    other = Store(db_file(app))  # another process's Store on the same file
     try:
         other.add_form_version(check_schema(changed), source="cli")
         other.upsert_orgs([{**org, "name": "千佛塔新村"}])

@@ -4,16 +4,17 @@ import errno
 import io
 import os
 import re
+import shutil
+import zipfile
 
 import pytest
 from PIL import Image
 
-from support.helpers import VALID, open_form
-from views.web import db_path
+from support.helpers import VALID, db_file, open_form
 
 
 def db_bytes(app):
-    with open(db_path(app), "rb") as f:
+    with open(db_file(app), "rb") as f:
         return f.read()
 
 
@@ -33,13 +34,15 @@ def test_seed_demo_fills_realistic_submissions(runner, store):
 
 def test_backup_restore_and_check_db(app, runner, store, tmp_path):
     runner.invoke(args=["seed-demo", "--submissions", "50", "--seed", "1"])
+    photo = store.put_photo(png(), "image/png")
     backup = tmp_path / "nightly"
     backup.mkdir()
     result = runner.invoke(args=["backup", str(backup)])
     assert result.exit_code == 0, result.output
     [snapshot] = list(backup.iterdir())
-    assert re.fullmatch(r"taizhang-\d{8}-\d{6}\.db", snapshot.name)
-    assert "submissions 50" in result.output
+    assert re.fullmatch(r"taizhang-\d{8}-\d{6}\.zip", snapshot.name)
+    assert "submissions 50" in result.output and "photos 1" in result.output
+    receipts = {d["receipt"] for d in store.query_submissions(None)[1]}
 
     runner.invoke(args=["seed-demo", "--submissions", "5"])
     refused = runner.invoke(args=["restore", str(snapshot)])
@@ -47,21 +50,42 @@ def test_backup_restore_and_check_db(app, runner, store, tmp_path):
     assert store.count_submissions() == 55
     restored = runner.invoke(args=["restore", str(snapshot), "--force"])
     assert restored.exit_code == 0, restored.output
-    assert store.count_submissions() == 50  # the live Store noticed the new file
+    assert store.count_submissions() == 50  # the live Store sees the restored data
+    assert {d["receipt"] for d in store.query_submissions(None)[1]} == receipts
+    assert store.get_photo(photo)["data"] == png()
 
     check = runner.invoke(args=["check-db"])
     assert check.exit_code == 0 and "submissions 50" in check.output and "ok" in check.output
-    data = bytearray(snapshot.read_bytes())
-    middle = data.index(b"\n", len(data) // 2) - 10
-    data[middle] = ord("#") if data[middle] != ord("#") else ord("%")
-    snapshot.write_bytes(bytes(data))
+    assert runner.invoke(args=["check-db", str(snapshot)]).exit_code == 0
+    with zipfile.ZipFile(snapshot) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    damaged = bytearray(members["submissions.jsonl"])
+    damaged[len(damaged) // 2] ^= 0x01
+    members["submissions.jsonl"] = bytes(damaged)
+    with zipfile.ZipFile(snapshot, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
     corrupt = runner.invoke(args=["check-db", str(snapshot)])
-    assert corrupt.exit_code != 0 and "corrupt" in corrupt.output
+    assert corrupt.exit_code != 0 and "submissions.jsonl" in corrupt.output
     assert runner.invoke(args=["restore", str(snapshot), "--force"]).exit_code != 0
+    assert store.count_submissions() == 50
+
+
+def test_restore_reads_a_backup_of_the_earlier_log_format(app, runner, store, tmp_path):
+    """Nightly backups made before the portable format (copies of the TinyDB file) restore."""
+    runner.invoke(args=["seed-demo", "--submissions", "20", "--seed", "2"])
+    old = tmp_path / "taizhang-20261120-023000.db"
+    shutil.copy(db_file(app), old)
+    receipts = {d["receipt"] for d in store.query_submissions(None)[1]}
+    runner.invoke(args=["seed-demo", "--submissions", "5"])
+    assert runner.invoke(args=["check-db", str(old)]).exit_code == 0
+    result = runner.invoke(args=["restore", str(old), "--force"])
+    assert result.exit_code == 0, result.output
+    assert {d["receipt"] for d in store.query_submissions(None)[1]} == receipts
 
 
 def test_check_db_reports_a_torn_last_line_without_failing(app, runner, store):
-    with open(db_path(app), "ab") as f:
+    with open(db_file(app), "ab") as f:
         f.write(b'{"crc":"00000000","len":[5],"ops":[["put"')
     result = runner.invoke(args=["check-db"])
     assert result.exit_code == 0 and "torn" in result.output

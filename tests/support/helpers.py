@@ -1,9 +1,15 @@
 """Helpers the tests import (constants, page scraping, the test form): one module, so that
 every test folder gets the same ones (fixtures are in tests/conftest.py)."""
+import os
 import re
 
 BASE_URL = "https://tz.example.gov.cn/taizhang"
 ADMIN = ("admin", "correct horse battery")
+
+
+def db_file(app):
+    """The TinyDB file of a test app."""
+    return os.path.join(app.config["DATA_DIR"], "taizhang.db")
 
 
 def csrf_token(html):

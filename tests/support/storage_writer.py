@@ -1,12 +1,13 @@
 """A separate process writing through the Store, for tests/test_storage_concurrency.py.
 
     python tests/support/storage_writer.py DB add PREFIX COUNT [GO_FILE]
-    python tests/storage_writer.py DB forever PREFIX
-    python tests/storage_writer.py DB same SUBMISSION_ID [GO_FILE]
+    python tests/support/storage_writer.py DB forever PREFIX
+    python tests/support/storage_writer.py DB same SUBMISSION_ID [GO_FILE]
 
 Prints "ready" once the database is open (then waits for GO_FILE to exist, if given, so that
 several writers start together), then one line per acknowledged submission, printed and flushed
-only after add_submission() returned: "ok SUBMISSION_ID RECEIPT DOC_ID CREATED".
+only after add_submission() returned: "ok SUBMISSION_ID RECEIPT ID CREATED STARTED", STARTED
+being the wall-clock time (time.time()) just before add_submission() was called.
 """
 import os
 import sys
@@ -27,8 +28,11 @@ ANSWERS = {
 }
 
 
-def ack(doc, created):
-    print("ok", doc["submission_id"], doc["receipt"], doc["id"], int(created), flush=True)
+def add(store, *args):
+    started = time.time()
+    doc, created = store.add_submission(*args)
+    print("ok", doc["submission_id"], doc["receipt"], doc["id"], int(created), repr(started),
+          flush=True)
 
 
 def wait_for(go_file):
@@ -43,18 +47,16 @@ def main(db, mode, *args):
         prefix, count = args[0], int(args[1])
         wait_for(args[2] if len(args) > 2 else None)
         for i in range(count):
-            ack(*store.add_submission("dev", 1, f"org-{i % 7}", {**ANSWERS, "n": i},
-                                      f"{prefix}-{i}"))
+            add(store, "dev", 1, f"org-{i % 7}", {**ANSWERS, "n": i}, f"{prefix}-{i}")
     elif mode == "forever":
         wait_for(None)
         i = 0
         while True:
-            ack(*store.add_submission("dev", 1, f"org-{i % 7}", {**ANSWERS, "n": i},
-                                      f"{args[0]}-{i}"))
+            add(store, "dev", 1, f"org-{i % 7}", {**ANSWERS, "n": i}, f"{args[0]}-{i}")
             i += 1
     elif mode == "same":
         wait_for(args[1] if len(args) > 1 else None)
-        ack(*store.add_submission("dev", 1, "org-1", ANSWERS, args[0]))
+        add(store, "dev", 1, "org-1", ANSWERS, args[0])
     else:
         raise SystemExit(f"unknown mode {mode}")
     store.close()

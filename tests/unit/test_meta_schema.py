@@ -343,14 +343,14 @@ def test_broken_json_names_line_and_column(tmp_path):
     path.write_text('{\n  "id": "demo",\n  "title": "t"\n  "fields": []\n}', encoding="utf-8")
     with pytest.raises(SchemaError) as info:
         load_schema_file(path)
-    assert info.value.path == "line 4, column 3"
-    assert info.value.reason.startswith("invalid JSON")
+    assert info.value.path == "第 4 行第 3 列"
+    assert info.value.reason.startswith("JSON 格式错误")
 
 
 def test_duplicate_json_keys_are_refused():
     with pytest.raises(SchemaError) as info:
         check_schema('{"id": "demo", "id": "demo2", "title": "t", "description": "", "fields": []}')
-    assert "duplicate key 'id'" in info.value.reason
+    assert "键 'id' 重复出现" in info.value.reason
 
 
 def test_missing_file_is_a_schema_error(tmp_path):

@@ -1,8 +1,8 @@
 """orgs.py: CSV import parsing/validation (every error kind, with its row) and tree helpers."""
 import pytest
 
-import orgs
-from orgs import OrgImportError, parse_orgs_csv
+from services import orgs
+from services.orgs import OrgImportError, parse_orgs_csv
 
 HEADER = "code,name,parent_code,kind\n"
 GOOD = (HEADER

@@ -1,4 +1,5 @@
-"""Organizations: CSV import parsing and validation, CSV export, and tree helpers. Pure.
+"""Organizations: the rules for a code and a name, CSV import/export, the tree, and the actions
+the pages and the CLI take (save, import, delete).
 
 An organization is a plain dict ``{"code", "name", "parent_code", "kind"}`` (``parent_code`` is
 None for a top-level county). The tree is county -> township (乡镇党委) -> village (村党组织),
@@ -60,6 +61,31 @@ class OrgImportError(ValueError):
     def messages(self):
         """The errors as lines to show a user: "第 3 行:…" (row 0: the file as a whole)."""
         return [f"第 {row} 行:{reason}" if row else reason for row, reason in self.errors]
+
+
+# ---------------------------------------------------------------- the rules for one field
+
+def code_problem(code):
+    """Why ``code`` (stripped) cannot be an organization code, or None. The one rule for the
+    edit page, the CSV import and the CLI."""
+    if not code:
+        return "编码不能为空"
+    if not CODE_RE.match(code):
+        return f"编码「{code}」无效:只能包含字母、数字、- 和 _,以字母或数字开头,最长 32 位"
+    return None
+
+
+def name_problem(name):
+    """Why ``name`` (stripped) cannot be an organization name, or None (same rule everywhere)."""
+    if not name:
+        return "名称不能为空"
+    if len(name) > NAME_MAX:
+        return f"名称太长({len(name)} 个字),最多 {NAME_MAX} 个字"
+    if any(unicodedata.category(ch).startswith("C") for ch in name):
+        return "名称不能包含换行或控制字符"
+    if name.startswith(_FORMULA_START):
+        return "名称不能以 = + - @ 开头"
+    return None
 
 
 # ---------------------------------------------------------------- import
@@ -150,24 +176,17 @@ def validate_rows(rows, existing=(), row_numbers=None):
         kind = _normalize_kind(kind_raw)
         row_errors = []
 
-        if not code:
-            row_errors.append("编码不能为空")
-        elif not CODE_RE.match(code):
-            row_errors.append(f"编码「{code}」无效:只能包含字母、数字、- 和 _,以字母或数字开头,"
-                              "最长 32 位")
+        problem = code_problem(code)
+        if problem:
+            row_errors.append(problem)
         elif code in first_seen:
             row_errors.append(f"编码 {code} 与第 {first_seen[code]} 行重复")
         else:
             first_seen[code] = number
 
-        if not name:
-            row_errors.append("名称不能为空")
-        elif len(name) > NAME_MAX:
-            row_errors.append(f"名称太长({len(name)} 个字),最多 {NAME_MAX} 个字")
-        elif any(unicodedata.category(ch).startswith("C") for ch in name):
-            row_errors.append("名称不能包含换行或控制字符")
-        elif name.startswith(_FORMULA_START):
-            row_errors.append("名称不能以 = + - @ 开头")
+        problem = name_problem(name)
+        if problem:
+            row_errors.append(problem)
 
         if not kind_raw:
             row_errors.append("类型不能为空")
@@ -382,3 +401,105 @@ def _cycle_through(by_code, code):
         seen.add(current)
         current = by_code[current].get("parent_code")
     return None
+
+
+# ---------------------------------------------------------------- the tree of a deployment
+
+class OrgIndex:
+    """The organizations of a Store, indexed for the pages: by code, children, paths.
+    Built once per change of the organizations (see org_index); read only."""
+
+    def __init__(self, orgs):
+        self.orgs = list(orgs)
+        self.by_code = {o["code"]: o for o in self.orgs}
+        self.children = {}
+        for org in self.orgs:
+            self.children.setdefault(org.get("parent_code"), []).append(org["code"])
+        self._paths = {}
+
+    def __contains__(self, code):
+        return code in self.by_code
+
+    def get(self, code):
+        return self.by_code.get(code)
+
+    def path(self, code):
+        """Names from the top down to ``code`` (see org_path)."""
+        if code not in self._paths:
+            self._paths[code] = org_path(self.by_code, code)
+        return self._paths[code]
+
+    def columns(self, code):
+        """(县, 乡镇, 村/单位) of an organization (see path_columns)."""
+        org = self.by_code.get(code) or {}
+        return path_columns(self.path(code) or [code], org.get("kind"))
+
+    def townships(self):
+        return sorted((o for o in self.orgs if o["kind"] == "township"), key=lambda o: o["code"])
+
+    def below(self, code, include_self=True):
+        """Codes of the subtree of ``code`` (itself included unless include_self=False)."""
+        found = {code} if include_self else set()
+        stack = list(self.children.get(code, ()))
+        while stack:
+            current = stack.pop()
+            if current not in found and current != code:
+                found.add(current)
+                stack.extend(self.children.get(current, ()))
+        return found
+
+
+def org_index(store):
+    """The OrgIndex of ``store``, built once per process until an organization changes."""
+    from flask import has_app_context
+
+    if not has_app_context():
+        return OrgIndex(store.list_orgs())
+    import db
+
+    return db.cached("orgs", "index", lambda: OrgIndex(store.list_orgs()))
+
+
+# ---------------------------------------------------------------- actions
+
+class OrgRuleError(ValueError):
+    """An action on an organization that the rules forbid; ``str()`` is the Chinese reason."""
+
+
+def import_csv(store, data):
+    """Parse and save an organization CSV all-or-nothing; the saved rows. OrgImportError
+    lists every bad row (nothing is saved then)."""
+    rows = parse_orgs_csv(data, store.list_orgs())
+    store.upsert_orgs(rows)
+    return rows
+
+
+def save_org(store, row, code=None):
+    """Create an organization (code None) or change the one with ``code``; the saved row.
+    OrgImportError (row 1) for a rule it breaks: the code of an existing one cannot change
+    (QR links and submissions refer to it), a new code must be free, the tree rules hold."""
+    orgs = store.list_orgs()
+    row = {"code": _text(row.get("code")), "name": _text(row.get("name")),
+           "parent_code": _text(row.get("parent_code")) or None, "kind": row.get("kind")}
+    if code is not None and row["code"] != code:
+        raise OrgImportError([(1, "编码创建后不能修改(已用于二维码和已提交的数据)")])
+    others = [o for o in orgs if o["code"] != row["code"]]
+    if code is None and len(others) != len(orgs):
+        raise OrgImportError([(1, f"编码 {row['code']} 已存在")])
+    rows = validate_rows([row], others)
+    store.upsert_orgs(rows)
+    return rows[0]
+
+
+def delete_org(store, code):
+    """Delete an organization that has no children and no submissions; the deleted one.
+    OrgRuleError otherwise, LookupError for an unknown code."""
+    org = store.get_org(code)
+    if org is None:
+        raise LookupError(code)
+    if any(o.get("parent_code") == code for o in store.list_orgs()):
+        raise OrgRuleError(f"「{org['name']}」下还有下级组织，不能删除")
+    if store.query_submissions(None, org_codes={code}, limit=0)[0]:
+        raise OrgRuleError(f"「{org['name']}」已有提交的数据，不能删除(可以修改名称)")
+    store.delete_org(code)
+    return org

@@ -1,0 +1,103 @@
+"""Submissions: a cadre's fill stored with its photos, the admin list and its filters, the
+"not yet submitted" list (催报), and exports.
+
+The public page, the admin pages and the CLI's ``export`` call these; the HTTP layer only
+parses the request and renders what comes back.
+"""
+import errno
+import os
+import tempfile
+
+from xlsxwriter.exceptions import FileCreateError
+
+import exports
+from forms.builder import collect_answers
+from services.formdefs import export_schema
+from storage import StorageError
+from storage.errors import os_failure
+
+# Who is expected to fill a form, for 催报 (the lifecycle issue lets a form state its audience).
+REPORTING_KINDS = ("village", "unit")
+
+
+def submit(store, schema, org_code, token, form):
+    """Store a validated public form (a class from forms.builder) for ``org_code``:
+    its photos first (each durable before the submission refers to it), then the submission,
+    idempotently on the form's submission id. Returns (doc, created) as
+    Store.add_submission; SubmissionConflict / StorageError as it."""
+    answers, uploads = collect_answers(form, schema)
+    files = []
+    for name, upload in uploads.items():
+        upload.stream.seek(0)
+        answers[name]["file"] = store.put_photo(upload.stream.read(),
+                                                answers[name]["content_type"])
+        files.append(answers[name]["file"])
+    return store.add_submission(
+        form_id=schema["id"], form_version=schema["version"], org_code=org_code,
+        answers=answers, submission_id=form.submission_id.data, token=token, files=files)
+
+
+def org_scope(index, township=None, org=None):
+    """The organization codes a filter selects: one organization, a township's subtree, or None
+    for every organization. An unknown code selects nothing (an empty set)."""
+    if org:
+        return {org} if org in index else set()
+    if township:
+        return index.below(township) if township in index else set()
+    return None
+
+
+def reporting_status(store, index, form_id, org_codes=None, date_from=None, date_to=None):
+    """(expected, missing) for 催报: the organizations expected to report (villages and units,
+    within org_codes when given) and, of those, the ones with no submission of the form in
+    the dates — sorted by code."""
+    expected = [o for o in index.orgs if o["kind"] in REPORTING_KINDS
+                and (org_codes is None or o["code"] in org_codes)]
+    submitted = store.submission_counts(form_id, date_from, date_to,
+                                        org_codes=[o["code"] for o in expected])
+    missing = sorted((o for o in expected if o["code"] not in submitted),
+                     key=lambda o: o["code"])
+    return expected, missing
+
+
+def export_submissions(store, index, form_id, fmt, out, org_codes=None, date_from=None,
+                       date_to=None):
+    """Write the (filtered) submissions of a form to ``out`` (a path) as "xlsx" or "csv",
+    oldest first, in constant memory; the number written. A file that cannot be written (disk
+    full...) raises StorageError, which the pages answer with 503."""
+    schema = export_schema(store, form_id)
+    count, docs = store.iter_submissions(form_id, org_codes=org_codes, date_from=date_from,
+                                         date_to=date_to)
+    paths = {code: index.path(code) for code in index.by_code}
+    kinds = {code: org["kind"] for code, org in index.by_code.items()}
+    writer = exports.submissions_to_xlsx if fmt == "xlsx" else exports.submissions_to_csv
+    try:
+        writer(schema, docs, paths, out, org_kinds=kinds)
+    except OSError as exc:
+        raise os_failure("导出文件写入失败", exc) from exc
+    except FileCreateError as exc:  # XlsxWriter's wrapper of the OSError of its zip file
+        cause = exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else None
+        raise os_failure("导出文件写入失败", cause or OSError(errno.EIO, str(exc))) from exc
+    finally:
+        docs.close()  # a half-read iterator may hold a database connection
+    return count
+
+
+def export_to_temp_file(store, index, form_id, fmt, directory, **query):
+    """export_submissions into a temporary file in ``directory``; (count, the file opened for
+    reading). The file has no name left on disk (it is gone when closed), so a client that
+    goes away mid-download leaves nothing behind. StorageError when it cannot be written."""
+    try:
+        fd, path = tempfile.mkstemp(suffix="." + fmt, dir=directory, prefix=".export-")
+        os.close(fd)
+    except OSError as exc:
+        raise os_failure("导出文件写入失败", exc) from exc
+    try:
+        count = export_submissions(store, index, form_id, fmt, path, **query)
+        return count, open(path, "rb")
+    finally:
+        os.unlink(path)  # an open stream keeps the data until it is closed
+
+
+__all__ = ["submit", "org_scope", "reporting_status", "export_submissions",
+           "export_to_temp_file", "StorageError"]

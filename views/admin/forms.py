@@ -1,0 +1,114 @@
+"""Admin: the dashboard and form definitions (list, upload, JSON editor, versions, preview)."""
+import json
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import TextAreaField
+from wtforms.validators import InputRequired
+
+from db import get_store
+from forms.builder import build_form_class, collect_answers, display_rows, new_submission_id
+from forms.loader import SchemaError
+from services import formdefs
+from services.orgs import org_index
+from views.admin import bp
+from views.web import get_form_or_404
+
+
+@bp.route("/")
+def dashboard():
+    store = get_store()
+    forms = store.list_forms()
+    counts = {f["id"]: store.count_submissions(f["id"]) for f in forms}
+    return render_template("admin/dashboard.html", forms=forms, counts=counts,
+                           org_count=len(org_index(store).orgs))
+
+
+class SchemaUploadForm(FlaskForm):
+    file = FileField("上传 JSON 文件")
+    text = TextAreaField("或粘贴 JSON")
+
+
+class SchemaEditForm(FlaskForm):
+    text = TextAreaField("表单定义(JSON)", validators=[InputRequired("请输入表单定义")])
+
+
+@bp.route("/forms")
+def forms_list():
+    store = get_store()
+    forms = store.list_forms()
+    counts = {f["id"]: store.count_submissions(f["id"]) for f in forms}
+    return render_template("admin/forms.html", forms=forms, counts=counts)
+
+
+@bp.route("/forms/upload", methods=["GET", "POST"])
+def form_upload():
+    form = SchemaUploadForm()
+    error = None
+    if form.validate_on_submit():
+        upload = form.file.data
+        try:
+            if upload and upload.filename:
+                schema = formdefs.parse_upload(upload.filename, upload.read())
+            elif form.text.data and form.text.data.strip():
+                schema = formdefs.parse_definition(form.text.data, "粘贴的 JSON")
+            else:
+                raise SchemaError("上传", "", "请选择 JSON 文件或粘贴表单定义")
+        except SchemaError as e:
+            error = e
+        else:
+            doc = get_store().add_form_version(schema, source="upload", user=current_user.username)
+            flash(f"已保存表单「{schema['title']}」第 {doc['version']} 版", "success")
+            return redirect(url_for("admin.form_detail", form_id=schema["id"]))
+    status = 422 if error else 200
+    return render_template("admin/form_upload.html", form=form, error=error), status
+
+
+@bp.route("/forms/<form_id>", methods=["GET", "POST"])
+def form_detail(form_id):
+    store = get_store()
+    current = get_form_or_404(form_id)
+    form = SchemaEditForm()
+    error = None
+    if request.method == "GET":
+        form.text.data = formdefs.schema_json(current["schema"])
+    elif form.validate_on_submit():
+        try:
+            schema = formdefs.parse_definition(form.text.data, "在线编辑", expected_id=form_id)
+        except SchemaError as e:
+            error = e
+        else:
+            doc = formdefs.save_version(store, schema, source="edit", user=current_user.username)
+            if doc is None:
+                flash("内容没有变化，未生成新版本", "info")
+            else:
+                flash(f"已保存为第 {doc['version']} 版", "success")
+            return redirect(url_for("admin.form_detail", form_id=form_id))
+    return render_template("admin/form_detail.html", current=current, form=form, error=error,
+                           versions=store.form_versions(form_id),
+                           count=store.count_submissions(form_id)), 422 if error else 200
+
+
+@bp.route("/forms/<form_id>/v<int:version>.json")
+def form_version_json(form_id, version):
+    doc = get_form_or_404(form_id, version)
+    return current_app.response_class(
+        json.dumps(doc["schema"], ensure_ascii=False, indent=2), mimetype="application/json",
+        headers={"Content-Disposition": f"attachment; filename={form_id}.v{version}.json"})
+
+
+@bp.route("/forms/<form_id>/preview", methods=["GET", "POST"])
+def form_preview(form_id):
+    """Fill the form as a cadre would; a valid POST is checked but never stored."""
+    version = request.args.get("version", type=int)
+    schema = get_form_or_404(form_id, version)["schema"]
+    form = build_form_class(schema)()
+    checked = None
+    if request.method == "GET":
+        form.submission_id.data = new_submission_id()
+    elif form.validate_on_submit():
+        checked = display_rows(schema, collect_answers(form, schema)[0])
+    return render_template("admin/form_preview.html", form=form, schema=schema,
+                           checked=checked), 422 if form.errors else 200

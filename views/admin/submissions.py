@@ -1,0 +1,122 @@
+"""Admin: submissions of a form (filtered list, 催报, detail, photos, XLSX/CSV export)."""
+from urllib.parse import quote
+
+from flask import abort, current_app, render_template, request
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import DateField, SelectField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Optional, ValidationError
+
+from db import get_store
+from forms.builder import display_rows
+from services import access
+from services import submissions as submission_service
+from services.orgs import org_index
+from views.admin import bp
+from views.web import get_form_or_404
+
+EXPORT_TYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "csv": "text/csv; charset=utf-8"}
+
+
+class FilterForm(FlaskForm):
+    """The submissions filter; GET parameters, so no CSRF (it changes nothing)."""
+
+    class Meta:
+        csrf = False
+
+    township = SelectField("乡镇", choices=[], validate_choice=False)
+    org = SelectField("村/单位", choices=[], validate_choice=False)
+    date_from = DateField("开始日期", validators=[Optional()])
+    date_to = DateField("结束日期", validators=[Optional()])
+
+    def validate_date_to(self, field):
+        if field.data and self.date_from.data and field.data < self.date_from.data:
+            raise ValidationError("结束日期不能早于开始日期")
+
+
+def _filters(index):
+    """Parse the filter query string; (form, query kwargs for the store), the organizations
+    narrowed to what the current user may see."""
+    form = FilterForm(formdata=request.args)
+    form.township.choices = [SelectChoice("", "全部乡镇")] + [
+        SelectChoice(o["code"], o["name"]) for o in index.townships()]
+    township = form.township.data
+    in_township = index.below(township) if township in index else None
+    form.org.choices = [SelectChoice("", "全部")] + [
+        SelectChoice(o["code"], o["name"]) for o in sorted(index.orgs, key=lambda o: o["code"])
+        if o["kind"] != "county" and (in_township is None or o["code"] in in_township)
+        and o["code"] != township]
+    form.validate()
+    org_codes = submission_service.org_scope(index, township, form.org.data)
+    query = {"org_codes": access.restrict(current_user, index, org_codes),
+             "date_from": None if form.date_from.errors else form.date_from.data,
+             "date_to": None if form.date_to.errors else form.date_to.data}
+    return form, query
+
+
+@bp.route("/forms/<form_id>/submissions")
+def submissions(form_id):
+    store = get_store()
+    form_doc = get_form_or_404(form_id)
+    index = org_index(store)
+    filter_form, query = _filters(index)
+    per_page = current_app.config["SUBMISSIONS_PER_PAGE"]
+    page = max(request.args.get("page", 1, type=int), 1)
+    total, docs = store.query_submissions(form_id, offset=(page - 1) * per_page, limit=per_page,
+                                          **query)
+    expected, missing = submission_service.reporting_status(store, index, form_id, **query)
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template("admin/submissions.html", form_doc=form_doc, docs=docs, total=total,
+                           page=page, pages=max((total + per_page - 1) // per_page, 1),
+                           filter_form=filter_form, args=args,
+                           columns={d["org_code"]: index.columns(d["org_code"]) for d in docs},
+                           expected=len(expected), missing=missing,
+                           paths={o["code"]: index.path(o["code"]) for o in missing})
+
+
+@bp.route("/submissions/<receipt>")
+def submission_detail(receipt):
+    store = get_store()
+    doc = store.get_submission(receipt)
+    index = org_index(store)
+    if doc is None or not access.may_see_org(current_user, index, doc["org_code"]):
+        abort(404)
+    form_doc = get_form_or_404(doc["form_id"], doc["form_version"])
+    return render_template("admin/submission.html", doc=doc, form_doc=form_doc,
+                           rows=display_rows(form_doc["schema"], doc["answers"]),
+                           path=index.path(doc["org_code"]) or [doc["org_code"]])
+
+
+@bp.route("/uploads/<path:name>")
+def photo(name):
+    photo = get_store().get_photo(name)
+    if photo is None:
+        abort(404)
+    return current_app.response_class(photo["data"], mimetype=photo["content_type"],
+                                      headers={"Cache-Control": "private, max-age=3600"})
+
+
+@bp.route("/forms/<form_id>/export.<fmt>")
+def export(form_id, fmt):
+    if fmt not in EXPORT_TYPES:
+        abort(404)
+    store = get_store()
+    form_doc = get_form_or_404(form_id)
+    index = org_index(store)
+    _form, query = _filters(index)
+    # Written to a temp file first: a failure (disk full...) is a 503 page, never half a file.
+    _count, stream = submission_service.export_to_temp_file(
+        store, index, form_id, fmt, current_app.config["DATA_DIR"], **query)
+    name = f"{form_doc['schema']['title']}.{fmt}"
+    disposition = f"attachment; filename=export.{fmt}; filename*=UTF-8''{quote(name)}"
+    return current_app.response_class(_chunks(stream), mimetype=EXPORT_TYPES[fmt],
+                                      headers={"Content-Disposition": disposition})
+
+
+def _chunks(stream, size=256 * 1024):
+    """Yield a file in chunks and close it when done (or when the client goes away)."""
+    with stream:
+        while chunk := stream.read(size):
+            yield chunk
