@@ -1,5 +1,5 @@
 """Taizhang (台账): application factory. Wires config, storage, login, CSRF, blueprints and CLI."""
-from flask import Flask, render_template
+from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -64,7 +64,10 @@ def register_error_pages(app):
     @app.errorhandler(storage.StorageError)
     def storage_error(e):
         app.logger.error("storage failure: %s", e)
-        return render_error(503)
+        if request.blueprint == "public":
+            return render_error(503)  # a cadre needs to know it was not saved, not why
+        return render_template("error.html", code=503, title="暂时无法完成",
+                               message=f"{e}。没有改变任何数据,请稍后重试。"), 503
 
     @app.errorhandler(storage.SubmissionConflict)
     def submission_conflict(e):
