@@ -75,8 +75,11 @@ def receipt_number(receipt) -> tuple[str, int] | None:
 
 
 def text_arg(value, what: str) -> str:
+    """``value`` if it is a non-empty string that every backend can store (json_text's rule:
+    no U+0000, no lone surrogate); ValueError otherwise."""
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{what} must be a non-empty string")
+    json_text(value)
     return value
 
 

@@ -1,0 +1,944 @@
+"""The storage contract (storage.contract): one test body for every backend.
+
+Each test runs on TinyDB and on a real PostgreSQL server (fixtures in conftest.py). What passes
+here is what the service may rely on, whichever database a deployment runs on.
+"""
+import json
+import multiprocessing
+import re
+import threading
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from storage import (DuplicateError, RestoreRefused, StorageError, SubmissionConflict,
+                     TinyStore, common)
+from storage.contract import KINDS, TABLES, Snapshot, Store
+
+ANSWERS = {"project_name": "党建引领\"小冬桃\"助力乡村振兴", "income": "12.5", "jobs": 15,
+           "committed": True, "steps": [{"month": "2025-03", "task": "选址", "owner": "张三"}]}
+ORGS = [
+    {"code": "340828", "name": "岳西县", "parent_code": None, "kind": "county"},
+    {"code": "340828101", "name": "响肠镇", "parent_code": "340828", "kind": "township"},
+    {"code": "340828101201", "name": "千佛塔村", "parent_code": "340828101", "kind": "village"},
+]
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+JPEG = b"\xff\xd8\xff\xe0" + "照片".encode() * 100
+
+
+def add(store, sid, org="v1", form="dev", answers=None):
+    doc, _created = store.add_submission(form, 1, org, answers or ANSWERS, sid, token="tok")
+    return doc
+
+
+class Clock:
+    """The stores' clock (storage.common.now), moved by hand."""
+
+    def __init__(self):
+        self.now = datetime(2025, 5, 1, 9, 30).astimezone()
+
+    def set(self, *args):
+        self.now = datetime(*args).astimezone()
+
+    def advance(self, **delta):
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(common, "now", lambda: clock.now)
+    return clock
+
+
+def fill(store):
+    """A bit of everything (the clock is wherever the test put it)."""
+    store.add_form_version({"id": "dev", "title": "申报", "fields": []}, "builtin")
+    store.add_form_version({"id": "dev", "title": "申报(修订)", "fields": []}, "upload",
+                           user="admin")
+    store.replace_orgs(ORGS)
+    store.add_user("admin", "scrypt:h", "admin")
+    link = store.create_link("dev", "340828101201")
+    store.create_link("dev", "340828101201")
+    for i in range(5):
+        add(store, f"s{i}", org="340828101201")
+    store.revoke_link(link["token"])
+
+
+def everything(store):
+    """Every document the contract lets a caller see (photos aside)."""
+    return (store.list_forms(), store.form_versions("dev"), store.list_orgs(),
+            store.list_users(), store.list_links("dev"), store.query_submissions(None),
+            store.count_submissions(), store.submission_counts("dev"))
+
+
+def instant(value):
+    return common.parse_stamp(value) if isinstance(value, str) else value
+
+
+TIME_KEYS = ("created_at", "submitted_at", "revoked_at", "expires_at")
+
+
+def as_instants(docs):
+    """Documents with their times as datetimes: stores on different hosts may write one
+    instant with different offsets."""
+    return [{k: (instant(v) if k in TIME_KEYS else v) for k, v in doc.items()} for doc in docs]
+
+
+# ---- the protocol ------------------------------------------------------------------------------
+
+def test_store_satisfies_the_protocol(store, backend):
+    assert isinstance(store, Store) and store.backend == backend
+    with store.snapshot() as snap:
+        assert isinstance(snap, Snapshot)
+        assert snap.counts() == {kind: 0 for kind in KINDS} | {"photos": 0}
+    store.warm_up()
+
+
+# ---- forms -------------------------------------------------------------------------------------
+
+def test_form_versions(store):
+    first = store.add_form_version({"id": "dev", "title": "申报", "fields": []}, "builtin")
+    assert first["version"] == 1 and first["schema"]["version"] == 1
+    assert first["source"] == "builtin" and first["user"] is None and first["id"] == "dev"
+    assert datetime.fromisoformat(first["created_at"]).tzinfo is not None
+    second = store.add_form_version({"id": "dev", "title": "申报(修订)", "fields": []},
+                                    "upload", user="admin")
+    store.add_form_version({"id": "acc", "title": "验收", "fields": []}, "builtin")
+    assert second["version"] == 2 and second["user"] == "admin"
+    assert store.get_form("dev") == second
+    assert store.get_form("dev", 1) == first
+    assert store.get_form("dev", 3) is None and store.get_form("nope") is None
+    assert store.form_versions("dev") == [first, second]
+    assert store.form_versions("nope") == []
+    assert [(f["id"], f["version"]) for f in store.list_forms()] == [("acc", 1), ("dev", 2)]
+
+
+def test_form_versions_are_never_reused(store, second_store):
+    versions = []
+
+    def add_versions(s):
+        for _ in range(4):
+            versions.append(s.add_form_version({"id": "dev", "fields": []}, "upload")["version"])
+
+    threads = [threading.Thread(target=add_versions, args=(s,))
+               for s in (store, second_store, store, second_store)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(versions) == list(range(1, 17))
+    assert [f["version"] for f in second_store.form_versions("dev")] == list(range(1, 17))
+
+
+def test_list_forms_orders_by_id(store):
+    for form_id in ("b_form", "a_form", "c_form", "a_form_2"):
+        store.add_form_version({"id": form_id, "fields": []}, "builtin")
+    assert [f["id"] for f in store.list_forms()] == ["a_form", "a_form_2", "b_form", "c_form"]
+
+
+def test_returned_documents_are_copies(store):
+    schema = {"id": "dev", "title": "申报", "fields": [{"name": "a", "type": "text"}]}
+    store.add_form_version(schema, "builtin")
+    assert "version" not in schema  # the caller's dict is not touched
+    got = store.get_form("dev")
+    got["schema"]["fields"].append("junk")
+    assert store.get_form("dev")["schema"]["fields"] == [{"name": "a", "type": "text"}]
+    store.replace_orgs(ORGS)
+    store.list_orgs()[0]["name"] = "junk"
+    assert store.get_org("340828")["name"] == "岳西县"
+    doc = add(store, "s1")
+    doc["answers"]["steps"].clear()
+    assert store.get_submission(doc["receipt"])["answers"] == ANSWERS
+
+
+# ---- organizations -----------------------------------------------------------------------------
+
+def test_orgs(store):
+    assert store.replace_orgs(ORGS) == 3
+    assert store.list_orgs() == ORGS
+    assert store.get_org("340828101")["name"] == "响肠镇"
+    assert store.upsert_orgs([
+        {"code": "340828101", "name": "响肠镇党委", "parent_code": "340828", "kind": "township"},
+        {"code": "340828102", "name": "菖蒲镇", "parent_code": "340828", "kind": "township"},
+    ]) == 2
+    assert store.get_org("340828101")["name"] == "响肠镇党委"
+    # the updated one keeps its place, the new one comes last
+    assert [o["code"] for o in store.list_orgs()] == ["340828", "340828101", "340828101201",
+                                                     "340828102"]
+    assert store.delete_org("340828102") is True
+    assert store.delete_org("340828102") is False
+    assert store.get_org("340828102") is None
+    store.replace_orgs(ORGS[:1])
+    assert [o["code"] for o in store.list_orgs()] == ["340828"]
+
+
+def test_orgs_keep_the_order_given_and_extra_keys(store, second_store):
+    rows = [{"code": f"c{i:03d}", "name": f"村{i}", "parent_code": "340828101",
+             "kind": "village"} for i in range(200, 0, -1)]  # not in code order
+    store.upsert_orgs(rows)
+    store.upsert_orgs([{"code": "c150", "name": "新名", "contact": "张三", "phone": "13800000000"},
+                       {"code": "a000", "name": "最后加的"}])
+    orgs = second_store.list_orgs()
+    assert [o["code"] for o in orgs] == [r["code"] for r in rows] + ["a000"]
+    assert second_store.get_org("c150") == {"code": "c150", "name": "新名", "parent_code": None,
+                                            "kind": None, "contact": "张三",
+                                            "phone": "13800000000"}
+
+
+def test_org_writes_are_all_or_nothing(store):
+    store.replace_orgs(ORGS)
+    with pytest.raises(DuplicateError):
+        store.replace_orgs([{"code": "x1", "name": "甲"}, {"code": "x1", "name": "乙"}])
+    with pytest.raises(DuplicateError):
+        store.upsert_orgs(ORGS + [ORGS[0]])
+    with pytest.raises(ValueError):
+        store.upsert_orgs([{"code": "ok", "name": "好"}, {"code": "", "name": "坏"}])
+    with pytest.raises(ValueError):
+        store.replace_orgs([{"code": "ok", "name": "坏\x00名"}])
+    assert store.list_orgs() == ORGS
+
+
+# ---- users and sessions ------------------------------------------------------------------------
+
+def test_users(store, second_store):
+    user = store.add_user("admin", "scrypt:hash1", "admin")
+    assert user["username"] == "admin" and user["role"] == "admin"
+    assert user["password_hash"] == "scrypt:hash1" and common.parse_stamp(user["created_at"])
+    store.add_user("clerk", "scrypt:hash2", "viewer")
+    with pytest.raises(DuplicateError):
+        second_store.add_user("admin", "x", "admin")
+    assert second_store.get_user("admin") == user
+    assert store.get_user("ghost") is None
+    assert [u["username"] for u in store.list_users()] == ["admin", "clerk"]
+    assert store.set_password("admin", "scrypt:hash3")["password_hash"] == "scrypt:hash3"
+    assert second_store.get_user("admin")["password_hash"] == "scrypt:hash3"
+    assert store.set_password("ghost", "x") is None
+    with pytest.raises(ValueError):
+        store.add_user("", "x", "admin")
+
+
+def test_sessions(store, second_store, clock):
+    store.add_user("admin", "h", "admin")
+    session = store.create_session("admin", timedelta(hours=8))
+    assert len(session["id"]) >= 43  # 32 random bytes
+    assert session["username"] == "admin"
+    assert (common.parse_stamp(session["expires_at"]) - common.parse_stamp(session["created_at"])
+            == timedelta(hours=8))
+    assert second_store.get_session(session["id"]) == session
+    other = second_store.create_session("admin", timedelta(hours=1))
+    assert other["id"] != session["id"]
+    clock.advance(hours=2)  # `other` has expired
+    assert store.get_session(other["id"]) is None
+    assert store.get_session(session["id"]) == session
+    assert store.end_session(other["id"]) is False  # not active any more
+    assert second_store.end_session(session["id"]) is True
+    assert store.get_session(session["id"]) is None
+    assert store.end_session(session["id"]) is False
+    assert store.get_session("never-was") is None and store.get_session("") is None
+    with pytest.raises(ValueError):
+        store.create_session("admin", timedelta(0))
+
+
+def test_end_user_sessions_counts_the_active_ones(store, second_store, clock):
+    short = store.create_session("admin", timedelta(minutes=5))
+    longer = [second_store.create_session("admin", timedelta(hours=1)) for _ in range(2)]
+    mine = store.create_session("clerk", timedelta(hours=1))
+    clock.advance(minutes=10)
+    assert second_store.end_user_sessions("admin") == 2
+    assert all(store.get_session(s["id"]) is None for s in [short, *longer])
+    assert store.get_session(mine["id"]) == mine
+    assert store.end_user_sessions("nobody") == 0
+
+
+def test_set_password_ends_every_session_of_that_user(store, second_store):
+    store.add_user("admin", "h1", "admin")
+    store.add_user("clerk", "h2", "viewer")
+    sessions = [store.create_session("admin", timedelta(hours=1)),
+                second_store.create_session("admin", timedelta(hours=1))]
+    clerk = store.create_session("clerk", timedelta(hours=1))
+    second_store.set_password("admin", "h3")
+    assert [store.get_session(s["id"]) for s in sessions] == [None, None]
+    assert store.get_session(clerk["id"]) == clerk
+
+
+def test_login_failures_are_counted_across_stores(store, second_store):
+    t0 = datetime(2025, 5, 1, 9, 0).astimezone()
+    store.record_login_failure("admin|1.2.3.4", t0)
+    second_store.record_login_failure("admin|1.2.3.4", t0 + timedelta(minutes=1))
+    store.record_login_failure("admin|1.2.3.4", t0 + timedelta(minutes=2))
+    store.record_login_failure("other", t0 + timedelta(minutes=2))
+    expected = [t0, t0 + timedelta(minutes=1), t0 + timedelta(minutes=2)]
+    for s in (store, second_store):
+        assert s.login_failures("admin|1.2.3.4", t0) == expected
+        assert s.login_failures("admin|1.2.3.4", t0 + timedelta(seconds=30)) == expected[1:]
+        assert all(t.tzinfo is not None for t in s.login_failures("admin|1.2.3.4", t0))
+    assert store.login_failures("nobody", t0) == []
+    # older than a day: purged by the next failure
+    later = t0 + timedelta(days=2)
+    second_store.record_login_failure("admin|1.2.3.4", later)
+    assert store.login_failures("admin|1.2.3.4", t0 - timedelta(days=1)) == [later]
+
+
+# ---- links -------------------------------------------------------------------------------------
+
+def test_links(store, second_store):
+    first = store.create_link("dev", "v1")
+    assert len(first["token"]) == 32 and first["revoked_at"] is None  # token_urlsafe(24)
+    assert (first["form_id"], first["org_code"]) == ("dev", "v1")
+    assert second_store.active_link("dev", "v1") == first
+    assert second_store.get_link(first["token"]) == first
+    other = store.create_link("dev", "v2")
+    second = second_store.create_link("dev", "v1")  # regenerate: the old one is revoked with it
+    assert second["token"] != first["token"]
+    assert store.get_link(first["token"])["revoked_at"] is not None
+    assert store.active_link("dev", "v1") == second
+    assert [l["token"] for l in store.list_links("dev")] == [first["token"], other["token"],
+                                                             second["token"]]
+    assert [l["token"] for l in store.list_links("dev", active_only=True)] == [other["token"],
+                                                                               second["token"]]
+    revoked = store.revoke_link(other["token"])
+    assert revoked["revoked_at"] is not None and revoked["token"] == other["token"]
+    assert second_store.revoke_link(other["token"]) == revoked  # a no-op when revoked
+    assert store.active_link("dev", "v2") is None
+    assert store.revoke_link("unknown") is None and store.get_link("unknown") is None
+    assert store.list_links("other") == []
+
+
+def test_one_active_link_whatever_the_concurrency(store, second_store):
+    made, errors = [], []
+    barrier = threading.Barrier(6)
+
+    def regenerate(s):
+        barrier.wait()
+        try:
+            for _ in range(4):
+                made.append(s.create_link("dev", "v1")["token"])
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=regenerate, args=(s,))
+               for s in (store, second_store) * 3]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    links = store.list_links("dev")
+    assert sorted(l["token"] for l in links) == sorted(made) and len(made) == 24
+    active = [l for l in links if l["revoked_at"] is None]
+    assert len(active) == 1 and second_store.active_link("dev", "v1") == active[0]
+    assert active[0] == links[-1]  # the newest one
+
+
+# ---- submissions -------------------------------------------------------------------------------
+
+def test_add_submission(store):
+    doc, created = store.add_submission("dev", 3, "v1", ANSWERS, "sid-1", token="tok",
+                                        files=["ab/0123456789abcdef0123456789abcdef.jpg"])
+    assert created is True
+    assert re.fullmatch(r"\d{6}-\d{4}", doc["receipt"])
+    moment = datetime.fromisoformat(doc["submitted_at"])
+    assert moment.tzinfo is not None and moment.microsecond == 0
+    assert doc["receipt"][:6] == moment.strftime("%y%m%d") and doc["receipt"].endswith("-0001")
+    assert (doc["form_id"], doc["form_version"], doc["org_code"]) == ("dev", 3, "v1")
+    assert doc["answers"] == ANSWERS and doc["token"] == "tok"
+    assert doc["files"] == ["ab/0123456789abcdef0123456789abcdef.jpg"]
+    assert doc["submission_id"] == "sid-1" and doc["id"] >= 1
+    assert set(doc) == {"id", "form_id", "form_version", "org_code", "receipt", "submitted_at",
+                        "submission_id", "token", "files", "answers"}
+    second = add(store, "sid-2")
+    assert second["receipt"].endswith("-0002") and second["id"] > doc["id"]
+    assert store.get_submission(doc["receipt"]) == doc
+    assert store.find_submission("sid-2") == second
+    assert store.get_submission("000000-0000") is None and store.find_submission("x") is None
+    assert store.count_submissions() == 2 and store.count_submissions("dev") == 2
+    assert store.count_submissions("other") == 0
+    assert store.submission_versions("dev") == {1, 3} and store.submission_versions("x") == set()
+
+
+def test_submission_idempotency(store, second_store):
+    doc = add(store, "sid-1")
+    again, created = store.add_submission("dev", 1, "v1", json.loads(json.dumps(ANSWERS)),
+                                          "sid-1")
+    assert created is False and again == doc
+    retry, created = second_store.add_submission("dev", 1, "v1", ANSWERS, "sid-1")  # other host
+    assert created is False and retry == doc
+    with pytest.raises(SubmissionConflict) as exc:
+        second_store.add_submission("dev", 1, "v1", {**ANSWERS, "jobs": 16}, "sid-1")
+    assert exc.value.receipt == doc["receipt"] and exc.value.submission_id == "sid-1"
+    with pytest.raises(SubmissionConflict):
+        store.add_submission("dev", 1, "v2", ANSWERS, "sid-1")
+    with pytest.raises(SubmissionConflict):
+        store.add_submission("acc", 1, "v1", ANSWERS, "sid-1")
+    assert store.count_submissions() == 1
+
+
+def test_idempotency_ignores_stored_photo_names(store):
+    photo = {"file": "3f/3f2a0000000000000000000000000000.jpg", "name": "现场.jpg",
+             "size": 1234, "content_type": "image/jpeg"}
+    doc = add(store, "sid-1", answers={"photo": photo, "note": "好"})
+    retry = {"photo": {**photo, "file": "9c/9c1d0000000000000000000000000000.jpg"}, "note": "好"}
+    again, created = store.add_submission("dev", 1, "v1", retry, "sid-1")
+    assert created is False and again["answers"]["photo"]["file"] == photo["file"]
+    with pytest.raises(SubmissionConflict):
+        store.add_submission("dev", 1, "v1", {"photo": {**photo, "size": 1}, "note": "好"},
+                             "sid-1")
+    assert doc["receipt"] == again["receipt"]
+
+
+def test_concurrent_same_submission_threads(store, second_store, make_store):
+    stores = [store, second_store, make_store()]  # threads of one worker and of other workers
+    barrier = threading.Barrier(10)
+    results, errors = [], []
+
+    def submit(i):
+        barrier.wait()
+        try:
+            results.append(stores[i % 3].add_submission("dev", 1, "v1", ANSWERS, "double-tap"))
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=submit, args=(i,)) for i in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len({doc["receipt"] for doc, _ in results}) == 1
+    assert sorted(created for _, created in results) == [False] * 9 + [True]
+    assert all(s.count_submissions() == 1 for s in stores)
+    assert store.query_submissions("dev")[1][0]["receipt"].endswith("-0001")
+
+
+def _submit_in_child(store, barrier, queue, sid):
+    try:
+        barrier.wait(timeout=30)
+        doc, created = store.add_submission("dev", 1, "v1", ANSWERS, sid)
+        queue.put((doc["receipt"], created))
+    except Exception as exc:
+        queue.put(("error", repr(exc)))
+
+
+def test_concurrent_same_submission_processes(store):
+    """Ten forked worker processes, each using the Store it inherited (which must not share
+    the parent's file lock or database connections), submit one id at once."""
+    add(store, "before-the-fork")
+    context = multiprocessing.get_context("fork")
+    barrier, queue = context.Barrier(10), context.Queue()
+    children = [context.Process(target=_submit_in_child,
+                                args=(store, barrier, queue, "double-tap"))
+                for _ in range(10)]
+    for child in children:
+        child.start()
+    results = [queue.get(timeout=60) for _ in children]
+    for child in children:
+        child.join(timeout=30)
+        assert child.exitcode == 0
+    assert [r for r in results if r[0] == "error"] == []
+    assert len({receipt for receipt, _ in results}) == 1
+    assert sorted(created for _, created in results) == [False] * 9 + [True]
+    assert store.count_submissions() == 2  # and the parent's store still works
+    assert add(store, "after-the-fork")["receipt"].endswith("-0003")
+
+
+def test_receipt_sequence_per_day(store, second_store, clock):
+    clock.set(2025, 5, 1, 23, 59, 59)
+    receipts = [add(s, f"a{i}")["receipt"] for i, s in enumerate([store, second_store, store])]
+    clock.set(2025, 5, 2, 0, 0, 1)
+    receipts += [add(s, f"b{i}")["receipt"] for i, s in enumerate([second_store, store])]
+    assert receipts == ["250501-0001", "250501-0002", "250501-0003", "250502-0001",
+                        "250502-0002"]
+    clock.set(2025, 5, 1, 12, 0)  # a clock set back: that day's sequence goes on
+    assert add(store, "c1")["receipt"] == "250501-0004"
+
+
+def test_receipts_are_unique_and_sequential_under_concurrency(store, second_store, clock):
+    errors = []
+
+    def submit(s, prefix):
+        try:
+            for i in range(10):
+                add(s, f"{prefix}{i}", answers={"n": i})
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=submit, args=(s, f"t{j}-"))
+               for j, s in enumerate([store, second_store, store, second_store])]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    total, docs = store.query_submissions(None)
+    assert total == 40
+    # newest first: ids and receipt numbers descend together, without gaps
+    assert [d["receipt"] for d in docs] == [f"250501-{n:04d}" for n in range(40, 0, -1)]
+    assert [d["id"] for d in docs] == sorted((d["id"] for d in docs), reverse=True)
+
+
+def test_import_submissions(store, second_store, clock):
+    clock.set(2025, 5, 1, 9, 0)
+    add(store, "live-1")
+    add(store, "live-2")
+    docs = [{"form_id": "dev", "form_version": 1, "org_code": f"v{i % 2}", "answers": {"i": i},
+             "submitted_at": at, "submission_id": f"imp-{i}"}
+            for i, at in enumerate(["2025-04-30T08:00:00", "2025-04-30T09:00:00",
+                                    "2025-05-01T10:00:00", "2025-05-01T11:00:00",
+                                    "2025-05-01T12:00:00"])]
+    assert second_store.import_submissions(docs, batch=2) == 5
+    receipts = [store.find_submission(f"imp-{i}")["receipt"] for i in range(5)]
+    assert receipts == ["250430-0001", "250430-0002", "250501-0003", "250501-0004",
+                        "250501-0005"]
+    imported = store.find_submission("imp-3")
+    assert imported["token"] is None and imported["answers"] == {"i": 3}
+    assert instant(imported["submitted_at"]) == common.parse_stamp("2025-05-01T11:00:00")
+    assert add(store, "live-3")["receipt"] == "250501-0006"  # the day's sequence goes on
+    # without a submission id: a random one
+    assert store.import_submissions([{"form_id": "dev", "form_version": 1, "org_code": "v1",
+                                      "answers": {}, "submitted_at": "2025-05-02T08:00:00"}]) == 1
+    assert store.count_submissions() == 9
+    # a submission id already stored: DuplicateError, and nothing of that batch stored
+    before = everything(store)
+    batch = [{"form_id": "dev", "form_version": 1, "org_code": "v1", "answers": {},
+              "submitted_at": "2025-05-03T08:00:00", "submission_id": sid}
+             for sid in ("new-1", "imp-2", "new-2")]
+    with pytest.raises(DuplicateError):
+        store.import_submissions(batch)
+    with pytest.raises(DuplicateError):  # twice in one batch
+        store.import_submissions([batch[0], batch[0]])
+    assert everything(store) == before and store.find_submission("new-1") is None
+    assert add(store, "live-4")["receipt"] == "250501-0007"  # no number was spent
+
+
+def test_durable_before_acknowledged(backend, make_store, request, clock):
+    """What add_submission returned survives closing every store — and, on PostgreSQL, a
+    crash of the database server (pg_ctl stop -m immediate: no shutdown checkpoint)."""
+    store = make_store()
+    fill(store)
+    acknowledged = [add(store, f"ack-{i}", answers={"i": i}) for i in range(5)]
+    expected = everything(store)
+    store.close()
+    if backend == "postgresql":
+        request.getfixturevalue("pg_server").restart(mode="immediate")
+    reopened = make_store()
+    assert everything(reopened) == expected
+    for doc in acknowledged:
+        assert reopened.get_submission(doc["receipt"]) == doc
+    assert add(reopened, "after")["receipt"] == "250501-0011"
+
+
+def test_two_stores_see_each_other(store, second_store):
+    add(store, "a1")
+    assert second_store.find_submission("a1") is not None  # immediately
+    add(second_store, "b1")
+    add(store, "a2")
+    second_store.add_user("admin", "h", "admin")
+    assert store.get_user("admin") is not None
+    docs = store.query_submissions("dev")[1]
+    assert [d["submission_id"] for d in docs] == ["a2", "b1", "a1"]
+    assert len({d["receipt"] for d in docs}) == 3
+    assert second_store.query_submissions("dev") == store.query_submissions("dev")
+
+
+def test_reopen_gives_same_data(make_store, clock):
+    store = make_store()
+    fill(store)
+    expected = everything(store)
+    store.close()
+    again = make_store()
+    assert everything(again) == expected
+    assert add(again, "s-next")["id"] > expected[5][1][0]["id"]
+
+
+# ---- queries -----------------------------------------------------------------------------------
+
+@pytest.fixture
+def thirty_days(store, clock):
+    """30 submissions of "dev", one a day from 2025-03-01 (orgs v1, v2, v3 in turn), then one
+    of "acc"; answers {"n": day index}."""
+    clock.set(2025, 3, 1, 9, 30)
+    orgs = ["v1", "v2", "v3"]
+    for i in range(30):
+        add(store, f"s{i}", org=orgs[i % 3], answers={"n": i})
+        clock.advance(days=1)
+    add(store, "other-form", form="acc")
+    return store
+
+
+def numbers(docs):
+    return [d["answers"]["n"] for d in docs]
+
+
+def test_query_submissions(thirty_days):
+    store = thirty_days
+    total, page = store.query_submissions("dev")
+    assert total == 30 and numbers(page) == list(range(29, -1, -1))
+    total, page = store.query_submissions("dev", offset=5, limit=3)
+    assert total == 30 and numbers(page) == [24, 23, 22]
+    total, page = store.query_submissions("dev", org_codes=["v1", "v3"], limit=4)
+    assert total == 20 and numbers(page) == [29, 27, 26, 24]
+    assert store.query_submissions("dev", org_codes=[]) == (0, [])
+    assert store.query_submissions("dev", org_codes=set()) == (0, [])
+    total, page = store.query_submissions("dev", date_from="2025-03-05", date_to=date(2025, 3, 10))
+    assert total == 6 and numbers(page) == [9, 8, 7, 6, 5, 4]
+    total, page = store.query_submissions("dev", org_codes=["v2"], date_from=date(2025, 3, 20),
+                                          limit=2)
+    assert total == 4 and numbers(page) == [28, 25]
+    total, page = store.query_submissions("dev", date_to="2025-03-01")
+    assert total == 1 and page[0]["answers"] == {"n": 0}
+    total, page = store.query_submissions("dev", date_from="2025-03-10", date_to="2025-03-10")
+    assert total == 1 and numbers(page) == [9]  # one day, both ends inclusive
+    assert store.query_submissions("dev", date_from="2025-03-11", date_to="2025-03-10") == (0, [])
+    total, page = store.query_submissions("dev", date_from="", date_to=None)
+    assert total == 30
+    assert store.query_submissions("dev", offset=100)[1] == []
+    assert store.query_submissions("dev", limit=0) == (30, [])
+    assert store.query_submissions("nope") == (0, [])
+    total, page = store.query_submissions(None, org_codes={"v1"}, limit=2)  # any form
+    assert total == 11 and [d["form_id"] for d in page] == ["acc", "dev"]
+    total, page = store.query_submissions(None, offset=1, limit=1)
+    assert total == 31 and numbers(page) == [29]
+    # the receipt sequence is per day
+    assert {d["receipt"][-4:] for d in store.query_submissions("dev")[1]} == {"0001"}
+
+
+def test_bad_query_arguments(thirty_days):
+    store = thirty_days
+    for bad in ({"date_from": "03/01/2025"}, {"date_to": "2025-02-30"}, {"offset": -1},
+                {"limit": -1}):
+        with pytest.raises(ValueError):
+            store.query_submissions("dev", **bad)
+    with pytest.raises(ValueError):
+        store.iter_submissions("dev", date_from="yesterday")
+    with pytest.raises(ValueError):
+        store.submission_counts("dev", date_to="2025-13-01")
+
+
+def test_iter_submissions(thirty_days, second_store):
+    store = thirty_days
+    queried = store.query_submissions("dev", org_codes=["v1", "v3"], date_from="2025-03-05")[1]
+    total, docs = store.iter_submissions("dev", org_codes=["v1", "v3"], date_from="2025-03-05")
+    add(second_store, "later", org="v1")  # after the call: not part of the selection
+    got = list(docs)
+    assert total == len(got) == 17
+    assert numbers(got) == [n for n in range(4, 30) if n % 3 != 1]  # oldest first
+    assert got == queried[::-1]
+    total, docs = store.iter_submissions(None)
+    assert total == 32 and len(list(docs)) == 32
+    total, docs = store.iter_submissions("dev", org_codes=[])
+    assert total == 0 and list(docs) == []
+
+
+def test_iter_submissions_gives_its_connection_back(thirty_days, make_store):
+    """Iterators closed half-way, or dropped, release what they hold: twice as many as a
+    pool's connections, then the store still answers."""
+    store = make_store(**({"pool_size": 2} if thirty_days.backend == "postgresql" else {}))
+    for i in range(4):
+        total, docs = store.iter_submissions("dev")
+        assert next(docs)["answers"] == {"n": 0}
+        if i % 2:
+            docs.close()
+        else:
+            del docs  # abandoned
+    total, docs = store.iter_submissions("dev")  # never started, closed
+    docs.close()
+    assert store.count_submissions() == 31
+    assert numbers(store.query_submissions("dev", limit=1)[1]) == [29]
+
+
+def test_submission_counts(thirty_days):
+    store = thirty_days
+    assert store.submission_counts("dev") == {"v1": 10, "v2": 10, "v3": 10}
+    assert store.submission_counts("dev", date_from="2025-03-28") == {"v1": 1, "v2": 1, "v3": 1}
+    assert store.submission_counts("dev", date_from=date(2025, 3, 1),
+                                   date_to="2025-03-02") == {"v1": 1, "v2": 1}
+    assert store.submission_counts("dev", org_codes=["v2", "v9"]) == {"v2": 10}
+    assert store.submission_counts("dev", org_codes=[]) == {}
+    assert store.submission_counts("dev", "2025-03-04", "2025-03-09",
+                                   org_codes={"v1", "v3"}) == {"v1": 2, "v3": 2}
+    assert store.submission_counts("acc") == {"v1": 1}
+    assert store.submission_counts("nope") == {}
+
+
+# ---- photos ------------------------------------------------------------------------------------
+
+def test_photos(store, second_store):
+    name = store.put_photo(PNG, "image/png")
+    assert name == common.photo_name(PNG, "image/png") and name.endswith(".png")
+    assert second_store.put_photo(PNG, "image/png") == name  # the same bytes: stored once
+    assert second_store.get_photo(name) == {"name": name, "content_type": "image/png",
+                                            "size": len(PNG), "data": PNG}
+    other = second_store.put_photo(JPEG, "image/jpeg")
+    assert other != name and store.get_photo(other)["data"] == JPEG
+    assert store.get_photo(name.replace(name[3:8], "00000")) is None  # well formed, unknown
+    for bad in ("../../etc/passwd", "", "ab/not-a-photo.png"):
+        assert store.get_photo(bad) is None
+    with pytest.raises(ValueError):
+        store.put_photo(b"", "image/png")
+    with store.snapshot() as snap:
+        assert sorted(snap.photo_names()) == sorted([name, other])
+        assert snap.photo(name)["data"] == PNG and snap.counts()["photos"] == 2
+
+
+# ---- bad arguments -----------------------------------------------------------------------------
+
+BAD_SUBMISSIONS = [
+    {"answers": {"x": "a\x00b"}},  # NUL: PostgreSQL cannot hold it
+    {"answers": {"x": "\ud800"}},  # a lone surrogate is not Unicode
+    {"answers": {"x": float("nan")}},
+    {"answers": {"x": object()}},
+    {"answers": ["not", "a", "mapping"]},
+    {"submission_id": ""},
+    {"submission_id": "x" * 129},
+    {"submission_id": None},
+    {"submission_id": 12},
+    {"form_version": 0},
+    {"form_version": True},
+    {"form_version": "1"},
+    {"form_id": ""},
+    {"org_code": None},
+    {"org_code": "v\x001"},
+]
+
+
+@pytest.mark.parametrize("bad", BAD_SUBMISSIONS, ids=range(len(BAD_SUBMISSIONS)))
+def test_malformed_submission_is_refused_and_writes_nothing(store, bad):
+    add(store, "sid-1")
+    before = everything(store)
+    call = {"form_id": "dev", "form_version": 1, "org_code": "v1", "answers": ANSWERS,
+            "submission_id": "sid-2", **bad}
+    with pytest.raises(ValueError):
+        store.add_submission(**call)
+    if call["submission_id"] not in ("", None):  # an import may leave it out
+        with pytest.raises(ValueError):
+            store.import_submissions([{**call, "submitted_at": "2025-05-01T08:00:00"}])
+    assert everything(store) == before
+    assert add(store, "sid-3")["receipt"].endswith("-0002")  # no receipt number was spent
+
+
+def test_malformed_documents_are_refused(store):
+    with pytest.raises(ValueError):
+        store.add_form_version(["not", "a", "mapping"], "upload")
+    with pytest.raises(ValueError):
+        store.add_form_version({"title": "没有 id"}, "upload")
+    with pytest.raises(ValueError):
+        store.add_form_version({"id": "dev", "title": "坏\x00"}, "upload")
+    with pytest.raises(ValueError):
+        store.create_link("", "v1")
+    with pytest.raises(ValueError):
+        store.import_submissions([{"form_id": "dev", "form_version": 1, "org_code": "v1",
+                                   "answers": {}, "submitted_at": "yesterday"}])
+    assert store.list_forms() == [] and store.list_links("dev") == []
+    assert store.count_submissions() == 0
+
+
+# ---- failed writes -----------------------------------------------------------------------------
+
+WRITES = {
+    "add_submission": lambda s: s.add_submission("dev", 1, "v1", ANSWERS, "new-sid"),
+    "import_submissions": lambda s: s.import_submissions([{
+        "form_id": "dev", "form_version": 1, "org_code": "v1", "answers": {},
+        "submitted_at": "2025-05-01T10:00:00", "submission_id": "imported"}]),
+    "add_form_version": lambda s: s.add_form_version({"id": "dev", "fields": []}, "upload"),
+    "upsert_orgs": lambda s: s.upsert_orgs([{"code": "340828", "name": "改名"},
+                                            {"code": "new", "name": "新"}]),
+    "replace_orgs": lambda s: s.replace_orgs(ORGS[:1]),
+    "delete_org": lambda s: s.delete_org("340828101201"),
+    "create_link": lambda s: s.create_link("dev", "340828101201"),
+    "revoke_link": lambda s: s.revoke_link(s.active_link("dev", "340828101201")["token"]),
+    "add_user": lambda s: s.add_user("new-user", "h", "admin"),
+    "set_password": lambda s: s.set_password("admin", "new-hash"),
+    "put_photo": lambda s: s.put_photo(PNG, "image/png"),
+}
+
+
+@pytest.mark.parametrize("operation", sorted(WRITES))
+def test_failed_write_raises_and_changes_nothing(store, second_store, broken_writes, clock,
+                                                 operation):
+    fill(store)
+    session = store.create_session("admin", timedelta(hours=1))
+    before = everything(store)
+    with broken_writes():
+        with pytest.raises(StorageError) as exc:
+            WRITES[operation](store)
+    assert re.search("[\u4e00-\u9fff]", str(exc.value))  # a message for people, in Chinese
+    assert everything(store) == everything(second_store) == before
+    assert store.get_session(session["id"]) == session
+    assert store.get_photo(common.photo_name(PNG, "image/png")) is None
+    WRITES[operation](store)  # the next write works
+    assert everything(store) != before or operation == "put_photo"
+
+
+def test_failed_load_changes_nothing(store, second_store, broken_writes, make_store, clock,
+                                     tmp_path):
+    fill(store)
+    before = everything(store)
+    source = TinyStore(tmp_path / "source.db", photos_dir=str(tmp_path / "source-photos"))
+    add(source, "from-the-backup")
+    with source.snapshot() as snap, broken_writes():
+        with pytest.raises(StorageError):
+            store.load(snap, force=True)
+    assert everything(store) == everything(second_store) == before
+    with source.snapshot() as snap:
+        store.load(snap, force=True)
+    assert store.count_submissions() == 1
+    source.close()
+
+
+# ---- versions of tables ------------------------------------------------------------------------
+
+CHANGES = {
+    "forms": lambda s: s.add_form_version({"id": "dev", "fields": []}, "upload"),
+    "orgs": lambda s: s.upsert_orgs([{"code": "new", "name": "新"}]),
+    "users": lambda s: s.set_password("admin", "h2"),
+    "links": lambda s: s.create_link("dev", "v1"),
+    "submissions": lambda s: add(s, "new-sid"),
+}
+
+
+def test_version_of_follows_every_write_anywhere(store, second_store, clock):
+    fill(store)
+    assert sorted(CHANGES) == sorted(TABLES)
+    for table, change in CHANGES.items():
+        seen = {t: store.version_of(t) for t in TABLES}
+        everything(store)  # reads change nothing
+        assert {t: store.version_of(t) for t in TABLES} == seen
+        change(second_store)
+        assert store.version_of(table) != seen[table], table
+        assert hash(store.version_of(table)) is not None
+
+
+# ---- snapshot, load, check ---------------------------------------------------------------------
+
+def fill_with_photos(store, clock):
+    clock.set(2025, 5, 1, 9, 0)
+    fill(store)
+    photo = store.put_photo(JPEG, "image/jpeg")
+    store.put_photo(PNG, "image/png")  # stored, referred to by nothing
+    image = {"file": photo, "name": "现场.jpg", "size": len(JPEG), "content_type": "image/jpeg"}
+    add(store, "with-photo", answers={"photo": image, "steps": [{"photo": image}]})
+    store.upsert_orgs([{"code": "x1", "name": "扩展", "contact": "李四"}])
+    store.import_submissions([{"form_id": "acc", "form_version": 1, "org_code": "x1",
+                               "answers": {"k": "导入"}, "submitted_at": t}
+                              for t in ("2025-04-30T08:00:00", "2025-05-01T08:00:00")])
+    clock.set(2025, 5, 2, 9, 0)
+    add(store, "next-day", org="x1")
+
+
+def as_loaded(docs):
+    """Submissions with times as instants and ``files`` as a load fills them in (the photos
+    of the answers when empty)."""
+    docs = as_instants(docs)
+    for doc in docs:
+        doc["files"] = doc["files"] or common.photo_refs(doc["answers"])
+    return docs
+
+
+def snapshot_content(store):
+    """Everything a snapshot holds, as it comes back from a load."""
+    with store.snapshot() as snap:
+        content = {kind: as_instants(snap.records(kind)) for kind in KINDS}
+        content["submissions"] = as_loaded(content["submissions"])
+        content["photos"] = [snap.photo(name) for name in snap.photo_names()]
+        content["counts"] = snap.counts()
+    return content
+
+
+def test_snapshot_load_across_backends(pg_url, tmp_path, clock):
+    """TinyDB -> PostgreSQL -> TinyDB: every document comes back equal (receipts, times,
+    tokens, versions, photos), and new receipts continue each day's sequence."""
+    from storage.pg import PgStore
+
+    tiny = TinyStore(tmp_path / "a" / "taizhang.db")
+    pg = PgStore(pg_url)
+    back = TinyStore(tmp_path / "b" / "taizhang.db")
+    try:
+        fill_with_photos(tiny, clock)
+        expected = snapshot_content(tiny)
+        listed = as_loaded(tiny.query_submissions(None)[1])
+        assert expected["counts"] == {"forms": 2, "orgs": 4, "users": 1, "links": 2,
+                                      "submissions": 9, "photos": 2}
+        with tiny.snapshot() as snap:
+            assert pg.load(snap) == expected["counts"]
+        assert snapshot_content(pg) == expected
+        with pg.snapshot() as snap:
+            assert back.load(snap) == expected["counts"]
+        assert snapshot_content(back) == expected
+        for store in (tiny, pg, back):
+            assert as_loaded(store.query_submissions(None)[1]) == listed
+            assert store.get_link(tiny.list_links("dev")[0]["token"])["revoked_at"] is not None
+            assert store.get_form("dev", 1)["schema"]["title"] == "申报"
+            assert store.submission_counts("acc", date_from="2025-05-01") == {"x1": 1}
+            # the receipts of each day go on from the loaded ones
+            clock.set(2025, 5, 1, 18, 0)
+            assert add(store, "new-0501")["receipt"] == "250501-0008"
+            assert store.import_submissions([{
+                "form_id": "acc", "form_version": 1, "org_code": "x1", "answers": {},
+                "submitted_at": "2025-04-30T20:00:00"}]) == 1
+            assert store.query_submissions("acc", date_to="2025-04-30")[1][0]["receipt"] == \
+                "250430-0002"
+            assert pg.check()["ok"] and store.check()["ok"], store.check()["problems"]
+    finally:
+        for store in (tiny, pg, back):
+            store.close()
+
+
+HOLDING_DATA = {
+    "user": lambda s: s.add_user("admin", "h", "admin"),
+    "org": lambda s: s.upsert_orgs([{"code": "x", "name": "一个"}]),
+    "form": lambda s: s.add_form_version({"id": "f", "fields": []}, "upload"),
+    "link": lambda s: s.create_link("f", "x"),
+    "submission": lambda s: add(s, "one"),
+}
+
+
+@pytest.mark.parametrize("held", sorted(HOLDING_DATA))
+def test_load_refuses_to_overwrite_without_force(store, second_store, tmp_path, clock, held):
+    source = TinyStore(tmp_path / "source.db", photos_dir=str(tmp_path / "source-photos"))
+    fill_with_photos(source, clock)
+    HOLDING_DATA[held](second_store)
+    before = everything(store)
+    with source.snapshot() as snap:
+        with pytest.raises(RestoreRefused) as exc:
+            store.load(snap)
+    assert "--force" in str(exc.value)
+    assert everything(store) == before
+    session = store.create_session("admin", timedelta(hours=1))
+    with source.snapshot() as snap:
+        counts = store.load(snap, force=True)
+    assert counts["submissions"] == 9 and store.count_submissions() == 9
+    assert store.get_session(session["id"]) is None  # sessions end
+    assert snapshot_content(store) == snapshot_content(source)
+    assert second_store.find_submission("one") is None
+    source.close()
+
+
+def test_snapshot_is_consistent_while_the_service_writes(store, second_store, clock):
+    fill(store)
+    with store.snapshot() as snap:
+        add(second_store, "during")
+        second_store.upsert_orgs([{"code": "during", "name": "期间"}])
+        records = list(snap.records("submissions"))
+        assert len(records) == 5 and "during" not in {d["submission_id"] for d in records}
+        assert snap.counts()["orgs"] == 3 and len(list(snap.records("orgs"))) == 3
+        assert all("id" not in d for d in records)
+        assert [d["receipt"] for d in records] == [f"250501-{n:04d}" for n in range(1, 6)]
+        assert [(f["id"], f["version"]) for f in snap.records("forms")] == [("dev", 1),
+                                                                            ("dev", 2)]
+    assert store.count_submissions() == 6
+
+
+def test_check(store, clock):
+    fill_with_photos(store, clock)
+    report = store.check()
+    assert report["ok"] is True and report["problems"] == []
+    assert report["backend"] == store.backend and report["location"]
+    assert report["counts"] == {"forms": 2, "orgs": 4, "users": 1, "links": 2,
+                                "submissions": 9, "photos": 2}
+    lost = {"file": "ee/ee000000000000000000000000000000.jpg", "name": "丢失.jpg",
+            "size": 3, "content_type": "image/jpeg"}
+    doc = add(store, "lost-photo", answers={"photo": lost})
+    report = store.check()
+    assert report["ok"] is False
+    assert any(doc["receipt"] in p and lost["file"] in p for p in report["problems"])
