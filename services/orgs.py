@@ -305,28 +305,6 @@ def path_columns(names, kind):
     return county, township, unit
 
 
-def descendants(orgs, code, include_self=False):
-    """Codes of every organization below ``code`` (children, grandchildren, …).
-
-    ``orgs`` is a list of orgs or a dict by code. ``code`` itself is included only with
-    include_self=True.
-    """
-    children = {}
-    for org in _as_list(orgs):
-        children.setdefault(org.get("parent_code"), []).append(org["code"])
-    found = set()
-    stack = list(children.get(code, ()))
-    while stack:
-        current = stack.pop()
-        if current in found or current == code:
-            continue
-        found.add(current)
-        stack.extend(children.get(current, ()))
-    if include_self:
-        found.add(code)
-    return found
-
-
 def build_tree(orgs):
     """The organizations as a nested list for templates, in input order at every level.
 

@@ -274,12 +274,15 @@ def test_org_paths():
     assert orgs.org_paths(BY_CODE) == orgs.org_paths(EXPECTED)
 
 
-def test_descendants():
-    assert orgs.descendants(EXPECTED, "XC") == {"XC-QFT", "XC_ZX"}
-    assert orgs.descendants(BY_CODE, "XC", include_self=True) == {"XC", "XC-QFT", "XC_ZX"}
-    assert orgs.descendants(EXPECTED, "YX") == {"XC", "XC-QFT", "CZJ", "XC_ZX"}
-    assert orgs.descendants(EXPECTED, "XC-QFT") == set()
-    assert orgs.descendants(EXPECTED, "NOPE") == set()
+def test_org_index_subtrees_paths_and_columns():
+    index = orgs.OrgIndex(EXPECTED)
+    assert index.below("XC", include_self=False) == {"XC-QFT", "XC_ZX"}
+    assert index.below("XC") == {"XC", "XC-QFT", "XC_ZX"}
+    assert index.below("YX", include_self=False) == {"XC", "XC-QFT", "CZJ", "XC_ZX"}
+    assert index.below("XC-QFT", include_self=False) == set()
+    assert index.below("NOPE", include_self=False) == set()
+    assert index.path("XC_ZX") == ["岳西县", "响肠镇", "响肠镇中心学校"]
+    assert [o["code"] for o in index.townships()] == ["XC"]
 
 
 def test_build_tree():
