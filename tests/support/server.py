@@ -11,6 +11,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GUNICORN = os.path.join(os.path.dirname(sys.executable), "gunicorn")
@@ -74,6 +75,63 @@ class Server:
 class NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None
+
+
+class Browser:
+    """A browser with one cookie jar, talking to any number of hosts (cookies do not depend
+    on the port, so two hosts on 127.0.0.1 behind "a load balancer" share them). Returns
+    (status, headers, body text); never follows redirects."""
+
+    def __init__(self):
+        self.cookies = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(self.cookies), NoRedirect())
+
+    def request(self, url, fields=None, files=None):
+        data, headers = None, {}
+        if files:
+            boundary = uuid.uuid4().hex
+            data = _multipart(boundary, fields or [], files)
+            headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
+        elif fields is not None:
+            data = urllib.parse.urlencode(fields).encode()
+        try:
+            response = self.opener.open(urllib.request.Request(url, data, headers), timeout=60)
+            return response.status, response.headers, response.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers, e.read()
+
+    def get(self, url):
+        return self.request(url)
+
+    def post(self, url, fields, files=None):
+        return self.request(url, fields, files)
+
+    def csrf(self, url):
+        """The CSRF token of the page at url (and the session cookie that goes with it)."""
+        status, _, body = self.get(url)
+        assert status == 200, (url, status)
+        return re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"',
+                         body.decode()).group(1)
+
+    def login(self, base_url, username, password):
+        token = self.csrf(base_url + "/login")
+        return self.post(base_url + "/login", [("csrf_token", token), ("username", username),
+                                               ("password", password)])[0]
+
+
+def _multipart(boundary, fields, files):
+    """multipart/form-data: fields [(name, value)], files [(name, filename, bytes, type)]."""
+    out = []
+    for name, value in fields:
+        out.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+                   f"{value}\r\n".encode())
+    for name, filename, data, content_type in files:
+        out.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+                   f'filename="{filename}"\r\nContent-Type: {content_type}\r\n\r\n'.encode())
+        out.append(data + b"\r\n")
+    out.append(f"--{boundary}--\r\n".encode())
+    return b"".join(out)
 
 
 class Cadre:
