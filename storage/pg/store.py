@@ -141,7 +141,7 @@ def _session_doc(row) -> dict | None:
             "created_at": stamp(row["created_at"]), "expires_at": stamp(row["expires_at"])}
 
 
-def _filters(form_id, org_codes, date_from, date_to) -> tuple[str, list] | None:
+def submission_filters(form_id, org_codes, date_from, date_to) -> tuple[str, list] | None:
     """(WHERE clause, parameters) of the submission filters; None when nothing can match
     (an empty org_codes). ValueError for a malformed date."""
     low, high = common.day_of(date_from), common.day_of(date_to)
@@ -162,6 +162,31 @@ def _filters(form_id, org_codes, date_from, date_to) -> tuple[str, list] | None:
         clauses.append("submitted_on <= %s")
         params.append(date.fromisoformat(high))
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def count_sql(clause: str) -> str:
+    return f"SELECT count(*) AS n FROM submissions{clause}"
+
+
+def page_sql(clause: str) -> str:
+    """One page, newest first (parameters: the filters', then offset and limit).
+
+    The page's ids are chosen first, from the index entries alone (submissions_form_idx
+    carries submitted_on and org_code), and only those rows are read. Asked for whole rows
+    ordered by id, the planner walks the primary key down from the newest submission and
+    reads every row until enough match: fine for recent dates, but 140-190 ms for a month a
+    year back in a 1M-row table, where this takes 30 ms at worst (docs in migration 0001)."""
+    return (f"SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE id IN ("
+            f"SELECT id FROM submissions{clause} ORDER BY id DESC OFFSET %s LIMIT %s) "
+            "ORDER BY id DESC")
+
+
+def stream_sql(clause: str) -> str:
+    return f"SELECT {SUBMISSION_COLUMNS} FROM submissions{clause} ORDER BY id"
+
+
+def counts_sql(clause: str) -> str:
+    return f"SELECT org_code, count(*) AS n FROM submissions{clause} GROUP BY org_code"
 
 
 def _start_repeatable_read(conn) -> None:
@@ -623,22 +648,19 @@ class PgStore:
                           limit: int | None = None) -> tuple[int, list[dict]]:
         if offset < 0 or (limit is not None and limit < 0):
             raise ValueError("offset and limit must be >= 0")
-        where = _filters(form_id, org_codes, date_from, date_to)
+        where = submission_filters(form_id, org_codes, date_from, date_to)
         if where is None:
             return 0, []
         clause, params = where
         with self._read() as conn:
             _start_repeatable_read(conn)  # the count and the page see the same rows
-            total = conn.execute(f"SELECT count(*) AS n FROM submissions{clause}",
-                                 params).fetchone()["n"]
-            rows = conn.execute(
-                f"SELECT {SUBMISSION_COLUMNS} FROM submissions{clause} "
-                "ORDER BY id DESC OFFSET %s LIMIT %s", [*params, offset, limit]).fetchall()
+            total = conn.execute(count_sql(clause), params).fetchone()["n"]
+            rows = conn.execute(page_sql(clause), [*params, offset, limit]).fetchall()
         return total, [_submission_doc(row) for row in rows]
 
     def iter_submissions(self, form_id: str | None, org_codes: Iterable[str] | None = None,
                          date_from=None, date_to=None) -> tuple[int, Iterator[dict]]:
-        where = _filters(form_id, org_codes, date_from, date_to)
+        where = submission_filters(form_id, org_codes, date_from, date_to)
         if where is None:
             return 0, iter(())
         clause, params = where
@@ -649,10 +671,8 @@ class PgStore:
         try:
             conn = stream.conn
             _start_repeatable_read(conn)
-            total = conn.execute(f"SELECT count(*) AS n FROM submissions{clause}",
-                                 params).fetchone()["n"]
-            stream.start(f"SELECT {SUBMISSION_COLUMNS} FROM submissions{clause} ORDER BY id",
-                         params)
+            total = conn.execute(count_sql(clause), params).fetchone()["n"]
+            stream.start(stream_sql(clause), params)
         except psycopg.Error as exc:
             stream.close()
             raise storage_error(MSG_READ, exc) from exc
@@ -669,20 +689,18 @@ class PgStore:
 
     def submission_counts(self, form_id: str, date_from=None, date_to=None,
                           org_codes: Iterable[str] | None = None) -> dict[str, int]:
-        where = _filters(form_id, org_codes, date_from, date_to)
+        where = submission_filters(form_id, org_codes, date_from, date_to)
         if where is None:
             return {}
         clause, params = where
         with self._read() as conn:
-            rows = conn.execute(f"SELECT org_code, count(*) AS n FROM submissions{clause} "
-                                "GROUP BY org_code", params).fetchall()
+            rows = conn.execute(counts_sql(clause), params).fetchall()
         return {row["org_code"]: row["n"] for row in rows}
 
     def count_submissions(self, form_id: str | None = None) -> int:
-        clause, params = _filters(form_id, None, None, None)
+        clause, params = submission_filters(form_id, None, None, None)
         with self._read() as conn:
-            return conn.execute(f"SELECT count(*) AS n FROM submissions{clause}",
-                                params).fetchone()["n"]
+            return conn.execute(count_sql(clause), params).fetchone()["n"]
 
     # ---- photos ---------------------------------------------------------------------------------
 
