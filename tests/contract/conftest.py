@@ -4,9 +4,12 @@
   migrated database (overrides tests/conftest.py's app-level ``store`` in this folder);
 * ``second_store`` — another Store on the same database: another worker process or host;
 * ``make_store()`` — more of them (all closed after the test);
-* ``broken_writes()`` — a context manager inside which writes really fail: TinyDB's os.write
-  and os.fsync raise ENOSPC; PostgreSQL gets triggers that RAISE on every write statement of
-  every table (installed and removed through a connection of their own).
+* ``broken_writes(*tables)`` — a context manager inside which writes really fail: TinyDB's
+  os.write and os.fsync raise ENOSPC; PostgreSQL gets triggers that RAISE on every write
+  statement of the tables named (default: all), installed and removed through a connection
+  of their own. Naming only ``table_versions`` fails a PostgreSQL write at its last step,
+  after every other statement of its transaction succeeded. (A TinyDB write is one record:
+  it fails whole whatever the tables named.)
 """
 import errno
 import os
@@ -75,7 +78,7 @@ def _fail(*args, **kwargs):
 def broken_writes(backend, database, monkeypatch):
     if backend == "tinydb":
         @contextmanager
-        def broken():
+        def broken(*tables):
             with monkeypatch.context() as m:
                 m.setattr(os, "write", _fail)
                 m.setattr(os, "fsync", _fail)
@@ -89,13 +92,13 @@ def broken_writes(backend, database, monkeypatch):
             conn.execute(sql)
 
     @contextmanager
-    def broken():
+    def broken(*tables):
         statements = ["CREATE FUNCTION test_refuse_write() RETURNS trigger LANGUAGE plpgsql AS "
                       "$$ BEGIN RAISE EXCEPTION 'test: could not extend file: No space left "
                       "on device' USING ERRCODE = 'disk_full'; END $$"]
         statements += [f"CREATE TRIGGER test_refuse_write BEFORE INSERT OR UPDATE OR DELETE "
                        f"OR TRUNCATE ON {table} FOR EACH STATEMENT "
-                       f"EXECUTE FUNCTION test_refuse_write()" for table in PG_TABLES]
+                       f"EXECUTE FUNCTION test_refuse_write()" for table in tables or PG_TABLES]
         execute("; ".join(statements))
         try:
             yield

@@ -770,19 +770,39 @@ def test_failed_write_raises_and_changes_nothing(store, second_store, broken_wri
     assert everything(store) != before or operation == "put_photo"
 
 
-def test_failed_load_changes_nothing(store, second_store, broken_writes, make_store, clock,
-                                     tmp_path):
+@pytest.mark.parametrize("operation", sorted(set(WRITES) - {"put_photo"}))
+def test_write_failing_at_its_last_step_changes_nothing(store, second_store, broken_writes,
+                                                        clock, operation):
+    """Every step of the write succeeds but the last (on PostgreSQL, the version bump after
+    the receipt, the rows, the sessions ended...): all of it is undone."""
+    fill(store)
+    session = store.create_session("admin", timedelta(hours=1))
+    before = everything(store)
+    with broken_writes("table_versions"):
+        with pytest.raises(StorageError):
+            WRITES[operation](store)
+    assert everything(store) == everything(second_store) == before
+    assert store.get_session(session["id"]) == session
+    WRITES[operation](store)
+    if operation in ("add_submission", "import_submissions"):  # no receipt number was spent
+        assert store.query_submissions(None, limit=1)[1][0]["receipt"] in ("250501-0006",
+                                                                          "250501-0007")
+
+
+@pytest.mark.parametrize("broken", [(), ("photos",), ("table_versions",)])
+def test_failed_load_changes_nothing(store, second_store, broken_writes, clock, tmp_path,
+                                     broken):
     fill(store)
     before = everything(store)
     source = TinyStore(tmp_path / "source.db", photos_dir=str(tmp_path / "source-photos"))
-    add(source, "from-the-backup")
-    with source.snapshot() as snap, broken_writes():
+    fill_with_photos(source, clock)
+    with source.snapshot() as snap, broken_writes(*broken):
         with pytest.raises(StorageError):
             store.load(snap, force=True)
     assert everything(store) == everything(second_store) == before
     with source.snapshot() as snap:
         store.load(snap, force=True)
-    assert store.count_submissions() == 1
+    assert store.count_submissions() == 9
     source.close()
 
 
