@@ -214,7 +214,6 @@ class PgStore:
         self.timeout = timeout
         self.photos = FilePhotos(photos_dir) if photos_dir else None
         self._lock = threading.Lock()
-        self._closed = False
         self._check_schema()
         self._pid = os.getpid()
         self._pool = self._open_pool()
@@ -264,7 +263,6 @@ class PgStore:
 
     def close(self) -> None:
         with self._lock:
-            self._closed = True
             if self._pid == os.getpid():
                 self._pool.close()
 
@@ -745,7 +743,9 @@ class PgStore:
         counts = {kind: 0 for kind in KINDS}
         with self._write() as conn:
             # Every lock at once, in the order writers take them (receipt_days before
-            # submissions), so that a restore never deadlocks with a submission.
+            # submissions), so that a restore never deadlocks with a submission; waiting at
+            # most a minute for running exports and snapshots to finish.
+            conn.execute("SET LOCAL lock_timeout = '60s'")
             conn.execute("LOCK TABLE receipt_days, submissions, forms, orgs, users, links, "
                          "sessions IN ACCESS EXCLUSIVE MODE")
             if not force:
