@@ -267,7 +267,9 @@ class Store(Protocol):
     def load(self, source: Snapshot, force: bool = False) -> dict[str, int]:
         """Replace everything with the content of ``source`` (a snapshot of any backend, or a
         backup file read by storage.portable), keeping receipts, times, tokens and versions;
-        receipts issued afterwards continue each day's sequence. All or nothing.
+        receipts issued afterwards continue each day's sequence. A submission whose ``files``
+        is empty gets the names of the photos its answers refer to (common.photo_refs), so
+        that check() and backups find them. All or nothing.
         ``RestoreRefused`` if this database holds any form version, organization, user, link
         or submission and force is False. Returns the counts loaded. Sessions end."""
 
