@@ -12,12 +12,29 @@ from db import get_store
 from services.accounts import create_user
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "tinydb_only: a test of the TinyDB file itself (its bytes, its engine's "
+        "faults); it does not run on the PostgreSQL backend")
+
+
+@pytest.fixture(params=["tinydb", "postgresql"])
+def app_backend(request):
+    """Every test that uses the app runs on both backends (PostgreSQL: a real server, see
+    tests/support/pg.py) — except tests marked tinydb_only."""
+    if request.param == "postgresql" and request.node.get_closest_marker("tinydb_only"):
+        pytest.skip("a test of the TinyDB file itself")
+    return request.param
+
+
 @pytest.fixture
-def app(tmp_path):
+def app(tmp_path, request, app_backend):
     app = create_app({
         "TESTING": True,
         "SECRET_KEY": "test-secret",
         "DATA_DIR": str(tmp_path / "data"),
+        "DATABASE_URL": request.getfixturevalue("pg_url") if app_backend == "postgresql"
+        else None,
         "BASE_URL": BASE_URL,
         "SUBMISSIONS_PER_PAGE": 5,
     })

@@ -17,7 +17,8 @@ from support.helpers import ADMIN, BASE_URL, csrf_token, login
 def other_worker(app):
     """A second app on the same database, as another gunicorn worker or host would be."""
     other = create_app({"TESTING": True, "SECRET_KEY": "test-secret",
-                        "DATA_DIR": app.config["DATA_DIR"], "BASE_URL": BASE_URL})
+                        "DATA_DIR": app.config["DATA_DIR"], "BASE_URL": BASE_URL,
+                        "DATABASE_URL": app.config["DATABASE_URL"]})
     yield other
     other.extensions["taizhang.store"].close()
 

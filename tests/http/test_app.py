@@ -8,10 +8,10 @@ import openpyxl
 import pytest
 from PIL import Image
 
-from support.helpers import (ADMIN, BASE_URL, PROJECT_FORM, VALID, csrf_token, db_file, login,
+from support.helpers import (ADMIN, BASE_URL, PROJECT_FORM, VALID, csrf_token, login,
                              open_form)
 from forms.loader import check_schema
-from storage import TinyStore as Store
+from storage import open_store
 from db import get_store
 from services import accounts
 
@@ -221,7 +221,7 @@ def test_entry_page_follows_new_form_version_and_org_changes(app, client, entry)
     assert "测试项目表" in html and org["name"] in html
     changed = json.loads(json.dumps(PROJECT_FORM))
     changed["title"] = "测试项目表第二版"
-    other = Store(db_file(app))  # another process's Store on the same file
+    other = open_store(app.config["DATABASE_URL"], app.config["DATA_DIR"])  # another process
     try:
         other.add_form_version(check_schema(changed), source="cli")
         other.upsert_orgs([{**org, "name": "千佛塔新村"}])

@@ -10,6 +10,8 @@ import zipfile
 import pytest
 from PIL import Image
 
+from seed import seed_demo, seed_first_start
+from storage import TinyStore
 from support.helpers import VALID, db_file, open_form
 
 
@@ -72,11 +74,13 @@ def test_backup_restore_and_check_db(app, runner, store, tmp_path):
 
 
 def test_restore_reads_a_backup_of_the_earlier_log_format(app, runner, store, tmp_path):
-    """Nightly backups made before the portable format (copies of the TinyDB file) restore."""
-    runner.invoke(args=["seed-demo", "--submissions", "20", "--seed", "2"])
+    """Nightly backups made before the portable format (copies of the TinyDB file) restore,
+    into either backend."""
     old = tmp_path / "taizhang-20261120-023000.db"
-    shutil.copy(db_file(app), old)
-    receipts = {d["receipt"] for d in store.query_submissions(None)[1]}
+    with TinyStore(old) as legacy:
+        seed_first_start(legacy)
+        seed_demo(legacy, 20, seed=2)
+        receipts = {d["receipt"] for d in legacy.query_submissions(None)[1]}
     runner.invoke(args=["seed-demo", "--submissions", "5"])
     assert runner.invoke(args=["check-db", str(old)]).exit_code == 0
     result = runner.invoke(args=["restore", str(old), "--force"])
@@ -84,6 +88,7 @@ def test_restore_reads_a_backup_of_the_earlier_log_format(app, runner, store, tm
     assert {d["receipt"] for d in store.query_submissions(None)[1]} == receipts
 
 
+@pytest.mark.tinydb_only
 def test_check_db_reports_a_torn_last_line_without_failing(app, runner, store):
     with open(db_file(app), "ab") as f:
         f.write(b'{"crc":"00000000","len":[5],"ops":[["put"')
@@ -97,6 +102,7 @@ def png():
     return buf.getvalue()
 
 
+@pytest.mark.tinydb_only
 @pytest.mark.parametrize("call", ["write", "fsync"])
 def test_failed_write_is_503_and_changes_nothing(app, client, entry, store, monkeypatch, call):
     token, _ = entry
@@ -120,6 +126,7 @@ def test_failed_write_is_503_and_changes_nothing(app, client, entry, store, monk
     assert store.count_submissions("t_project") == 1
 
 
+@pytest.mark.tinydb_only
 def test_failed_photo_write_is_503(app, client, entry, store, monkeypatch):
     token, _ = entry
     html, hidden = open_form(client, token)
@@ -134,6 +141,27 @@ def test_failed_photo_write_is_503(app, client, entry, store, monkeypatch):
                            content_type="multipart/form-data")
     assert response.status_code == 503
     assert db_bytes(app) == before
+
+
+def test_database_server_down_is_503_then_the_resend_goes_through(app, app_backend, client,
+                                                                 entry, store, request):
+    """PostgreSQL stops while a cadre submits: a Chinese 503, nothing stored; the same page
+    sent again once the server is back is stored once."""
+    if app_backend != "postgresql":
+        pytest.skip("the PostgreSQL server going away")
+    server = request.getfixturevalue("pg_server")
+    token, _ = entry
+    html, hidden = open_form(client, token)
+    if not hasattr(server, "down"):
+        pytest.skip("an external test server (TAIZHANG_TEST_DATABASE_URL) is not ours to stop")
+    with server.down():
+        response = client.post(f"/f/{token}", data={**hidden, **VALID})
+    assert response.status_code == 503
+    assert "数据保存失败" in response.get_data(as_text=True)
+    assert "Location" not in response.headers
+    retry = client.post(f"/f/{token}", data={**hidden, **VALID})
+    assert retry.status_code == 303
+    assert store.count_submissions("t_project") == 1
 
 
 @pytest.mark.parametrize("command", ["backup", "restore", "check-db", "seed-demo"])

@@ -32,6 +32,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -115,6 +116,21 @@ class LocalServer:
         if result.returncode != 0:
             raise RuntimeError(f"PostgreSQL did not restart: {result.stdout}")
         self.running = True
+
+    @contextmanager
+    def down(self):
+        """The server stopped for the duration of the block (a database host gone away),
+        then started again on the same port."""
+        self._run("pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop")
+        self.running = False
+        try:
+            yield
+        finally:
+            result = self._run("pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "60",
+                               "-o", f"-p {self.port}", "start", check=False)
+            if result.returncode != 0:
+                raise RuntimeError(f"PostgreSQL did not start again: {result.stdout}")
+            self.running = True
 
     def stop(self):
         if self.running:
