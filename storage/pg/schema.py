@@ -22,8 +22,8 @@ from ..errors import StorageError
 # head). PgStore refuses a database at any other revision.
 HEAD_REVISION = "0001"
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
-# pg_advisory_xact_lock key held while migrating (any constant unlikely to clash).
-MIGRATION_LOCK_KEY = 0x7A1_2A46  # "taizhang"-ish
+# The pg_advisory_xact_lock key held while migrating: any constant, the same on every host.
+MIGRATION_LOCK_KEY = 7_273_265_301
 
 MSG_CONNECT = "数据库连接失败,请稍后重试"
 MSG_MIGRATE = "数据库结构升级失败"
@@ -44,6 +44,7 @@ def alembic_config(url: str):
     config = Config()
     config.set_main_option("script_location", MIGRATIONS_DIR)
     config.attributes["url"] = sqlalchemy_url(url)  # not in the ini options: no % escaping
+    config.attributes["lock_key"] = MIGRATION_LOCK_KEY
     return config
 
 

@@ -13,9 +13,10 @@ under ``CI=true``, where they fail: .ci/run must install it.
 
 Fixtures:
 
-* ``pg_url`` — a database at the latest migration with no data, new for each test (a clone
-  of the migrated template: ~40 ms, and a test can never see what another one left behind:
-  rows, triggers, locks);
+* ``pg_url`` — a database at the latest migration with no data, new for each test: a clone
+  of the migrated template, ~0.1 s to make and 20 ms to drop (TRUNCATE of every table would
+  take ~45 ms, but a clone guarantees that no test sees what another left behind: rows,
+  triggers, open connections and locks, schema changes of the migration tests);
 * ``pg_database`` — a factory: ``pg_database(migrated=False)`` makes an EMPTY database (no
   tables) for the migration tests; dropped after the test;
 * ``pg_server`` — the server itself (``.admin_url``, ``.restart(mode)`` when we own it).

@@ -9,8 +9,6 @@ and the one reached are left in ``config.attributes`` for storage.pg.migrate to 
 from alembic import context
 from sqlalchemy import create_engine, pool, text
 
-from storage.pg.schema import MIGRATION_LOCK_KEY
-
 config = context.config
 
 
@@ -21,7 +19,7 @@ def run_migrations_online() -> None:
             context.configure(connection=connection, target_metadata=None)
             with context.begin_transaction():
                 connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
-                                   {"key": MIGRATION_LOCK_KEY})
+                                   {"key": config.attributes["lock_key"]})
                 migration = context.get_context()
                 config.attributes["from_revision"] = migration.get_current_revision()
                 context.run_migrations()
