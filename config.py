@@ -51,11 +51,16 @@ def load_config(app, test_config=None):
         app.config["DATA_DIR"] = app.instance_path
     app.config["DATA_DIR"] = os.path.abspath(app.config["DATA_DIR"])
     app.config["BASE_URL"] = app.config["BASE_URL"].rstrip("/")
+    # Where the key came from: "config" (environment, instance config or test_config: the
+    # operator's), "file" (DATA_DIR/secret_key) or "default" (refused outside debug/testing).
+    app.config["SECRET_KEY_SOURCE"] = "config"
     if app.config["SECRET_KEY"] == DEFAULT_SECRET_KEY:
+        app.config["SECRET_KEY_SOURCE"] = "default"
         key_file = os.path.join(app.config["DATA_DIR"], "secret_key")
         if os.path.exists(key_file):
             with open(key_file, encoding="ascii") as f:
                 app.config["SECRET_KEY"] = f.read().strip()
+            app.config["SECRET_KEY_SOURCE"] = "file"
 
 
 def check_secret_key(app):
@@ -67,16 +72,26 @@ def check_secret_key(app):
         )
 
 
-def write_secret_key(data_dir):
-    """Create DATA_DIR/secret_key (0600) with a random key unless it exists; return its path."""
+def write_secret_key(data_dir, replace_with=None):
+    """Create DATA_DIR/secret_key (0600) with a random key unless it exists; with
+    ``replace_with``, (re)write it with that key, atomically. Returns its path."""
     import secrets
+    import tempfile
 
     os.makedirs(data_dir, exist_ok=True)
     path = os.path.join(data_dir, "secret_key")
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
+    if replace_with is None:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(secrets.token_hex(32) + "\n")
         return path
+    fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=".secret_key-")  # mode 0600
     with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(secrets.token_hex(32) + "\n")
+        f.write(replace_with + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
     return path

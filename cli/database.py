@@ -7,6 +7,7 @@ import storage
 from cli import fail
 from db import get_store
 from seed import seed_first_start
+from services import deployment
 from storage import portable
 
 
@@ -18,9 +19,10 @@ def _counts(counts):
 @with_appcontext
 @click.option("--no-demo", is_flag=True, help="Do not load the demo organization tree.")
 def init(no_demo):
-    """Prepare the database: on PostgreSQL create or upgrade its schema (migrations), then
-    install missing built-in forms and (on an empty database) the demo organization tree.
-    Safe to run on every start and on every host: it never overwrites or deletes data."""
+    """Prepare the database: on PostgreSQL create or upgrade its schema (migrations) and make
+    this host use the secret key all hosts share, then install missing built-in forms and (on
+    an empty database) the demo organization tree. Safe to run on every start and on every
+    host: it never overwrites or deletes data."""
     url = current_app.config["DATABASE_URL"]
     if url:
         try:
@@ -30,6 +32,14 @@ def init(no_demo):
         if before != after:
             click.echo(f"Database schema: {before or 'empty'} -> {after}")
     store = get_store()
+    if url:
+        try:
+            shared = deployment.share_secret_key(store, current_app.config)
+        except deployment.SecretKeyMismatch as e:
+            fail(str(e))
+        if shared != "same":
+            click.echo("Secret key: this host now signs sessions with the key every host of "
+                       "this database shares (DATA_DIR/secret_key).")
     result = seed_first_start(store, demo_orgs=not no_demo)
     if result["forms"]:
         click.echo(f"Installed {len(result['forms'])} built-in forms: {', '.join(result['forms'])}")

@@ -257,6 +257,13 @@ class Store(Protocol):
     def get_photo(self, name: str) -> Doc | None:
         """The photo with that name, or None (also for a name put_photo never makes)."""
 
+    # ---- deployment settings --------------------------------------------------------------------
+
+    def setting(self, key: str, default: str) -> str:
+        """The value stored under ``key``; when there is none, ``default`` is stored first and
+        returned. Atomic across processes and hosts: the first caller's default wins, every
+        later caller gets it (how several hosts agree on one secret key)."""
+
     # ---- the whole database ---------------------------------------------------------------------
 
     def snapshot(self) -> AbstractContextManager[Snapshot]:

@@ -25,6 +25,7 @@ from .logdb import check as check_log
 from .photofiles import FilePhotos
 
 FORMS, ORGS, USERS, SESSIONS, FAILURES = "forms", "orgs", "users", "sessions", "login_failures"
+SETTINGS = "settings"
 DB_FILENAME = "taizhang.db"
 FAILURE_KEEP = timedelta(days=1)
 
@@ -55,6 +56,7 @@ class TinyStore:
         self._users = self._db.table(USERS)
         self._sessions = self._db.table(SESSIONS)
         self._failures = self._db.table(FAILURES)
+        self._settings = self._db.table(SETTINGS)
         self._links = self._db.table(LINKS)
         self._submissions = self._db.table(SUBMISSIONS)
 
@@ -405,6 +407,18 @@ class TinyStore:
     def get_photo(self, name: str) -> dict | None:
         return self.photos.get(name)
 
+    # ---- deployment settings --------------------------------------------------------------------
+
+    def setting(self, key: str, default: str) -> str:
+        text_arg(key, "key")
+        common.json_text(default)
+        with self._db.transaction():
+            doc = self._settings.get(Q.key == key)
+            if doc is not None:
+                return doc["value"]
+            self._settings.insert({"key": key, "value": default})
+        return default
+
     # ---- the whole database ---------------------------------------------------------------------
 
     @contextmanager
@@ -416,11 +430,14 @@ class TinyStore:
     def load(self, source, force: bool = False) -> dict[str, int]:
         counts = {kind: 0 for kind in ("forms", "orgs", "users", "links", "submissions")}
 
-        def records():
+        def records():  # consumed under the write lock
             for kind in counts:
                 for doc_id, doc in enumerate(source.records(kind), start=1):
                     counts[kind] = doc_id
                     yield kind, doc_id, _stored_form(kind, doc)
+            settings = self._storage.tables.get(SETTINGS, {})  # the deployment's own: kept
+            for doc_id in sorted(settings):
+                yield SETTINGS, doc_id, settings[doc_id]
 
         def refuse(tables):
             if not force and any(tables.get(kind) for kind in counts):

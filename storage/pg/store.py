@@ -725,6 +725,17 @@ class PgStore:
                                "WHERE name = %s", (name,)).fetchone()
         return None if row is None else {**row, "data": bytes(row["data"])}
 
+    # ---- deployment settings --------------------------------------------------------------------
+
+    def setting(self, key: str, default: str) -> str:
+        text_arg(key, "key")
+        common.json_text(default)
+        with self._write() as conn:
+            conn.execute("INSERT INTO settings (key, value) VALUES (%s, %s) "
+                         "ON CONFLICT (key) DO NOTHING", (key, default))
+            row = conn.execute("SELECT value FROM settings WHERE key = %s", (key,)).fetchone()
+        return row["value"]
+
     # ---- the whole database ---------------------------------------------------------------------
 
     @contextmanager

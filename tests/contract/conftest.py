@@ -21,7 +21,7 @@ from storage import TinyStore
 
 BACKENDS = ["tinydb", "postgresql"]
 PG_TABLES = ("forms", "orgs", "users", "sessions", "login_failures", "links", "submissions",
-             "receipt_days", "photos", "table_versions")
+             "receipt_days", "photos", "table_versions", "settings")
 
 
 @pytest.fixture(params=BACKENDS)

@@ -7,6 +7,7 @@ import json
 import multiprocessing
 import re
 import threading
+from multiprocessing.pool import ThreadPool
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from storage import (DuplicateError, RestoreRefused, StorageError, SubmissionConflict,
                      TinyStore, common)
 from storage.contract import KINDS, TABLES, Snapshot, Store
+from storage.portable import open_backup, write_backup
 
 ANSWERS = {"project_name": "党建引领\"小冬桃\"助力乡村振兴", "income": "12.5", "jobs": 15,
            "committed": True, "steps": [{"month": "2025-03", "task": "选址", "owner": "张三"}]}
@@ -804,6 +806,31 @@ def test_failed_load_changes_nothing(store, second_store, broken_writes, clock, 
         store.load(snap, force=True)
     assert store.count_submissions() == 9
     source.close()
+
+
+# ---- deployment settings -----------------------------------------------------------------------
+
+def test_setting_first_caller_wins_everywhere(store, second_store, make_store):
+    assert store.setting("secret_key", "from-host-a") == "from-host-a"
+    assert second_store.setting("secret_key", "from-host-b") == "from-host-a"
+    assert store.setting("other", "x") == "x"
+    stores = [make_store() for _ in range(4)]
+    with ThreadPool(8) as pool:  # hosts starting at the same moment agree on one value
+        values = pool.map(lambda n: stores[n % 4].setting("race", f"v{n}"), range(8))
+    assert len(set(values)) == 1 and values[0].startswith("v")
+    with pytest.raises(ValueError):
+        store.setting("bad", "nul\x00")
+
+
+def test_settings_are_not_part_of_a_snapshot_nor_replaced_by_a_load(store, second_store, clock,
+                                                                   tmp_path):
+    fill(store)
+    store.setting("secret_key", "kept")
+    backup = write_backup(store, tmp_path / "b.zip")
+    assert set(backup["counts"]) == {*KINDS, "photos"}
+    with open_backup(backup["path"]) as snapshot:
+        store.load(snapshot, force=True)
+    assert second_store.setting("secret_key", "new") == "kept"
 
 
 # ---- versions of tables ------------------------------------------------------------------------

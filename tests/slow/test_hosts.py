@@ -22,10 +22,13 @@ ADMIN = ("admin", "correct horse battery")
 def hosts(tmp_path, pg_url):
     """Hosts A and B: separate data folders and servers, one database."""
     env = {"TAIZHANG_DATABASE_URL": pg_url}
-    a = Server(tmp_path / "host-a", workers=2, extra_env=env)
-    b = Server(tmp_path / "host-b", workers=2, extra_env=env)
-    a.flask("init")  # creates the schema and the built-in forms
-    b.flask("init")  # finds everything in place
+    # each host made its own random secret key, as `make serve` does on a new machine
+    a = Server(tmp_path / "host-a", workers=2, extra_env=env, secret_file=True)
+    b = Server(tmp_path / "host-b", workers=2, extra_env=env, secret_file=True)
+    assert key_of(a) != key_of(b)
+    a.flask("init")  # creates the schema and the built-in forms; its key becomes the shared one
+    b.flask("init")  # finds everything in place and adopts the shared key
+    assert key_of(a) == key_of(b)
     a.flask("create-user", ADMIN[0], "--role", "admin", "--password-stdin",
             input=ADMIN[1] + "\n")
     a.start()
@@ -33,6 +36,19 @@ def hosts(tmp_path, pg_url):
     yield a, b
     a.stop()
     b.stop()
+
+
+def key_of(host):
+    with open(os.path.join(host.data_dir, "secret_key")) as f:
+        return f.read().strip()
+
+
+def test_a_host_with_another_explicit_secret_key_is_told_to_share(tmp_path, pg_url):
+    env = {"TAIZHANG_DATABASE_URL": pg_url}
+    Server(tmp_path / "a", extra_env={**env, "TAIZHANG_SECRET_KEY": "key-of-a"}).flask("init")
+    b = Server(tmp_path / "b", extra_env={**env, "TAIZHANG_SECRET_KEY": "key-of-b"})
+    result = b.flask("init", check=False)
+    assert result.returncode != 0 and "各主机必须使用同一个密钥" in result.stderr
 
 
 def entry_tokens(host, form_id, count):

@@ -26,19 +26,27 @@ def free_port():
 class Server:
     """gunicorn 'app:create_app()' with `workers` sync workers on a temp data folder."""
 
-    def __init__(self, data_dir, workers=2, port=None, extra_env=None):
+    def __init__(self, data_dir, workers=2, port=None, extra_env=None, secret_file=False):
+        """secret_file: no TAIZHANG_SECRET_KEY; a random DATA_DIR/secret_key, as `make serve`
+        writes on a new host (else every server shares one key from the environment)."""
         self.data_dir = str(data_dir)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "TAIZHANG_DATA_DIR": self.data_dir,
                     "TAIZHANG_SECRET_KEY": "server-test-secret", "TAIZHANG_BASE_URL": self.url,
                     "WEB_CONCURRENCY": str(workers), **(extra_env or {})}
+        if secret_file:
+            del self.env["TAIZHANG_SECRET_KEY"]
+            sys.path.insert(0, ROOT)
+            import config
+
+            config.write_secret_key(self.data_dir)
         self.process = None
 
-    def flask(self, *args, input=None):
+    def flask(self, *args, input=None, check=True):
         return subprocess.run([sys.executable, "-m", "flask", "--app", "app", *args], cwd=ROOT,
                               env=self.env, input=input, capture_output=True, text=True,
-                              check=True, timeout=120)
+                              check=check, timeout=120)
 
     def start(self, timeout=30):
         self.process = subprocess.Popen(
