@@ -12,6 +12,8 @@ DEFAULTS = {
     "SECRET_KEY": DEFAULT_SECRET_KEY,
     "DATA_DIR": None,  # None -> app.instance_path
     "DATABASE_URL": None,  # None -> the TinyDB file DATA_DIR/taizhang.db
+    "PHOTOS_DIR": None,  # None -> DATA_DIR/uploads (TinyDB) or the database (PostgreSQL)
+    "DB_POOL_SIZE": 4,  # PostgreSQL connections per worker process
     "BASE_URL": "http://127.0.0.1:5000",
     "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
     "IMAGE_MAX_BYTES": 10 * 1024 * 1024,
@@ -29,6 +31,8 @@ ENVIRONMENT = {
     "SECRET_KEY": ("TAIZHANG_SECRET_KEY", str),
     "DATA_DIR": ("TAIZHANG_DATA_DIR", str),
     "DATABASE_URL": ("TAIZHANG_DATABASE_URL", str),
+    "PHOTOS_DIR": ("TAIZHANG_PHOTOS_DIR", str),
+    "DB_POOL_SIZE": ("TAIZHANG_DB_POOL_SIZE", int),
     "BASE_URL": ("TAIZHANG_BASE_URL", str),
     "MAX_CONTENT_LENGTH": ("TAIZHANG_MAX_UPLOAD_MB", lambda mb: int(float(mb) * 1024 * 1024)),
     "SESSION_COOKIE_SECURE": ("TAIZHANG_SECURE_COOKIES", lambda v: v.lower() in ("1", "true", "yes")),

@@ -20,9 +20,10 @@ class StoreHolder:
     keeps every worker's its own.
     """
 
-    def __init__(self, database_url, data_dir):
+    def __init__(self, database_url, data_dir, **options):
         self.database_url = database_url
         self.data_dir = data_dir
+        self.options = options
         self._store = None
         self._pid = None
         self._lock = threading.Lock()
@@ -33,7 +34,8 @@ class StoreHolder:
             with self._lock:
                 if self._store is None or self._pid != os.getpid():
                     self.cache = {}
-                    self._store = storage.open_store(self.database_url, self.data_dir)
+                    self._store = storage.open_store(self.database_url, self.data_dir,
+                                                     **self.options)
                     self._store.warm_up()
                     self._pid = os.getpid()
                     # What was loaded is long-lived: keep it out of the cyclic GC's full
@@ -62,8 +64,9 @@ class StoreHolder:
 
 def init_app(app):
     os.makedirs(app.config["DATA_DIR"], exist_ok=True)
-    app.extensions["taizhang.store"] = StoreHolder(app.config["DATABASE_URL"],
-                                                   app.config["DATA_DIR"])
+    app.extensions["taizhang.store"] = StoreHolder(
+        app.config["DATABASE_URL"], app.config["DATA_DIR"],
+        photos_dir=app.config["PHOTOS_DIR"], pool_size=app.config["DB_POOL_SIZE"])
 
 
 def get_store(app=None):

@@ -36,13 +36,15 @@ def migrate(database_url: str) -> tuple[str | None, str]:
     return pg_migrate(database_url)
 
 
-def open_store(database_url: str | None, data_dir: str, **options) -> Store:
-    """The Store for a deployment: PostgreSQL when database_url is a postgresql:// URL, else
-    the TinyDB file DATA_DIR/taizhang.db (photos in DATA_DIR/uploads)."""
+def open_store(database_url: str | None, data_dir: str, photos_dir: str | None = None,
+               pool_size: int = 4) -> Store:
+    """The Store for a deployment: PostgreSQL when database_url is a postgresql:// URL (photos
+    in the database, or in ``photos_dir`` when given: a folder every host mounts), else the
+    TinyDB file DATA_DIR/taizhang.db (photos in ``photos_dir``, default DATA_DIR/uploads)."""
     if database_url:
         if not is_postgres_url(database_url):
             raise ValueError("TAIZHANG_DATABASE_URL must start with postgresql://")
         from .pg import PgStore  # psycopg is only imported when PostgreSQL is used
 
-        return PgStore(database_url, **options)
-    return TinyStore(os.path.join(data_dir, DB_FILENAME))
+        return PgStore(database_url, pool_size=pool_size, photos_dir=photos_dir)
+    return TinyStore(os.path.join(data_dir, DB_FILENAME), photos_dir=photos_dir)

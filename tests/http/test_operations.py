@@ -168,3 +168,22 @@ def test_database_server_down_is_503_then_the_resend_goes_through(app, app_backe
 def test_help(runner, command):
     result = runner.invoke(args=[command, "--help"])
     assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_photos_in_a_configured_folder(app, client, entry, store, tmp_path):
+    """TAIZHANG_PHOTOS_DIR: photos go to a folder every host mounts (PostgreSQL keeps them in
+    the database otherwise; TinyDB in DATA_DIR/uploads)."""
+    from app import create_app
+    from db import get_store
+
+    shared = tmp_path / "shared-photos"
+    other = create_app({**{k: app.config[k] for k in ("TESTING", "SECRET_KEY", "DATA_DIR",
+                                                       "DATABASE_URL", "BASE_URL")},
+                        "PHOTOS_DIR": str(shared)})
+    try:
+        with other.app_context():
+            name = get_store().put_photo(png(), "image/png")
+        assert (shared / name).read_bytes() == png()
+        assert not (tmp_path / "data" / "uploads" / name).exists()
+    finally:
+        other.extensions["taizhang.store"].close()
