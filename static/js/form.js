@@ -58,9 +58,68 @@
     return input ? input.value.trim() : '';
   }
 
-  function toNumber(text) {
-    var clean = text.normalize('NFKC').replace(/[\s,]/g, '').replace(/。/g, '.');
-    return clean === '' ? NaN : Number(clean);
+  // What the server makes of typed text (forms/fields.py, the parse of each type), so that
+  // the page shows exactly the fields the server will ask for. null: not a valid value.
+  var GROUPED = /^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$/;
+  var INTEGER = /^[+-]?\d+$/;
+  var DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)$/;
+  var LOOSE_MONTH = /^(\d{4})\s*[-\/.年]\s*(\d{1,2})\s*月?$/;
+  var LOOSE_DATE = /^(\d{4})\s*[-\/.年]\s*(\d{1,2})\s*[-\/.月]\s*(\d{1,2})\s*日?$/;
+
+  function pad(n) {
+    return (n < 10 ? '0' : '') + n;
+  }
+
+  function parseNumber(text, pattern) {
+    var clean = text.normalize('NFKC').trim().replace(/ /g, '').replace(/。/g, '.');
+    if (GROUPED.test(clean)) {
+      clean = clean.replace(/,/g, '');
+    }
+    return pattern.test(clean) ? Number(clean) : null;
+  }
+
+  function parseMonth(text) {
+    var m = LOOSE_MONTH.exec(text.normalize('NFKC').trim());
+    if (!m || +m[2] < 1 || +m[2] > 12) {
+      return null;
+    }
+    return m[1] + '-' + pad(+m[2]);
+  }
+
+  function parseDate(text) {
+    var m = LOOSE_DATE.exec(text.normalize('NFKC').trim());
+    if (!m) {
+      return null;
+    }
+    var d = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3]));
+    if (d.getUTCMonth() !== +m[2] - 1 || d.getUTCDate() !== +m[3]) {
+      return null; // 2026-02-30
+    }
+    return m[1] + '-' + pad(+m[2]) + '-' + pad(+m[3]);
+  }
+
+  function parsePhone(text) {
+    var digits = text.normalize('NFKC').replace(/[\s\-()]/g, '').replace(/^(\+86|0086)/, '');
+    return /^1[3-9]\d{9}$/.test(digits) ? digits : null;
+  }
+
+  function parsed(type, text) {
+    if (type === 'integer') {
+      return parseNumber(text, INTEGER);
+    }
+    if (type === 'decimal') {
+      return parseNumber(text, DECIMAL);
+    }
+    if (type === 'month') {
+      return parseMonth(text);
+    }
+    if (type === 'date') {
+      return parseDate(text);
+    }
+    if (type === 'phone') {
+      return parsePhone(text);
+    }
+    return text === '' ? null : text;
   }
 
   function matches(type, value, expected) {
@@ -75,11 +134,14 @@
     if (type === 'boolean') {
       return expected.some(function (e) { return e === value; });
     }
-    if (type === 'integer' || type === 'decimal') {
-      var number = toNumber(value);
-      return !isNaN(number) && expected.some(function (e) { return Number(e) === number; });
+    var data = parsed(type, value);
+    if (data === null) {
+      return false;
     }
-    return value !== '' && expected.some(function (e) { return String(e) === value; });
+    if (type === 'integer' || type === 'decimal') {
+      return expected.some(function (e) { return Number(e) === data; });
+    }
+    return expected.some(function (e) { return String(e) === data; });
   }
 
   function setShown(wrapper, shown) {

@@ -5,66 +5,18 @@ fields, submits and sees the receipt; then an admin logs in, exports, and finds 
 """
 import os
 import re
-import threading
 
 import openpyxl
 import pytest
-from werkzeug.serving import make_server
+from playwright.sync_api import expect
 
-from app import create_app
-from seed import seed_first_start
-from db import get_store
-from services.accounts import create_user
+from support.helpers import phone
 
-CHROMIUM = "/usr/bin/chromium"
 # Screenshots go to the test's temp folder; `make screenshots` points this at docs/screenshots
 # to refresh the README's pictures (a plain test run never writes into tracked files).
 SCREENSHOTS_ENV = "TAIZHANG_SCREENSHOTS_DIR"
 
-if not os.path.exists(CHROMIUM):
-    if os.environ.get("CI") == "true":
-        raise RuntimeError("CI=true but /usr/bin/chromium is missing: .ci/run must install it")
-    pytest.skip("Debian's chromium is not installed (apt-get install chromium)",
-                allow_module_level=True)
-
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
-
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def live(tmp_path):
-    """A real HTTP server on a free loopback port, its app and store."""
-    app = create_app({"TESTING": True, "SECRET_KEY": "browser-test",
-                      "DATA_DIR": str(tmp_path / "data")})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    app.config["BASE_URL"] = f"http://127.0.0.1:{server.server_port}"
-    with app.app_context():
-        store = get_store()
-        seed_first_start(store)
-        create_user(store, "admin", "browser-password", "admin")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, store
-    server.shutdown()
-    thread.join(10)
-    app.extensions["taizhang.store"].close()
-
-
-@pytest.fixture
-def browser():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        yield browser
-        browser.close()
-
-
-def phone(browser):
-    return browser.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=2,
-                               is_mobile=True, has_touch=True, locale="zh-CN",
-                               accept_downloads=True)
 
 
 def test_cadre_fills_form_on_phone_and_admin_exports_it(live, browser, tmp_path):

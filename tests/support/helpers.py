@@ -7,6 +7,13 @@ BASE_URL = "https://tz.example.gov.cn/taizhang"
 ADMIN = ("admin", "correct horse battery")
 
 
+def phone(browser):
+    """A Playwright browser context like a cheap phone: 360 px wide, touch, Chinese locale."""
+    return browser.new_context(viewport={"width": 360, "height": 740}, device_scale_factor=2,
+                               is_mobile=True, has_touch=True, locale="zh-CN",
+                               accept_downloads=True)
+
+
 def db_file(app):
     """The TinyDB file of a test app."""
     return os.path.join(app.config["DATA_DIR"], "taizhang.db")
