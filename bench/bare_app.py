@@ -7,8 +7,9 @@ the same requests bench/submit.lua sends to the real form: the POST body is pars
 view does - but without CSRF, WTForms validation, templates or storage.
 
 With BENCH_BARE_STORE=1 in the environment (a diagnostic reference, not the baseline) the
-handler also stores the posted values with Store.add_submission in TAIZHANG_DATA_DIR's
-database, as the real view does after validation: bare -> bare + storage -> full app shows
+handler also stores the posted values with Store.add_submission in the deployment's Store
+(storage.open_store: TAIZHANG_DATABASE_URL, else TAIZHANG_DATA_DIR's TinyDB file), as the
+real view does after validation: bare -> bare + storage -> full app shows
 where the time goes.
 """
 import itertools
@@ -28,10 +29,10 @@ def create_app():
     def store():
         if holder["pid"] != os.getpid():  # open once per worker, after the fork
             with lock:
-                from storage import Store
+                import storage
 
-                path = os.path.join(os.environ["TAIZHANG_DATA_DIR"], "taizhang.db")
-                holder["store"] = Store(path)
+                holder["store"] = storage.open_store(os.environ.get("TAIZHANG_DATABASE_URL"),
+                                                     os.environ["TAIZHANG_DATA_DIR"])
                 holder["form"] = holder["store"].get_form("monthly_report")
                 holder["pid"] = os.getpid()
         return holder["store"], holder["form"]

@@ -178,7 +178,8 @@ def busy_pct(seconds=1.0):
 
 
 QUIET_PCT = 10
-QUIET_MAX_WAIT_S = 180
+# BENCH_QUIET_MAX_WAIT_S shortens the wait (0: none) for development runs of the harness.
+QUIET_MAX_WAIT_S = int(os.environ.get("BENCH_QUIET_MAX_WAIT_S", "180"))
 
 
 def wait_quiet(label, threshold=QUIET_PCT, max_wait=QUIET_MAX_WAIT_S):

@@ -1,4 +1,5 @@
-"""HTTP submit throughput and latency: the real public form against a bare Flask endpoint.
+"""HTTP submit throughput and latency: the real public form against a bare Flask endpoint, per
+storage backend (TinyDB file; PostgreSQL: TAIZHANG_DATABASE_URL, the bench's own server).
 
 Both run under the production command line (`make serve`: gunicorn --bind 127.0.0.1:PORT
 --access-logfile - APP, WEB_CONCURRENCY=2 sync workers) and are driven by the same load
@@ -16,8 +17,10 @@ stored monthly_report submissions: the growth must equal the 303s wrk saw (plus 
 requests in flight when wrk stopped). The bare endpoint is measured before and after the
 Taizhang runs. A diagnostic third target, at the largest size only: the bare endpoint plus
 Store.add_submission of the posted values (BENCH_BARE_STORE=1, see bench/bare_app.py).
+The CPU of the bench's PostgreSQL server during a run is measured as the server's is
+(bench/backends.PgCluster.cpu_seconds) and is not counted as other processes' CPU.
 
-    .venv/bin/python bench/http_submit.py [--sizes ...] [--quick] [--duration S]
+    .venv/bin/python bench/http_submit.py [--backends ...] [--sizes ...] [--quick] [--duration S]
 """
 import os
 import random
@@ -29,6 +32,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import backends  # noqa: E402
 import common  # noqa: E402
 
 CONNECTIONS, THREADS = 8, 2
@@ -67,18 +71,26 @@ def fetch_csrf(entry_url):
     return csrf, cookie
 
 
-def probe_csrf(folder, token):
+def as_deployment(target):
+    """A Deployment for a data folder given as a path (a TinyDB one, as the diagnostic
+    scripts pass), or the Deployment itself."""
+    return target if isinstance(target, backends.Deployment) else \
+        backends.Deployment("tinydb", target)
+
+
+def probe_csrf(base, token):
     """(csrf_token, session Cookie header) of one GET of a Taizhang entry page, served from a
-    copy of folder. The bare runs send the very same requests as the real ones, so they need a
-    real token + cookie pair (every run uses the same secret key)."""
-    probe_dir = common.fresh_copy(folder, "http-probe")
-    probe = common.Gunicorn("app:create_app()", probe_dir)
+    copy of base (a Deployment or a TinyDB data folder). The bare runs send the very same
+    requests as the real ones, so they need a real token + cookie pair (every run and every
+    backend uses the same secret key)."""
+    probe_dir = backends.fresh_copy(as_deployment(base), "http-probe")
+    probe = probe_dir.gunicorn()
     try:
         probe.start(f"/f/{token}")
         return fetch_csrf(f"{probe.url}/f/{token}")
     finally:
         probe.stop()
-        common.remove_copy(probe_dir)
+        backends.remove_copy(probe_dir)
 
 
 def cpu_seconds(pid):
@@ -120,8 +132,9 @@ def parse_wrk(text):
     return out
 
 
-def run_wrk(url, duration, script_args=None, timeout_extra=60):
-    command = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{duration}s", "--latency"]
+def run_wrk(url, duration, script_args=None, timeout_extra=60, connections=CONNECTIONS,
+            threads=THREADS):
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency"]
     if script_args is not None:
         command += ["-s", LUA, url, "--", *script_args]
     else:
@@ -153,13 +166,15 @@ def run_wrk(url, duration, script_args=None, timeout_extra=60):
     return result
 
 
-def one_run(label, app_spec, data_dir, token, duration, csrf_cookie, seed, count_form=None,
+def one_run(label, app_spec, target, token, duration, csrf_cookie, seed, count_form=None,
             extra_env=None):
-    """Start a server, warm up, run wrk, read memory, stop; returns the figures."""
-    server = common.Gunicorn(app_spec, data_dir, extra_env=extra_env)
+    """Start a server on target (a Deployment, or a TinyDB data folder), warm up, run wrk,
+    read memory, stop; returns the figures."""
+    target = as_deployment(target)
+    server = target.gunicorn(app_spec, extra_env=extra_env)
     entry = f"{server.url}/f/{token}"
     bodies_file = os.path.join(common.OUT, f"bodies-{label}.txt")
-    stored_before = common.count_stored(data_dir, count_form) if count_form else None
+    stored_before = target.count(count_form) if count_form else None
     try:
         ready_s = server.start(f"/f/{token}")
         csrf, cookie = csrf_cookie or fetch_csrf(entry)
@@ -170,8 +185,10 @@ def one_run(label, app_spec, data_dir, token, duration, csrf_cookie, seed, count
         cpu_before = {pid: cpu_seconds(pid) for pid in [server.process.pid] + workers}
         quiet = common.wait_quiet(f"http {label}")
         common.log(f"http {label}: wrk POST {duration} s ...")
+        db_before = backends.database_cpu_seconds()
         result = run_wrk(entry, duration, [bodies_file, cookie, str(seed)])
         cpu_after = {pid: cpu_seconds(pid) for pid in cpu_before}
+        result["db_cpu_s"] = backends.database_cpu_seconds() - db_before
         result["memory"] = server.memory()
         result["workers"] = len(workers)
         result["server_cpu_s"] = sum(cpu_after[p] - cpu_before[p] for p in cpu_before)
@@ -183,19 +200,21 @@ def one_run(label, app_spec, data_dir, token, duration, csrf_cookie, seed, count
             os.unlink(bodies_file)
     result["ready_s"] = ready_s
     result["label"] = label
+    result["backend"] = target.backend
     if result.get("requests"):
         result["server_cpu_ms_per_request"] = result["server_cpu_s"] * 1000 / result["requests"]
-    # CPU used during the run by neither the server nor wrk (other sessions, kernel threads
-    # doing I/O), in cores: a disturbed run shows here.
+        result["db_cpu_ms_per_request"] = result["db_cpu_s"] * 1000 / result["requests"]
+    # CPU used during the run by neither the server, its database nor wrk (other sessions,
+    # kernel threads doing I/O), in cores: a disturbed run shows here.
     result["foreign_cpu_cores"] = (result["machine_busy_pct"] / 100 * os.cpu_count()
-                                   - (result["server_cpu_s"] + result["wrk_cpu_s"])
-                                   / result["wall_s"])
+                                   - (result["server_cpu_s"] + result["db_cpu_s"]
+                                      + result["wrk_cpu_s"]) / result["wall_s"])
     status = result["status"] or {}
     errors = (result["non_2xx_3xx"] + result.get("socket_errors", 0)
               + sum(v for k, v in status.items() if k != "s303"))
     result["errors"] = errors
     if count_form:
-        stored_after = common.count_stored(data_dir, count_form)
+        stored_after = target.count(count_form)
         growth = stored_after - stored_before
         result["stored_before"], result["stored_after"] = stored_before, stored_after
         result["stored_growth"] = growth
@@ -214,70 +233,80 @@ def undisturbed(measure, label):
     return best
 
 
-def run(sizes, duration, rebuild=False, with_store_reference=True):
-    bases = {size: common.build_base(size, rebuild) for size in sizes}
-    smallest_dir, smallest = bases[sizes[0]]
-    csrf_cookie = probe_csrf(smallest_dir, smallest["entry_token"])
+def run(backend_names, sizes, duration, rebuild=False, with_store_reference=True):
+    bases = {(b, size): backends.base(b, size, rebuild) for b in backend_names for size in sizes}
+    smallest, smallest_manifest = bases[(backend_names[0], sizes[0])]
+    csrf_cookie = probe_csrf(smallest, smallest_manifest["entry_token"])
     bare_dir = os.path.join(common.OUT, "work", "http-bare")
     os.makedirs(bare_dir, exist_ok=True)
     results = {"duration_s": duration, "connections": CONNECTIONS, "threads": THREADS,
                "foreign_limit_cores": FOREIGN_LIMIT, "max_attempts": ATTEMPTS,
-               "bare": [], "sizes": {}}
+               "bare": [], "backends": {b: {"sizes": {}} for b in backend_names}}
     seed = int(time.time())
 
     def bare():
         results["bare"].append(undisturbed(lambda: one_run(
-            "bare", "bench.bare_app:create_app()", bare_dir, smallest["entry_token"], duration,
-            csrf_cookie, seed), "bare"))
+            "bare", "bench.bare_app:create_app()", bare_dir, smallest_manifest["entry_token"],
+            duration, csrf_cookie, seed), "bare"))
 
     bare()
     for size in sizes:
-        folder, manifest = bases[size]
+        for backend in backend_names:
+            base, manifest = bases[(backend, size)]
 
-        def measure(folder=folder, manifest=manifest, size=size):
-            copy = common.fresh_copy(folder, f"http-n{size}")
-            try:
-                return one_run(f"n{size}", "app:create_app()", copy, manifest["entry_token"],
-                               duration, None, seed + size, count_form="monthly_report")
-            finally:
-                common.remove_copy(copy)
-        results["sizes"][size] = undisturbed(measure, f"n{size}")
+            def measure(base=base, manifest=manifest, size=size, backend=backend):
+                copy = backends.fresh_copy(base, f"http-n{size}")
+                try:
+                    return one_run(f"{backend}-n{size}", "app:create_app()", copy,
+                                   manifest["entry_token"], duration, None, seed + size,
+                                   count_form="monthly_report")
+                finally:
+                    backends.remove_copy(copy)
+            results["backends"][backend]["sizes"][size] = undisturbed(measure,
+                                                                      f"{backend} n{size}")
     if with_store_reference:
         # Diagnostic reference: the bare endpoint + Store.add_submission, at the largest size.
-        folder, manifest = bases[sizes[-1]]
+        for backend in backend_names:
+            base, manifest = bases[(backend, sizes[-1])]
 
-        def measure_bare_store():
-            copy = common.fresh_copy(folder, f"http-bare-store-n{sizes[-1]}")
-            try:
-                return one_run(f"bare+store-n{sizes[-1]}", "bench.bare_app:create_app()", copy,
-                               manifest["entry_token"], duration, csrf_cookie, seed + 1,
-                               count_form="monthly_report",
-                               extra_env={"BENCH_BARE_STORE": "1"})
-            finally:
-                common.remove_copy(copy)
-        results["bare_store"] = undisturbed(measure_bare_store, "bare+store")
-        results["bare_store"]["size"] = sizes[-1]
+            def measure_bare_store(base=base, manifest=manifest, backend=backend):
+                copy = backends.fresh_copy(base, f"http-bare-store-n{sizes[-1]}")
+                try:
+                    return one_run(f"bare+store-{backend}-n{sizes[-1]}",
+                                   "bench.bare_app:create_app()", copy, manifest["entry_token"],
+                                   duration, csrf_cookie, seed + 1, count_form="monthly_report",
+                                   extra_env={"BENCH_BARE_STORE": "1"})
+                finally:
+                    backends.remove_copy(copy)
+            figures = undisturbed(measure_bare_store, f"bare+store {backend}")
+            figures["size"] = sizes[-1]
+            results["backends"][backend]["bare_store"] = figures
     bare()
     common.remove_copy(bare_dir)
     bare_rps = [b["rps"] for b in results["bare"]]
     results["bare_rps_mean"] = sum(bare_rps) / len(bare_rps)
-    for size, r in results["sizes"].items():
-        r["ratio_to_bare"] = r["rps"] / results["bare_rps_mean"]
+    for per in results["backends"].values():
+        for r in per["sizes"].values():
+            r["ratio_to_bare"] = r["rps"] / results["bare_rps_mean"]
     return results
 
 
 def print_table(results):
-    print(f"{'target':>8} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'errors':>6} "
-          f"{'stored+':>8} {'cpu ms/req':>10} {'RSS MB':>7}")
-    rows = [("bare", b) for b in results["bare"][:1]] + \
-        [(f"n{s}", r) for s, r in results["sizes"].items()] + \
-        ([("bare+st", results["bare_store"])] if "bare_store" in results else []) + \
-        [("bare", b) for b in results["bare"][1:]]
+    print(f"{'target':>16} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'errors':>6} "
+          f"{'stored+':>8} {'cpu ms/req':>10} {'db ms/req':>9} {'RSS MB':>7} {'busy%':>6} "
+          f"{'wrk%':>6} {'foreign':>7}")
+    rows = [("bare", b) for b in results["bare"][:1]]
+    for backend, per in results["backends"].items():
+        rows += [(f"{backend[:6]} n{s}", r) for s, r in per["sizes"].items()]
+        if "bare_store" in per:
+            rows.append((f"bare+st {backend[:6]}", per["bare_store"]))
+    rows += [("bare", b) for b in results["bare"][1:]]
     for name, r in rows:
-        print(f"{name:>8} {r['rps']:>8.0f} {r['latency_ms'].get('50', 0):>7.2f} "
+        print(f"{name:>16} {r['rps']:>8.0f} {r['latency_ms'].get('50', 0):>7.2f} "
               f"{r['latency_ms'].get('99', 0):>7.2f} {r['latency_max_ms']:>7.1f} "
               f"{r['errors']:>6} {r.get('stored_growth', '-')!s:>8} "
               f"{r.get('server_cpu_ms_per_request', 0):>10.2f} "
+              f"{r.get('db_cpu_ms_per_request', 0):>9.2f} "
               f"{r['memory']['rss_total_mb']:>7.0f} {r['machine_busy_pct']:>6.0f} "
               f"{r['wrk_cpu_s'] / r['duration_s'] * 100:>6.0f}% {r['foreign_cpu_cores']:>7.2f}")
 
@@ -294,12 +323,14 @@ def duration_of(args):
 
 def main():
     parser = common.arg_parser(__doc__.splitlines()[0])
+    backends.add_backends_arg(parser)
     add_duration_arg(parser)
     parser.add_argument("--no-store-reference", action="store_true",
                         help="skip the diagnostic bare + Store.add_submission run")
     args = parser.parse_args()
     duration = duration_of(args)
-    results = run(common.sizes_of(args), duration, args.rebuild, not args.no_store_reference)
+    results = run(backends.backends_of(args.backends), common.sizes_of(args), duration,
+                  args.rebuild, not args.no_store_reference)
     print_table(results)
     common.dump_json(args.json_out, results)
 

@@ -1,9 +1,12 @@
-"""Open and startup time at each size, each in a fresh process (page cache warm).
+"""Open and startup time per backend and size, each in a fresh process (page cache warm).
 
-Three figures per size, repeated REPEATS times with the sizes interleaved (median reported):
+Three figures per (backend, size), repeated REPEATS times with backends and sizes interleaved
+(median reported):
 
-* open:  a fresh Python process imports storage, then times Store(path) alone (replay of the
-         log and indexes) and reports its RSS growth;
+* open:  a fresh Python process imports storage, then times storage.open_store(url, data_dir)
+         alone - TinyDB: TinyStore(path), the replay of the log and the indexes; PostgreSQL:
+         PgStore(url), the schema check and the pool's first connection - and reports its
+         RSS growth;
 * app:   a fresh process times `import app`, create_app() and the first request through the
          Flask test client - GET of a public entry page /f/<token>, which opens the database
          and renders the form (Store opening is lazy, so this is where it happens);
@@ -11,7 +14,7 @@ Three figures per size, repeated REPEATS times with the sizes interleaved (media
          then, on that server, the first submission: one POST of monthly_report answers
          (CSRF token and cookie from a GET of the entry page), timed alone, must be a 303.
 
-    .venv/bin/python bench/startup.py [--sizes ...] [--quick] [--repeats N]
+    .venv/bin/python bench/startup.py [--backends ...] [--sizes ...] [--quick] [--repeats N]
 """
 import json
 import os
@@ -20,18 +23,23 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import backends  # noqa: E402
 import common  # noqa: E402
 
 HERE = os.path.abspath(__file__)
 
 
-def child_open(db_path):
+def child_open():
+    """In a deployment's environment: time storage.open_store alone."""
     started = time.perf_counter()
     import storage
+    if os.environ.get("TAIZHANG_DATABASE_URL"):
+        import storage.pg  # noqa: F401 - the driver's import is not part of the open
     imported = time.perf_counter()
     rss0 = common.self_rss_mb()
     t0 = time.perf_counter()
-    store = storage.TinyStore(db_path)
+    store = storage.open_store(os.environ.get("TAIZHANG_DATABASE_URL"),
+                               os.environ["TAIZHANG_DATA_DIR"])
     open_s = time.perf_counter() - t0
     rss1 = common.self_rss_mb()
     count = store.count_submissions()
@@ -83,39 +91,39 @@ def first_submit(base_url, token, seed):
 
 
 def measure_once(copy, manifest):
-    db = os.path.join(copy, common.DB_NAME)
-    opened = common.run_child([HERE, "--child-open", db])
+    opened = copy.run_child([HERE, "--child-open"])
     started = time.perf_counter()
-    app = common.run_child([HERE, "--child-app", manifest["entry_token"]],
-                           env=common.env_for(copy))
+    app = copy.run_child([HERE, "--child-app", manifest["entry_token"]])
     app["process_wall_s"] = time.perf_counter() - started
-    with common.Gunicorn("app:create_app()", copy) as server:
+    with copy.gunicorn() as server:
         serve_s = server.start(f"/f/{manifest['entry_token']}")
         submit_s = first_submit(server.url, manifest["entry_token"], int(serve_s * 1e6))
     return {"open": opened, "app": app, "serve_s": serve_s, "first_submit_s": submit_s}
 
 
-def run(sizes, repeats, rebuild=False):
-    copies = {}
-    samples = {size: [] for size in sizes}
+def run(backend_names, sizes, repeats, rebuild=False):
+    copies, manifests = {}, {}
+    keys = [(b, s) for b in backend_names for s in sizes]
+    samples = {key: [] for key in keys}
     try:
-        manifests = {}
-        for size in sizes:
-            folder, manifests[size] = common.build_base(size, rebuild)
-            copies[size] = common.fresh_copy(folder, f"startup-n{size}")
+        for backend, size in keys:
+            base, manifests[(backend, size)] = backends.base(backend, size, rebuild)
+            copies[(backend, size)] = backends.fresh_copy(base, f"startup-n{size}")
         for rep in range(repeats):
             common.wait_quiet(f"startup round {rep + 1}")
-            for size in sizes:
-                samples[size].append(measure_once(copies[size], manifests[size]))
+            for key in keys:
+                samples[key].append(measure_once(copies[key], manifests[key]))
             common.log(f"startup: round {rep + 1}/{repeats} done")
     finally:
         for copy in copies.values():
-            common.remove_copy(copy)
-    results = {"repeats": repeats, "sizes": {}}
-    for size, runs in samples.items():
-        def stats(values):
-            return {"median": statistics.median(values), "min": min(values), "max": max(values)}
-        results["sizes"][size] = {
+            backends.remove_copy(copy)
+    results = {"repeats": repeats, "backends": {}}
+
+    def stats(values):
+        return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+    for (backend, size), runs in samples.items():
+        results["backends"].setdefault(backend, {"sizes": {}})["sizes"][size] = {
             "open_s": stats([r["open"]["open_s"] for r in runs]),
             "open_rss_growth_mb": statistics.median(
                 [r["open"]["rss_after_mb"] - r["open"]["rss_before_mb"] for r in runs]),
@@ -123,6 +131,7 @@ def run(sizes, repeats, rebuild=False):
             "app_import_s": statistics.median([r["app"]["import_s"] for r in runs]),
             "app_create_s": statistics.median([r["app"]["create_s"] for r in runs]),
             "app_first_request_s": statistics.median([r["app"]["first_request_s"] for r in runs]),
+            "app_rss_mb": statistics.median([r["app"]["rss_mb"] for r in runs]),
             "app_process_wall_s": stats([r["app"]["process_wall_s"] for r in runs]),
             "serve_first_response_s": stats([r["serve_s"] for r in runs]),
             "first_submit_s": stats([r["first_submit_s"] for r in runs]),
@@ -131,22 +140,26 @@ def run(sizes, repeats, rebuild=False):
 
 
 def main():
-    if len(sys.argv) == 3 and sys.argv[1] == "--child-open":
-        return child_open(sys.argv[2])
+    if len(sys.argv) == 2 and sys.argv[1] == "--child-open":
+        return child_open()
     if len(sys.argv) == 3 and sys.argv[1] == "--child-app":
         return child_app(sys.argv[2])
     parser = common.arg_parser(__doc__.splitlines()[0])
+    backends.add_backends_arg(parser)
     parser.add_argument("--repeats", type=int, help="runs per size (default 5, --quick 2)")
     args = parser.parse_args()
-    results = run(common.sizes_of(args), args.repeats or (2 if args.quick else 5), args.rebuild)
-    print(f"{'stored':>8} {'open s':>7} {'data MB':>8} {'app s':>7} "
+    results = run(backends.backends_of(args.backends), common.sizes_of(args),
+                  args.repeats or (2 if args.quick else 5), args.rebuild)
+    print(f"{'backend':>10} {'stored':>8} {'open s':>7} {'data MB':>8} {'app s':>7} "
           f"{'(import/create/1st req)':>24} {'serve s':>8} {'1st POST s':>10}")
-    for size, r in results["sizes"].items():
-        parts = f"{r['app_import_s']:.2f}/{r['app_create_s']:.2f}/{r['app_first_request_s']:.2f}"
-        print(f"{size:>8} {r['open_s']['median']:>7.3f} {r['open_rss_growth_mb']:>8.0f} "
-              f"{r['app_total_s']['median']:>7.3f} {parts:>24} "
-              f"{r['serve_first_response_s']['median']:>8.3f} "
-              f"{r['first_submit_s']['median']:>10.3f}")
+    for backend, per in results["backends"].items():
+        for size, r in per["sizes"].items():
+            parts = (f"{r['app_import_s']:.2f}/{r['app_create_s']:.2f}/"
+                     f"{r['app_first_request_s']:.2f}")
+            print(f"{backend:>10} {size:>8} {r['open_s']['median']:>7.3f} "
+                  f"{r['open_rss_growth_mb']:>8.0f} {r['app_total_s']['median']:>7.3f} "
+                  f"{parts:>24} {r['serve_first_response_s']['median']:>8.3f} "
+                  f"{r['first_submit_s']['median']:>10.3f}")
     common.dump_json(args.json_out, results)
 
 

@@ -1,13 +1,20 @@
-"""Storage insert latency: Store.add_submission of monthly_report answers at each size.
+"""Storage insert latency: Store.add_submission of monthly_report answers, per backend and size.
 
-One process opens a fresh copy of every base database (1k, 10k, 100k stored submissions) and
-inserts into them in turn - round after round, the order of the databases shuffled each round -
-so that machine noise (other processes, disk flushes) falls on every size alike. Each insert is
-one durable record (write + fsync) exactly as the public form's view makes it; answers are
-drawn from seed_data.demo_answers before the clock starts. The first WARMUP inserts of each
-database are not counted.
+One process opens a fresh copy of every base deployment (each backend at 1k, 10k, 100k stored
+submissions) and inserts into them in turn - round after round, the order of the (backend,
+size) pairs shuffled each round - so that machine noise (other processes, disk flushes) falls
+on every backend and size alike. Each insert is one durable submission exactly as the public
+form's view makes it: TinyDB writes and fsyncs one log record under the file lock; PostgreSQL
+looks the submission id up, then in one transaction bumps the day's receipt counter, inserts
+the row, bumps table_versions and commits (WAL flushed to disk). Answers are drawn from
+seed_data.demo_answers before the clock starts. The first WARMUP inserts of each deployment
+are not counted.
 
-    .venv/bin/python bench/storage_insert.py [--sizes 1000,10000,100000] [--quick] [--inserts N]
+    .venv/bin/python bench/storage_insert.py [--backends tinydb,postgresql] [--sizes ...]
+        [--quick] [--inserts N]
+
+``run_on(deployments, inserts)`` is the same loop over any deployments (bench/pg_scale.py
+uses it for PostgreSQL at 1k and 1M).
 """
 import os
 import random
@@ -16,81 +23,99 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import backends  # noqa: E402
 import common  # noqa: E402
 
 WARMUP = 20
-TIME_LIMIT_S = 600
+TIME_LIMIT_S = 900
 
 
-def run(sizes, inserts, rebuild=False):
+def run_on(deployments, inserts, label="insert"):
+    """{key: latency summary} for {key: Deployment} (each already a fresh copy)."""
     from seed_data.demo_answers import fake_answers
-    from storage import Store
 
-    copies, stores = {}, {}
+    stores = {}
     try:
-        for size in sizes:
-            folder, _manifest = common.build_base(size, rebuild)
-            copies[size] = common.fresh_copy(folder, f"insert-n{size}")
-        for size in sizes:
+        for key, deployment in deployments.items():
             opened = time.perf_counter()
-            stores[size] = Store(os.path.join(copies[size], common.DB_NAME))
-            common.log(f"insert: opened n{size} in {time.perf_counter() - opened:.2f} s")
-        any_store = stores[sizes[0]]
+            stores[key] = deployment.open_store()
+            common.log(f"{label}: opened {key} in {time.perf_counter() - opened:.2f} s")
+        keys = list(stores)
+        any_store = stores[keys[0]]
         form = any_store.get_form("monthly_report")
         schema = form["schema"]
         villages = [o["code"] for o in any_store.list_orgs() if o["kind"] == "village"]
         rng = random.Random(20240301)
         total = inserts + WARMUP
         work = [(fake_answers(schema, rng), rng.choice(villages)) for _ in range(total)]
-        sids = {size: [uuid.uuid4().hex for _ in range(total)] for size in sizes}
-        times = {size: [] for size in sizes}
-        busy = common.wait_quiet("insert")
+        sids = {key: [uuid.uuid4().hex for _ in range(total)] for key in keys}
+        before = {key: stores[key].count_submissions() for key in keys}
+        times = {key: [] for key in keys}
+        busy = common.wait_quiet(label)
         deadline = time.monotonic() + TIME_LIMIT_S
-        order = list(sizes)
+        order = list(keys)
         done = 0
         for i in range(total):
             if time.monotonic() > deadline:
-                common.log("insert: time limit reached, stopping early")
+                common.log(f"{label}: time limit reached, stopping early")
                 break
             rng.shuffle(order)
             answers, org = work[i]
-            for size in order:
-                store = stores[size]
+            for key in order:
+                store = stores[key]
                 started = time.perf_counter()
                 _doc, created = store.add_submission("monthly_report", form["version"], org,
-                                                     answers, sids[size][i])
+                                                     answers, sids[key][i])
                 elapsed = time.perf_counter() - started
                 assert created
                 if i >= WARMUP:
-                    times[size].append(elapsed)
+                    times[key].append(elapsed)
             done = i + 1
         results = {}
-        for size in sizes:
-            results[size] = common.summary_ms(times[size])
-            results[size]["stored_after"] = stores[size].count_submissions()
-            expected = size + done
-            assert results[size]["stored_after"] == expected, (size, results[size], expected)
-        return {"inserts_per_size": len(times[sizes[0]]), "warmup": WARMUP,
-                "busy_before_pct": busy, "sizes": results}
+        for key in keys:
+            results[key] = common.summary_ms(times[key])
+            results[key]["stored_after"] = stores[key].count_submissions()
+            assert results[key]["stored_after"] == before[key] + done, (key, results[key])
+            results[key]["busy_before_pct"] = busy
+        return results
     finally:
         for store in stores.values():
             store.close()
-        for folder in copies.values():
-            common.remove_copy(folder)
+
+
+def run(backend_names, sizes, inserts, rebuild=False):
+    copies = {}
+    try:
+        for backend in backend_names:
+            for size in sizes:
+                base, _manifest = backends.base(backend, size, rebuild)
+                copies[(backend, size)] = backends.fresh_copy(base, f"insert-n{size}")
+        figures = run_on({f"{b}/n{s}": d for (b, s), d in copies.items()}, inserts)
+        out = {"inserts_per_size": inserts, "warmup": WARMUP, "backends": {}}
+        for (backend, size) in copies:
+            out["backends"].setdefault(backend, {"sizes": {}})["sizes"][size] = \
+                figures[f"{backend}/n{size}"]
+        return out
+    finally:
+        for copy in copies.values():
+            backends.remove_copy(copy)
 
 
 def main():
     parser = common.arg_parser(__doc__.splitlines()[0])
+    backends.add_backends_arg(parser)
     parser.add_argument("--inserts", type=int, help="timed inserts per size (default 3000, "
                         "--quick 500)")
     args = parser.parse_args()
-    sizes = common.sizes_of(args)
     inserts = args.inserts or (500 if args.quick else 3000)
-    result = run(sizes, inserts, args.rebuild)
-    print(f"{'stored':>8} {'n':>6} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8}")
-    for size, r in result["sizes"].items():
-        print(f"{size:>8} {r['n']:>6} {r['p50']:>8.3f} {r['p90']:>8.3f} {r['p99']:>8.3f} "
-              f"{r['max']:>8.2f}")
+    result = run(backends.backends_of(args.backends), common.sizes_of(args), inserts,
+                 args.rebuild)
+    print(f"{'backend':>10} {'stored':>8} {'n':>6} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} "
+          f"{'max ms':>8}")
+    for backend, per in result["backends"].items():
+        for size, r in per["sizes"].items():
+            print(f"{backend:>10} {size:>8} {r['n']:>6} {r['p50']:>8.3f} {r['p90']:>8.3f} "
+                  f"{r['p99']:>8.3f} {r['max']:>8.2f}")
     common.dump_json(args.json_out, result)
 
 
