@@ -21,24 +21,28 @@ from profile_http import PY_SPY, aggregate  # noqa: E402
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=100000)
+    parser.add_argument("--backend", default="tinydb", choices=("tinydb", "postgresql"))
+    parser.add_argument("--form", default=export.FORM_ID, help="bench form (default %(default)s)")
     parser.add_argument("--rate", type=int, default=100)
     parser.add_argument("--top", type=int, default=40)
     args = parser.parse_args()
     if not os.path.exists(PY_SPY):
         sys.exit("py-spy is not installed: .venv/bin/pip install py-spy")
-    folder, _manifest = export.build_export_base(args.size)
+    deployment, _manifest = export.build_export_base(args.size, form_id=args.form,
+                                                     backend=args.backend)
     out_dir = os.path.join(common.OUT, "profile")
     os.makedirs(out_dir, exist_ok=True)
-    raw = os.path.join(out_dir, f"export-n{args.size}.txt")
-    xlsx = os.path.join(out_dir, f"export-n{args.size}.xlsx")
+    raw = os.path.join(out_dir, f"export-{args.backend}-{args.form}-n{args.size}.txt")
+    xlsx = os.path.join(out_dir, f"export-{args.backend}-n{args.size}.xlsx")
     subprocess.run([PY_SPY, "record", "--format", "raw", "--output", raw, "--rate",
                     str(args.rate), "--", common.PY, "-m", "flask", "--app", "app", "export",
-                    export.FORM_ID, xlsx], cwd=common.ROOT, env=common.env_for(folder),
+                    args.form, xlsx], cwd=common.ROOT, env=deployment.env(),
                    check=True, timeout=export.TIME_LIMIT_S, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
     os.unlink(xlsx)
     total, inclusive, self_time = aggregate([raw])
-    print(f"flask export {export.FORM_ID} at n{args.size}: {total} samples at {args.rate}/s")
+    print(f"flask export {args.form} at n{args.size} ({args.backend}): {total} samples at "
+          f"{args.rate}/s")
     print(f"\n{'incl %':>7} {'self %':>7}  function (file)")
     for name, count in inclusive.most_common(args.top):
         print(f"{100 * count / total:>7.1f} {100 * self_time[name] / total:>7.1f}  {name}")

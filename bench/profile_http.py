@@ -9,6 +9,7 @@ much of the worker's CPU is spent inside it, callees included) and self share.
 Needs py-spy in the venv (a diagnostic tool, deliberately not in requirements):
     .venv/bin/pip install py-spy
     .venv/bin/python bench/profile_http.py [--size 100000] [--duration 15] [--app bare]
+        [--backend postgresql]
 """
 import argparse
 import collections
@@ -19,6 +20,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import backends  # noqa: E402
 import common  # noqa: E402
 import http_submit  # noqa: E402
 
@@ -99,6 +101,7 @@ def main():
     parser.add_argument("--duration", type=int, default=15)
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
     parser.add_argument("--app", choices=("taizhang", "bare"), default="taizhang")
+    parser.add_argument("--backend", choices=backends.BACKENDS, default="tinydb")
     parser.add_argument("--top", type=int, default=45)
     parser.add_argument("--idle", action="store_true",
                         help="also sample while waiting (locks, fsync, sockets): wall-clock view")
@@ -107,15 +110,15 @@ def main():
     args = parser.parse_args()
     if not os.path.exists(PY_SPY):
         sys.exit("py-spy is not installed: .venv/bin/pip install py-spy")
-    folder, manifest = common.build_base(args.size)
-    copy = common.fresh_copy(folder, f"profile-n{args.size}")
+    base, manifest = backends.base(args.backend, args.size)
+    copy = backends.fresh_copy(base, f"profile-n{args.size}")
     token = manifest["entry_token"]
     spec = "app:create_app()" if args.app == "taizhang" else "bench.bare_app:create_app()"
     out_dir = os.path.join(common.OUT, "profile")
     os.makedirs(out_dir, exist_ok=True)
     raws = []
     try:
-        with common.Gunicorn(spec, copy) as server:
+        with copy.gunicorn(spec) as server:
             server.start(f"/f/{token}")
             entry = f"{server.url}/f/{token}"
             csrf, cookie = http_submit.fetch_csrf(entry) if args.app == "taizhang" else \
@@ -126,7 +129,7 @@ def main():
             http_submit.run_wrk(entry, 3)
             spies = []
             for pid in common.child_pids(server.process.pid):
-                raw = os.path.join(out_dir, f"{args.app}-n{args.size}-{pid}.txt")
+                raw = os.path.join(out_dir, f"{args.app}-{args.backend}-n{args.size}-{pid}.txt")
                 raws.append(raw)
                 spies.append(subprocess.Popen(
                     [PY_SPY, "record", "--pid", str(pid), "--format", "raw", "--output", raw,
@@ -138,10 +141,11 @@ def main():
             for spy in spies:
                 spy.wait(60)
     finally:
-        common.remove_copy(copy)
+        backends.remove_copy(copy)
     total, inclusive, self_time = aggregate(raws)
     mode = "idle included" if args.idle else "GIL holders only" if args.gil else "default"
-    print(f"{args.app} at n{args.size} (py-spy {mode}): {result['rps']:.0f} req/s under py-spy "
+    print(f"{args.app} on {args.backend} at n{args.size} (py-spy {mode}): "
+          f"{result['rps']:.0f} req/s under py-spy "
           f"({result['requests']} requests), {total} samples from {len(raws)} workers")
     print(f"\n{'incl %':>7} {'self %':>7}  function (file)")
     for name, count in inclusive.most_common(args.top):
