@@ -419,9 +419,11 @@ def describe_server():
     server = running_cluster()
     if server is None:
         return None
+    data = server.data
+    if data.startswith(common.ROOT + os.sep):
+        data = os.path.relpath(data, common.ROOT)
     return {"version": server.version(), "settings": server.settings(),
-            "changed_from_defaults": PG_SETTINGS, "data": os.path.relpath(server.data,
-                                                                          common.ROOT),
+            "changed_from_defaults": PG_SETTINGS, "data": data,
             "filesystem": common._filesystem(server.folder)}
 
 
