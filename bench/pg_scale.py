@@ -407,6 +407,14 @@ def markdown(results):
     row(f"— p99 {k(sizes[-1])} / p99 {k(sizes[0])}",
         ["—"] * (len(sizes) - 1) + [f"{results['insert_p99_ratio']:.2f}×"],
         f"≤ {g['insert_p99_ratio']}×", results["insert_p99_ratio"] <= g["insert_p99_ratio"])
+    def quiet(r):
+        busy = [r["insert"]["busy_before_pct"]] + [r["admin_pages"][n]["busy_before_pct"]
+                                                   for n in ("township", "township_30d",
+                                                             "no_filter")]
+        return (f"{max(busy):.0f}%; {r['cli_export']['foreign_cpu_cores']:.2f} / "
+                f"{r['http_submit']['foreign_cpu_cores']:.2f}")
+    row("other load: machine busy before the timed sections (max); other processes' cores "
+        "during the export / the submits", [quiet(per[s]) for s in sizes], "< 10%; ≤ 0.15")
     subs = [per[s]["http_submit"] for s in sizes]
     row(f"HTTP submit (wrk -t2 -c8 -d{SUBMIT_S}s): req/s, p50 / p99 ms",
         [f"{h['rps']:.0f}, {h['latency_ms']['50']:.1f} / {h['latency_ms']['99']:.1f}"
