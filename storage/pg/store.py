@@ -871,36 +871,44 @@ def _copy_records(cur, kind: str, docs: Iterable[Mapping]) -> int:
 class _Stream:
     """The iterator of iter_submissions: a server-side cursor in a REPEATABLE READ transaction
     on a connection of its own, given back to the pool when the rows run out, on close(), or
-    when the iterator is garbage collected."""
+    when the iterator is garbage collected. Rows come STREAM_BATCH at a time (one FETCH each:
+    psycopg's ServerCursor.fetchone would make a round trip per row - 410k round trips, two
+    thirds of the time of a 410k-row export)."""
 
     def __init__(self, pool: ConnectionPool, timeout: float):
         self._pool = pool
         self.conn = pool.getconn(timeout=timeout)
         self._cursor = None
+        self._batch = []
+        self._next = 0
 
     def start(self, query: str, params) -> None:
         self._cursor = self.conn.cursor(name=f"stream_{uuid.uuid4().hex}")
-        self._cursor.itersize = STREAM_BATCH
         self._cursor.execute(query, params)
 
     def __iter__(self):
         return self
 
     def __next__(self) -> dict:
-        if self.conn is None:
-            raise StopIteration
-        try:
-            row = self._cursor.fetchone()
-        except psycopg.Error as exc:
-            self.close()
-            raise storage_error(MSG_READ, exc) from exc
-        if row is None:
-            self.close()
-            raise StopIteration
+        if self._next == len(self._batch):
+            if self.conn is None:
+                raise StopIteration
+            try:
+                self._batch, self._next = self._cursor.fetchmany(STREAM_BATCH), 0
+            except psycopg.Error as exc:
+                self.close()
+                raise storage_error(MSG_READ, exc) from exc
+            if not self._batch:
+                self.close()
+                raise StopIteration
+        row = self._batch[self._next]
+        self._batch[self._next] = None  # the caller holds the one row it is given
+        self._next += 1
         return _submission_doc(row)
 
     def close(self) -> None:
         conn, self.conn = self.conn, None
+        self._batch, self._next = [], 0
         if conn is None:
             return
         try:
