@@ -257,6 +257,8 @@ class Deployment:
         self.backend = backend
         self.data_dir = data_dir
         self.database = database
+        if backend == "postgresql":
+            cluster()  # from now on its CPU is measured (database_cpu_seconds)
 
     @property
     def label(self):
