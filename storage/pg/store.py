@@ -143,7 +143,13 @@ def _session_doc(row) -> dict | None:
 
 def submission_filters(form_id, org_codes, date_from, date_to) -> tuple[str, list] | None:
     """(WHERE clause, parameters) of the submission filters; None when nothing can match
-    (an empty org_codes). ValueError for a malformed date."""
+    (an empty org_codes). ValueError for a malformed date.
+
+    The queries built on them run with ``prepare=False``: psycopg prepares a statement run
+    five times on a connection, and PostgreSQL then switches a prepared statement to a generic
+    plan, chosen without the values. Which index fits depends on the values (one village, a
+    township, a month, a year), and the generic plan was 3x slower for a township's last 30
+    days in 1M submissions (count + page 16 -> 45 ms; docs/BENCHMARKS.md, issue 7)."""
     low, high = common.day_of(date_from), common.day_of(date_to)
     clauses, params = [], []
     if form_id is not None:
@@ -652,8 +658,9 @@ class PgStore:
         clause, params = where
         with self._read() as conn:
             _start_repeatable_read(conn)  # the count and the page see the same rows
-            total = conn.execute(count_sql(clause), params).fetchone()["n"]
-            rows = conn.execute(page_sql(clause), [*params, offset, limit]).fetchall()
+            total = conn.execute(count_sql(clause), params, prepare=False).fetchone()["n"]
+            rows = conn.execute(page_sql(clause), [*params, offset, limit],
+                                prepare=False).fetchall()
         return total, [_submission_doc(row) for row in rows]
 
     def iter_submissions(self, form_id: str | None, org_codes: Iterable[str] | None = None,
@@ -669,7 +676,7 @@ class PgStore:
         try:
             conn = stream.conn
             _start_repeatable_read(conn)
-            total = conn.execute(count_sql(clause), params).fetchone()["n"]
+            total = conn.execute(count_sql(clause), params, prepare=False).fetchone()["n"]
             stream.start(stream_sql(clause), params)
         except psycopg.Error as exc:
             stream.close()
@@ -692,7 +699,7 @@ class PgStore:
             return {}
         clause, params = where
         with self._read() as conn:
-            rows = conn.execute(counts_sql(clause), params).fetchall()
+            rows = conn.execute(counts_sql(clause), params, prepare=False).fetchall()
         return {row["org_code"]: row["n"] for row in rows}
 
     def count_submissions(self, form_id: str | None = None) -> int:
