@@ -6,8 +6,9 @@ bench's own server (``TAIZHANG_DATABASE_URL``). Base deployments are built once 
 size) with the operator commands and reused; every measurement that writes gets a fresh copy:
 
   TinyDB       bench/out/base/n<SIZE>/ (common.build_base), copied to bench/out/work/<name>/
-  PostgreSQL   database demo_n<SIZE> + folder bench/out/base/pg-n<SIZE>/, copied with
-               CREATE DATABASE work_<name> TEMPLATE demo_n<SIZE> (STRATEGY FILE_COPY)
+  PostgreSQL   database demo_n<SIZE> + folder bench/out/pg/bases/demo_n<SIZE>/ (its
+               manifest), copied with CREATE DATABASE work_<name> TEMPLATE demo_n<SIZE>
+               (STRATEGY FILE_COPY) + a copy of the folder in bench/out/work/
 
 The PostgreSQL server (``PgCluster``) is the bench's own: initdb in bench/out/pg/data (same
 disk as everything else; BENCH_PG_DIR moves it), started on a free loopback port by whichever
@@ -349,11 +350,14 @@ def content_fingerprint(*extra):
     return digest.hexdigest()[:16]
 
 
-def pg_base(name, folder, build, fingerprint, rebuild=False):
+def pg_base(name, build, fingerprint, rebuild=False):
     """The PostgreSQL base ``name`` (database) with its data folder: reused when its manifest
     matches ``fingerprint`` (and migrated to the latest schema), else built by
-    ``build(deployment) -> manifest``."""
+    ``build(deployment) -> manifest``. The folder and its manifest live beside the server
+    (PG_DIR/bases/<name>/), so that every tree using the server (a --snapshot run, the
+    working tree) agrees on what each database holds."""
     server = cluster()
+    folder = os.path.join(server.folder, "bases", name)
     deployment = Deployment("postgresql", folder, name)
     manifest = common.read_manifest(folder)
     if (not rebuild and manifest and manifest.get("fingerprint") == fingerprint
@@ -411,9 +415,8 @@ def base(backend, size, rebuild=False):
     if backend == "tinydb":
         folder, manifest = common.build_base(size, rebuild)
         return Deployment("tinydb", folder), manifest
-    return pg_base(f"demo_n{size}", os.path.join(common.OUT, "base", f"pg-n{size}"),
-                   lambda d: _demo_manifest(d, size), content_fingerprint("demo", size),
-                   rebuild)
+    return pg_base(f"demo_n{size}", lambda d: _demo_manifest(d, size),
+                   content_fingerprint("demo", size), rebuild)
 
 
 def describe_server():

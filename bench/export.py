@@ -100,9 +100,7 @@ def build_export_base(size, rebuild=False, form_id=FORM_ID, backend="tinydb"):
     """(Deployment, manifest) of the export database of form_id at size on backend."""
     if backend == "postgresql":
         deployment, manifest = backends.pg_base(
-            f"export_{form_id}_n{size}",
-            os.path.join(common.OUT, "export", f"pg-{form_id}-n{size}"),
-            lambda d: _build(d, size, form_id),
+            f"export_{form_id}_n{size}", lambda d: _build(d, size, form_id),
             backends.content_fingerprint("export", form_id, size, _form_bytes(form_id)),
             rebuild)
         manifest["bytes"] = manifest["db_mb"] * 1e6

@@ -159,8 +159,7 @@ def _build(deployment, size):
 
 def base(size, rebuild=False):
     return backends.pg_base(
-        f"pref_n{size}", os.path.join(common.OUT, "base", f"pg-pref-n{size}"),
-        lambda d: _build(d, size),
+        f"pref_n{size}", lambda d: _build(d, size),
         backends.content_fingerprint("prefecture", size, DAYS, PREFECTURE, COUNTIES),
         rebuild)
 
