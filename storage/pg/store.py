@@ -65,6 +65,33 @@ NEXT_RECEIPTS = """
     ON CONFLICT (day) DO UPDATE SET last = receipt_days.last + EXCLUDED.last
     RETURNING last"""
 
+# A new submission in one statement, run on its own (autocommit): the day's next receipt
+# number, the row and the bump of table_versions commit together, or - when any part fails,
+# a duplicate submission id included - none of them, and the number is not spent. The two rows
+# every submission updates (the day's counter, table_versions' "submissions") stay locked only
+# while the server runs the statement and flushes its commit, never across a round trip to
+# the application (several hosts submit at once: bench/two_hosts.py). The receipt is
+# common.make_receipt's "YYMMDD-NNNN": the number zero-padded to at least 4 digits. Data-modifying
+# WITH parts run in this order: the counter (the insert reads it), the insert, then the bump
+# (read by nothing, run last), the lock order of every other writer.
+INSERT_SUBMISSION = f"""
+    WITH number AS (
+        INSERT INTO receipt_days (day, last) VALUES (%(day)s, 1)
+        ON CONFLICT (day) DO UPDATE SET last = receipt_days.last + 1
+        RETURNING last),
+    stored AS (
+        INSERT INTO submissions (form_id, form_version, org_code, receipt, submission_id,
+                                 submitted_at, submitted_on, token, files, answers)
+        SELECT %(form_id)s, %(form_version)s, %(org_code)s,
+               %(day)s || '-' || lpad(last::text, greatest(length(last::text), 4), '0'),
+               %(submission_id)s, %(submitted_at)s, %(submitted_on)s, %(token)s,
+               %(files)s::jsonb, %(answers)s::jsonb
+        FROM number
+        RETURNING {SUBMISSION_COLUMNS}),
+    bumped AS (
+        UPDATE table_versions SET version = version + 1 WHERE name = 'submissions')
+    SELECT * FROM stored"""
+
 COPY_SUBMISSIONS = """COPY submissions (form_id, form_version, org_code, receipt, submission_id,
     submitted_at, submitted_on, token, files, answers) FROM STDIN"""
 
@@ -311,13 +338,18 @@ class PgStore:
         except psycopg.Error as exc:
             raise storage_error(message, exc) from exc
 
-    @contextmanager
     def _read(self):
         """A pooled connection in autocommit mode, for reads of one statement: the statement
         sees everything committed before it began, as in a transaction of its own, without
         the BEGIN and COMMIT round trips (two of the three a pooled read otherwise costs).
         Reads of several statements that must agree take a transaction (_connection)."""
-        with self._connection(MSG_READ) as conn:
+        return self._autocommit(MSG_READ)
+
+    @contextmanager
+    def _autocommit(self, message: str, passthrough: tuple = ()):
+        """A pooled connection in autocommit mode: each statement is a transaction of its own
+        (committed, durably, when it returns). Errors as _connection."""
+        with self._connection(message, passthrough) as conn:
             conn.autocommit = True
             try:
                 yield conn
@@ -591,19 +623,13 @@ class PgStore:
         moment = common.now()
         submitted_at = stamp(moment)
         try:
-            with self._write(passthrough=(pg_errors.UniqueViolation,)) as conn:
-                number = conn.execute(NEXT_RECEIPTS, (common.receipt_day(submitted_at), 1)
-                                      ).fetchone()["last"]
-                row = conn.execute(
-                    "INSERT INTO submissions (form_id, form_version, org_code, receipt, "
-                    "submission_id, submitted_at, submitted_on, token, files, answers) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb) "
-                    f"RETURNING {SUBMISSION_COLUMNS}",
-                    (form_id, form_version, org_code,
-                     common.make_receipt(common.receipt_day(submitted_at), number),
-                     submission_id, moment, date.fromisoformat(common.local_day(submitted_at)),
-                     token, files_text, answers_text)).fetchone()
-                self._bump(conn, "submissions")
+            with self._autocommit(MSG_WRITE, passthrough=(pg_errors.UniqueViolation,)) as conn:
+                row = conn.execute(INSERT_SUBMISSION, {
+                    "day": common.receipt_day(submitted_at), "form_id": form_id,
+                    "form_version": form_version, "org_code": org_code,
+                    "submission_id": submission_id, "submitted_at": moment,
+                    "submitted_on": date.fromisoformat(common.local_day(submitted_at)),
+                    "token": token, "files": files_text, "answers": answers_text}).fetchone()
         except pg_errors.UniqueViolation as exc:
             # Another process or host stored this submission id meanwhile: the transaction
             # (and its receipt number) was rolled back; answer as a retry does.
