@@ -1,7 +1,7 @@
 """Every benchmark of issue 7 in one run: both storage backends side by side, PostgreSQL at scale
 and two hosts on one database; prints a Markdown report.
 
-    .venv/bin/python bench/run_all.py                     # everything (about an hour)
+    .venv/bin/python bench/run_all.py                     # everything (~20 min; bases once more)
     .venv/bin/python bench/run_all.py --backends tinydb,postgresql --sizes 1000,10000,100000
     .venv/bin/python bench/run_all.py --quick             # smoke run: small sizes, short runs
     .venv/bin/python bench/run_all.py --only pg_scale,two_hosts --scale-sizes 1000,1000000
