@@ -31,7 +31,6 @@ import gc
 import json
 import logging
 import os
-import re
 import secrets
 import sys
 import threading
@@ -52,8 +51,11 @@ MSG_READ_FAILED = "数据读取失败,请稍后重试"
 
 READ_CHUNK = 1 << 20  # bytes read at a time when replaying
 # {"crc":"<crc>","len":[<length of ops>,<lengths of the raw payloads>...],"ops":
-_FRAME = re.compile(rb'\{"crc":"([0-9a-f]{8})","len":\[([0-9]+)((?:,[0-9]+)*)\],"ops":')
-_CRC_START = len(b'{"crc":"12345678",')
+_HEAD = b'{"crc":"'
+_CRC_START = len(b'{"crc":"12345678",')  # the checksum covers the line from here
+_LEN = b'"len":['
+_LEN_AT = _CRC_START + len(_LEN)
+_OPS = b'],"ops":'
 _RAW_OPEN = b',"raw":['
 
 
@@ -177,16 +179,25 @@ def decode_record(line: bytes, file: FileHandle | None = None, offset: int = 0) 
 def split_record(line: bytes, file: FileHandle | None = None, offset: int = 0):
     """(the JSON of the operations, the raw payloads) of one log line, its checksum and
     framing checked (CorruptRecord otherwise); raw payloads as in decode_record."""
-    frame = _FRAME.match(line)
-    if frame is None:
+    ops_at = line.find(_OPS, _LEN_AT)
+    if ops_at < 0 or not line.startswith(_HEAD) or not line.startswith(_LEN, _CRC_START):
         raise CorruptRecord("not a record")
-    if zlib.crc32(line[_CRC_START:]) != int(frame[1], 16):
+    try:
+        checksum = int(line[len(_HEAD):len(_HEAD) + 8], 16)
+    except ValueError:
+        raise CorruptRecord("not a record") from None
+    if zlib.crc32(memoryview(line)[_CRC_START:]) != checksum:
         raise CorruptRecord("checksum mismatch")
-    pos = frame.end() + int(frame[2])
-    body = line[frame.end():pos]
+    # Everything below is covered by the checksum: only a writer's bug could get it wrong.
+    try:
+        ops_length, *raw_lengths = map(int, line[_LEN_AT:ops_at].split(b","))
+    except ValueError:
+        raise CorruptRecord("bad framing") from None
+    start = ops_at + len(_OPS)
+    pos = start + ops_length
+    body = line[start:pos]
     raws = []
-    if frame[3]:  # ,"raw":[P1,P2,...]
-        raw_lengths = [int(n) for n in frame[3][1:].split(b",")]
+    if raw_lengths:  # ,"raw":[P1,P2,...]
         if not line.startswith(_RAW_OPEN, pos):
             raise CorruptRecord("bad framing")
         pos += len(_RAW_OPEN)
@@ -195,12 +206,10 @@ def split_record(line: bytes, file: FileHandle | None = None, offset: int = 0):
                 raws.append(RawJSON(line[pos:pos + length]))
             else:
                 raws.append(RawRef(file, offset + pos, length))
-            pos += length + 1
-            if line[pos - 1:pos] != b",":
-                break
-        if len(raws) != len(raw_lengths) or line[pos - 1:pos] != b"]":
+            pos += length + 1  # the payload and its "," (the last one's "]")
+        if line[pos - 1:pos] != b"]":
             raise CorruptRecord("bad framing")
-    if line[pos:] != b"}":
+    if pos != len(line) - 1 or line[pos:] != b"}":
         raise CorruptRecord("bad framing")
     return body, raws
 
@@ -428,14 +437,14 @@ class LogStorage(Storage):
 
     def _apply_lines(self, lines: list[bytes]) -> None:
         """Decode and apply complete lines, the first one being at file offset self._end."""
-        framed = []  # (offset, JSON of the operations, raw payloads) of sound lines
+        framed, corrupt = [], []  # (offset, JSON of the operations, raw payloads) of sound lines
         offset = self._end
         for line in lines:
             try:
                 body, raws = split_record(line, self._file, offset)
                 framed.append((offset, body, raws))
             except CorruptRecord as exc:
-                self._skip(offset, exc)
+                corrupt.append((offset, exc))
             offset += len(line) + 1
         self._end = offset
         values = _parse_together([body for _, body, _ in framed])
@@ -443,14 +452,12 @@ class LogStorage(Storage):
             try:
                 ops = _checked(values[i] if values is not None else _parse(body), raws)
             except CorruptRecord as exc:
-                self._skip(offset, exc)
+                corrupt.append((offset, exc))
             else:
                 self._apply(ops)
-
-    def _skip(self, offset: int, exc: CorruptRecord) -> None:
-        self.corrupt.append({"offset": offset, "reason": str(exc)})
-        self.corrupt.sort(key=lambda c: c["offset"])  # (framing errors come first)
-        log.error("%s: corrupt record at byte %d skipped (%s)", self.path, offset, exc)
+        for offset, exc in sorted(corrupt, key=lambda c: c[0]):  # framing errors came first
+            self.corrupt.append({"offset": offset, "reason": str(exc)})
+            log.error("%s: corrupt record at byte %d skipped (%s)", self.path, offset, exc)
 
     def _apply(self, ops: list[list]) -> None:
         self.records += 1
