@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
+from itertools import islice
 from datetime import date, datetime, timedelta
 
 from .errors import DuplicateError
@@ -20,7 +21,6 @@ PHOTO_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp
                     "image/gif": "gif"}
 _IMAGE_KEYS = frozenset({"file", "name", "size", "content_type"})
 _PHOTO_NAME = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{32}\.(jpg|png|webp|gif|bin)$")
-_RECEIPT = re.compile(r"^(\d{6})-(\d{4,})$")
 MAX_SUBMISSION_ID = 128
 
 
@@ -68,10 +68,12 @@ def make_receipt(day: str, number: int) -> str:
     return f"{day}-{number:04d}"
 
 
-def receipt_number(receipt) -> tuple[str, int] | None:
-    """("YYMMDD", n) of a receipt made by make_receipt, else None."""
-    match = _RECEIPT.match(receipt) if isinstance(receipt, str) else None
-    return (match[1], int(match[2])) if match else None
+def in_batches(items, size: int):
+    """Lists of up to ``size`` items of the iterable ``items``, in order (imports write in
+    batches so that memory stays flat whatever the backup's size)."""
+    items = iter(items)
+    while chunk := list(islice(items, size)):
+        yield chunk
 
 
 def text_arg(value, what: str) -> str:

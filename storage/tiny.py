@@ -12,7 +12,6 @@ import secrets
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from itertools import islice
 
 from tinydb import Query, TinyDB
 
@@ -321,11 +320,7 @@ class TinyStore:
         return _submission_out(doc_id, doc), True
 
     def import_submissions(self, docs: Iterable[Mapping], batch: int = 2000) -> int:
-        count = 0
-        docs = iter(docs)
-        while chunk := list(islice(docs, batch)):
-            count += self._import_batch(chunk)
-        return count
+        return sum(self._import_batch(chunk) for chunk in common.in_batches(docs, batch))
 
     def _import_batch(self, docs: list) -> int:
         prepared = []

@@ -26,7 +26,6 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
-from itertools import islice
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -642,11 +641,7 @@ class PgStore:
         return _submission_doc(row), True
 
     def import_submissions(self, docs: Iterable[Mapping], batch: int = 2000) -> int:
-        count = 0
-        docs = iter(docs)
-        while chunk := list(islice(docs, batch)):
-            count += self._import_batch(chunk)
-        return count
+        return sum(self._import_batch(chunk) for chunk in common.in_batches(docs, batch))
 
     def _import_batch(self, docs: list) -> int:
         prepared, seen, per_day = [], set(), {}
