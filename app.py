@@ -1,12 +1,12 @@
 """Taizhang (台账): application factory. Wires config, storage, login, CSRF, blueprints and CLI."""
-from flask import Flask, render_template, request
-from flask_wtf.csrf import CSRFError, CSRFProtect
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
 import db
 import storage
-from views import admin, auth, public
+from views import admin, auth, public, security
 
 csrf = CSRFProtect()
 
@@ -27,6 +27,7 @@ def create_app(test_config=None):
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)
     register_error_pages(app)
+    security.init_app(app)
 
     import cli
 
@@ -49,8 +50,11 @@ ERROR_PAGES = {
 def register_error_pages(app):
     """Every HTTP error a user can meet gets a Chinese page with the right status."""
 
-    def render_error(code, detail=None):
+    def render_error(code, detail=None, **extra):
         title, message = ERROR_PAGES[code]
+        if request.accept_mimetypes.best == "application/json":
+            # The cadre's page submits in the background: it shows the message itself.
+            return jsonify(error=detail or message, **extra), code
         return render_template("error.html", code=code, title=title,
                                message=detail or message), code
 
@@ -59,7 +63,9 @@ def register_error_pages(app):
 
     @app.errorhandler(CSRFError)
     def csrf_error(e):
-        return render_error(400, "页面已过期或缺少安全校验，请刷新页面后重新提交。")
+        # A fresh token lets the cadre's page send its fill again without losing it.
+        return render_error(400, "页面已过期或缺少安全校验，请刷新页面后重新提交。",
+                            csrf_token=generate_csrf())
 
     @app.errorhandler(storage.StorageError)
     def storage_error(e):

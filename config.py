@@ -21,6 +21,9 @@ DEFAULTS = {
     "PROXY_COUNT": 0,  # reverse proxies in front whose X-Forwarded-* headers are trusted
     "SESSION_LIFETIME": timedelta(hours=12),  # an admin login lasts a working day
     "WTF_CSRF_TIME_LIMIT": None,  # a village form may stay open for hours on a phone
+    # Pages send no Referer (views/security.py: capability links must not leak), so the
+    # token alone is checked over HTTPS too, with the SameSite=Lax session cookie.
+    "WTF_CSRF_SSL_STRICT": False,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "REMEMBER_COOKIE_HTTPONLY": True,

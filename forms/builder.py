@@ -281,9 +281,10 @@ def collect_answers(form, schema):
 
     answers: {name: JSON value} in schema order. A hidden field (show_if false) is absent;
     a shown empty optional field is None (a repeat: []); a repeat is a list of row dicts
-    (blank rows dropped, hidden row fields absent); an image is
-    ``{"name", "size", "content_type"}`` — storage saves the upload and adds ``"file"``.
-    uploads: {name: FileStorage} for every image field that received a photo.
+    (blank rows dropped, hidden row fields absent); an uploaded image is
+    ``{"name", "size", "content_type"}`` (services.photos stores it and adds "file" and
+    "thumb"); an image sent as a reference is already the stored answer.
+    uploads: {name: FileStorage} for every image field that received a file.
     """
     answers = {}
     uploads = {}
@@ -299,7 +300,7 @@ def collect_answers(form, schema):
             answers[name] = [_row_answers(entry, spec["fields"]) for entry in rows]
             continue
         answers[name] = ftype.answer(field, spec)
-        if spec["type"] == "image" and answers[name] is not None:
+        if spec["type"] == "image" and answers[name] is not None and "file" not in answers[name]:
             uploads[name] = field.data
     return answers, uploads
 
@@ -344,3 +345,20 @@ def display_rows(schema, answers):
             item["kind"] = "image" if kind == "image" else "value"
         items.append(item)
     return items
+
+
+def error_map(form):
+    """{input name: [Chinese messages]} of a validated form, for a page that shows the errors
+    beside its fields itself (the public page's JSON answer): a field in a repeat row under
+    its input name ("steps-2-content"), a repeat's own errors (too few rows...) under the
+    repeat's name, the page's own (expired page, bad submission id) under theirs."""
+    found = {}
+    for field in form:
+        if isinstance(field, RepeatField):
+            for entry in field.entries:
+                found.update(error_map(entry.form))
+            if field.list_errors:
+                found[field.name] = list(field.list_errors)
+        elif field.errors:
+            found[field.name] = [str(e) for e in field.errors]
+    return found

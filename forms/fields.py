@@ -195,14 +195,39 @@ class Constraint:
             raise ValidationError(problem)
 
 
+class PhotoField(FileField):
+    """A photo: an uploaded file (the page without JavaScript), or the signed reference of a
+    photo the page uploaded on its own when it was picked (services.photos). A file wins."""
+
+    def process_formdata(self, valuelist):
+        files = [x for x in valuelist if isinstance(x, FileStorage) and x]
+        refs = [x for x in valuelist if isinstance(x, str) and x.strip()]
+        if files:
+            self.data = files[0]
+        elif refs:
+            self.data = refs[-1].strip()
+        else:
+            self.raw_data = ()
+
+
 class ImageCheck:
     """The upload must be a real JPEG/PNG/WEBP/GIF (Pillow opens and verifies it) within
-    IMAGE_MAX_BYTES; on success ``field.image_info`` holds its size and content type."""
+    IMAGE_MAX_BYTES; on success ``field.image_info`` holds its size and content type.
+    A reference must be one this service signed: ``field.image_info`` is then the whole stored
+    answer (with "file" and "thumb")."""
 
     bad_format = "请上传 JPG、PNG、WEBP 或 GIF 格式的照片"
+    bad_ref = "照片已失效,请重新选择照片"
 
     def __call__(self, form, field):
         field.image_info = None
+        if isinstance(field.data, str):
+            from services.photos import read_ref  # services import forms, not the reverse
+
+            field.image_info = read_ref(field.data)
+            if field.image_info is None:
+                raise ValidationError(self.bad_ref)
+            return
         storage = field.data
         if not isinstance(storage, FileStorage) or not storage:
             return
@@ -643,7 +668,7 @@ class ImageType(FieldType):
     required_message = "请上传照片"
 
     def make_field(self, spec, **kwargs):
-        return FileField(spec["label"], self.validators(spec), **kwargs)
+        return PhotoField(spec["label"], self.validators(spec), **kwargs)
 
     def validators(self, spec):
         first = Required(self) if spec.get("required") else Optional()
@@ -653,17 +678,20 @@ class ImageType(FieldType):
         raise ValueError("a photo field cannot have a default")
 
     def is_empty(self, field):
-        return not (isinstance(field.data, FileStorage) and field.data)
+        return not field.data or not isinstance(field.data, (FileStorage, str))
 
     def answer(self, field, spec):
-        """A dict without "file": storage writes the upload and adds the stored name."""
-        storage = field.data
-        if not (isinstance(storage, FileStorage) and storage):
+        """For an upload, a dict without "file": services.photos stores the upload and adds
+        "file" and "thumb". For a reference, the stored photo's whole answer."""
+        data = field.data
+        if self.is_empty(field):
             return None
         info = getattr(field, "image_info", None)
         if info is None:
             raise RuntimeError("collect_answers() needs a validated form")
-        return {"name": _client_filename(storage.filename), **info}
+        if isinstance(data, str):
+            return dict(info)
+        return {"name": _client_filename(data.filename), **info}
 
     def format_value(self, spec, value):
         if value is None:

@@ -12,6 +12,8 @@ from xlsxwriter.exceptions import FileCreateError
 
 import exports
 from forms.builder import collect_answers
+from forms.fields import field_type
+from services import photos
 from services.formdefs import export_schema
 from storage import StorageError
 from storage.errors import os_failure
@@ -22,19 +24,36 @@ REPORTING_KINDS = ("village", "unit")
 
 def submit(store, schema, org_code, token, form):
     """Store a validated public form (a class from forms.builder) for ``org_code``:
-    its photos first (each durable before the submission refers to it), then the submission,
+    its uploaded photos and their thumbnails first (each durable before the submission refers
+    to it; photos sent as references were stored when they were picked), then the submission,
     idempotently on the form's submission id. Returns (doc, created) as
     Store.add_submission; SubmissionConflict / StorageError as it."""
     answers, uploads = collect_answers(form, schema)
-    files = []
     for name, upload in uploads.items():
         upload.stream.seek(0)
-        answers[name]["file"] = store.put_photo(upload.stream.read(),
-                                                answers[name]["content_type"])
-        files.append(answers[name]["file"])
+        answers[name] = photos.store_photo(store, upload.stream.read(), answers[name])
+    files = [name for spec in schema["fields"] if spec["type"] == "image"
+             and isinstance(answers.get(spec["name"]), dict)
+             for name in (answers[spec["name"]].get("file"), answers[spec["name"]].get("thumb"))
+             if name]
     return store.add_submission(
         form_id=schema["id"], form_version=schema["version"], org_code=org_code,
         answers=answers, submission_id=form.submission_id.data, token=token, files=files)
+
+
+def keep_photos(store, form, schema):
+    """After a failed validation of a page sent without JavaScript: store every photo that
+    passed its own check and put its reference in the form, so the page shown again keeps it
+    (the cadre does not send it again). Photos are content-addressed: keeping one twice stores
+    it once."""
+    for spec in schema["fields"]:
+        field = form[spec["name"]] if spec["type"] == "image" else None
+        info = getattr(field, "image_info", None) if field is not None else None
+        if info and not field.errors and not isinstance(field.data, str):
+            field.data.stream.seek(0)
+            answer = {"name": field_type("image").answer(field, spec)["name"], **info}
+            field.data = photos.make_ref(photos.store_photo(store, field.data.stream.read(),
+                                                            answer))
 
 
 def org_scope(index, township=None, org=None):

@@ -176,17 +176,28 @@ def content_type_of(name: str) -> str:
 
 def photo_refs(answers) -> list[str]:
     """The names of the stored photos an answers value refers to (image answers are dicts with
-    file, name, size and content_type; inside repeat rows too), in order."""
+    file, name, size and content_type, and "thumb" when a thumbnail was made; inside repeat
+    rows too), in order."""
     found = []
     if type(answers) is dict:
         if answers.keys() >= _IMAGE_KEYS and is_photo_name(answers.get("file")):
-            return [answers["file"]]
+            thumb = answers.get("thumb")
+            return [answers["file"]] + ([thumb] if is_photo_name(thumb) else [])
         for value in answers.values():
             found += photo_refs(value)
     elif type(answers) is list:
         for value in answers:
             found += photo_refs(value)
     return found
+
+
+def counter_args(key, window, amount) -> None:
+    """The ValueError every backend raises for a malformed hit_counter call."""
+    text_arg(key, "key")
+    if isinstance(window, bool) or not isinstance(window, (int, float)) or not window > 0:
+        raise ValueError("a counter window must be a number of seconds > 0")
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
+        raise ValueError("a counter amount must be an integer >= 0")
 
 
 def session_expiry(created: datetime, lifetime: timedelta) -> datetime:

@@ -1,11 +1,16 @@
 """Public entry: the QR-code capability links that village cadres open in WeChat."""
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import (Blueprint, abort, current_app, jsonify, redirect, render_template, request,
+                   url_for)
+from flask_wtf import FlaskForm
 
 import db
 from db import get_store
-from forms.builder import build_form_class, new_submission_id
+from forms.builder import build_form_class, display_rows, error_map, new_submission_id
+from forms.fields import field_type
+from services import photos, receipts
 from services import submissions as submission_service
 from services.orgs import org_index
+from storage import SubmissionConflict
 
 bp = Blueprint("public", __name__)
 
@@ -43,15 +48,40 @@ def index():
     return redirect(url_for("admin.dashboard"))
 
 
+def wants_json():
+    """The page's own script submits with fetch and asks for JSON: errors go beside the fields
+    without reloading the page (and the answers on the phone stay as they are)."""
+    return request.accept_mimetypes.best == "application/json"
+
+
 @bp.route("/f/<token>", methods=["GET", "POST"])
 def entry(token):
     link, schema, form_class, org, path = _resolve(token)
     form = form_class()
+    store = get_store()
     if request.method == "GET":
         form.submission_id.data = new_submission_id()
     elif form.validate_on_submit():
-        doc, _created = submission_service.submit(get_store(), schema, org["code"], token, form)
-        return redirect(url_for("public.receipt", token=token, receipt=doc["receipt"]), 303)
+        try:
+            doc, _created = submission_service.submit(store, schema, org["code"], token, form)
+        except SubmissionConflict:
+            if not wants_json():
+                raise
+            # This fill was stored before with other answers (its receipt was lost on the
+            # way, and the cadre changed something since): say where the stored one is.
+            doc = store.find_submission(form.submission_id.data)
+            return jsonify(error="这份填报此前已经提交过(内容与现在不同),修改后的内容没有提交。",
+                           receipt=doc and doc["receipt"], url=doc and receipt_url(doc)), 409
+        url = receipt_url(doc)
+        if wants_json():
+            return jsonify(receipt=doc["receipt"], url=url)
+        return redirect(url, 303)
+    else:
+        submission_service.keep_photos(store, form, schema)
+        if wants_json():
+            errors = error_map(form)
+            return jsonify(errors=errors, message=f"有 {len(errors)} 处需要修改,请查看标红的项目。",
+                           refs=_photo_refs(form, schema)), 422
     status = 422 if request.method == "POST" else 200
     response = current_app.make_response((render_template(
         "public/form.html", form=form, schema=schema, org=org, org_path=path), status))
@@ -61,11 +91,72 @@ def entry(token):
     return response
 
 
+def _photo_refs(form, schema):
+    """{input name: reference} of the photos a failed page keeps (see keep_photos)."""
+    return {form[s["name"]].name: form[s["name"]].data for s in schema["fields"]
+            if s["type"] == "image" and isinstance(form[s["name"]].data, str)}
+
+
+class PhotoUpload(FlaskForm):
+    """A photo sent on its own when it is picked: the same check as the form's photo fields."""
+
+    photo = field_type("image").make_field({"label": "照片", "required": True})
+
+
+@bp.route("/f/<token>/photo", methods=["POST"])
+def photo_upload(token):
+    """Store a photo the page uploads as soon as it is picked; answers its signed reference,
+    which the form then sends in place of the file."""
+    _resolve(token)
+    form = PhotoUpload()
+    if not form.validate_on_submit():
+        errors = error_map(form)
+        message = (errors.get("photo") or next(iter(errors.values()), ["照片上传失败"]))[0]
+        return jsonify(error=message), 422
+    upload = form.photo.data
+    upload.stream.seek(0)
+    answer = photos.store_photo(get_store(), upload.stream.read(), {
+        "name": field_type("image").answer(form.photo, {})["name"], **form.photo.image_info})
+    return jsonify(ref=photos.make_ref(answer), name=answer["name"], size=answer["size"]), 201
+
+
+def receipt_url(doc):
+    """The private receipt link of a submission (a capability URL, like the QR link)."""
+    return url_for("public.receipt_private", receipt=doc["receipt"], key=receipts.key(doc))
+
+
+@bp.route("/r/<key>/<receipt>")
+def receipt_private(key, receipt):
+    """What a cadre submitted, again, from the private link the receipt page gave."""
+    store = get_store()
+    doc = store.get_submission(receipt)
+    if doc is None or not receipts.key_matches(doc, key):
+        abort(404)
+    form_doc = store.get_form(doc["form_id"], doc["form_version"])
+    index = org_index(store)
+    if form_doc is None:
+        abort(404)
+    return render_template(
+        "public/receipt.html", submission=doc, schema=form_doc["schema"],
+        org_path=index.path(doc["org_code"]) or [doc["org_code"]], token=doc.get("token"),
+        rows=display_rows(form_doc["schema"], doc["answers"]),
+        link_active=_link_active(store, doc.get("token")),
+        private_url=current_app.config["BASE_URL"].rstrip("/") + request.path)
+
+
+def _link_active(store, token):
+    link = store.get_link(token) if token else None
+    return bool(link and not link.get("revoked_at"))
+
+
 @bp.route("/f/<token>/r/<receipt>")
 def receipt(token, receipt):
+    """The receipt page without the answers (receipt numbers are sequential: whoever holds
+    a village's link could guess the others'). Pages of old versions linked here."""
     link, schema, _form_class, org, path = _resolve(token)
     doc = get_store().get_submission(receipt)
     if doc is None or doc["form_id"] != link["form_id"] or doc["org_code"] != link["org_code"]:
         abort(404)
-    return render_template("public/receipt.html", submission=doc, schema=schema, org=org,
-                           org_path=path, token=token)
+    return render_template("public/receipt.html", submission=doc, schema=schema,
+                           org_path=path, token=token, rows=None, link_active=True,
+                           private_url=None)

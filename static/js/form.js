@@ -6,13 +6,19 @@
  *    (the server accepts gaps);
  *  - show_if applied live: a hidden field's inputs are disabled so they are not sent
  *    (the server applies the same rule anyway);
- *  - double-submit protection: the button is disabled and says "正在提交…". The hidden
- *    submission_id is never touched, so a retry is recognised by the server.
+ *  - the fill kept on the phone (localStorage, one draft per link): every answer, the repeat
+ *    rows and the uploaded photos' references are saved as they are typed and restored when
+ *    the link is opened again, until the fill has its receipt. The submission id is saved
+ *    with them, so every retry of one fill is the same submission for the server;
+ *  - photos shrunk on the phone (longest side <= 1600 px, JPEG) and uploaded as soon as they
+ *    are picked, with a progress bar; the form then sends the photo's reference, not the file;
+ *  - submit in the background (XHR, JSON answer): validation errors are put beside the
+ *    fields; when the server cannot be reached (offline, timeout, 502/503/504) the fill stays
+ *    on the phone and is sent again by itself when the network comes back or the link is
+ *    opened again.
  */
 (function () {
   'use strict';
-
-  var RETRY_AFTER_MS = 20000; // a weak network may lose the response: allow a retry
 
   function each(list, fn) {
     Array.prototype.forEach.call(list, fn);
@@ -204,21 +210,26 @@
     return next;
   }
 
-  function initRepeat(form, box) {
+  function makeRow(box, index) {
+    var template = box.querySelector('template[data-row-template]');
+    var holder = document.createElement('div');
+    holder.innerHTML = template.innerHTML.replace(/__index__/g, String(index));
+    var row = holder.firstElementChild;
+    box.querySelector('[data-rows]').appendChild(row);
+    return row;
+  }
+
+  function initRepeat(form, box, changed) {
     var template = box.querySelector('template[data-row-template]');
     var rowsEl = box.querySelector('[data-rows]');
     var add = box.querySelector('[data-add-row]');
     if (!template || !rowsEl || !add || !('content' in template)) {
       return; // very old browser: keep the server-rendered rows only
     }
-    var counter = nextIndex(box);
     add.addEventListener('click', function () {
-      var holder = document.createElement('div');
-      holder.innerHTML = template.innerHTML.replace(/__index__/g, String(counter));
-      counter += 1;
-      var row = holder.firstElementChild;
-      rowsEl.appendChild(row);
+      var row = makeRow(box, nextIndex(box));
       applyShowIf(form);
+      changed();
       var first = row.querySelector('input:not([type=hidden]):not([disabled]), select, textarea');
       if (first) {
         first.focus();
@@ -233,53 +244,637 @@
       if (row) {
         row.parentNode.removeChild(row);
         applyShowIf(form);
+        changed();
         add.focus();
       }
     });
     refreshRepeat(box);
   }
 
-  function setBusy(form, busy) {
-    var button = form.querySelector('button[type=submit], input[type=submit]');
-    if (busy) {
-      form.setAttribute('data-busy', '1');
-    } else {
-      form.removeAttribute('data-busy');
+  // ---- the fill kept on the phone ----------------------------------------------------------
+
+  var DRAFT_PREFIX = 'taizhang:draft:';
+
+  function storageGet(key) {
+    try {
+      var text = window.localStorage.getItem(key);
+      return text ? JSON.parse(text) : null;
+    } catch (e) {
+      return null; // no storage (private mode) or a damaged entry: start afresh
     }
-    if (!button) {
+  }
+
+  function storageSet(key, value) {
+    try {
+      window.localStorage.setItem(key, JSON.stringify(value));
+      return true;
+    } catch (e) {
+      return false; // full or refused: the page still works, it only cannot keep the fill
+    }
+  }
+
+  function storageRemove(key) {
+    try {
+      window.localStorage.removeItem(key);
+    } catch (e) { /* nothing kept */ }
+  }
+
+  function isKept(el) {
+    return el.name && el.type !== 'file' && el.type !== 'submit' && el.type !== 'button' &&
+      el.name !== 'csrf_token' && !el.hasAttribute('data-photo-ref');
+  }
+
+  // Everything typed, as a JSON value: values by input name, the rows of each repeat (by
+  // their index, in order), the uploaded photos' references.
+  function collectDraft(form) {
+    var values = {};
+    var names = [];
+    each(form.elements, function (el) {
+      if (!isKept(el)) {
+        return;
+      }
+      if (names.indexOf(el.name) < 0) {
+        names.push(el.name);
+      }
+      var list = values[el.name] || (values[el.name] = []);
+      if (el.type === 'checkbox' || el.type === 'radio') {
+        if (el.checked) {
+          list.push(el.value);
+        }
+      } else if (el.tagName === 'SELECT' && el.multiple) {
+        each(el.options, function (option) {
+          if (option.selected) {
+            list.push(option.value);
+          }
+        });
+      } else {
+        list.push(el.value);
+      }
+    });
+    var rows = {};
+    each(form.querySelectorAll('[data-repeat]'), function (box) {
+      rows[box.id] = Array.prototype.map.call(
+        box.querySelectorAll('[data-rows] > [data-row]'),
+        function (row) { return row.getAttribute('data-row-index'); });
+    });
+    var photos = {};
+    each(form.querySelectorAll('input[data-photo-ref]'), function (ref) {
+      var box = ref.closest('[data-photo]');
+      var state = box && box.querySelector('[data-photo-state]');
+      photos[ref.name] = {ref: ref.value, text: state ? state.textContent : ''};
+    });
+    return {values: values, names: names, rows: rows, photos: photos};
+  }
+
+  function setPhotoRef(form, name, ref, text) {
+    var file = form.querySelector('input[type=file][name="' + name + '"]');
+    var box = file && file.closest('[data-photo]');
+    if (!box) {
       return;
     }
-    if (busy) {
-      button.setAttribute('data-label', button.textContent);
-      button.textContent = button.getAttribute('data-busy-text') || '正在提交…';
-      button.disabled = true;
-    } else if (button.hasAttribute('data-label')) {
-      button.textContent = button.getAttribute('data-label');
-      button.disabled = false;
+    var hidden = box.querySelector('input[data-photo-ref]');
+    if (!ref) {
+      if (hidden) {
+        hidden.parentNode.removeChild(hidden);
+      }
+      return;
+    }
+    if (!hidden) {
+      hidden = document.createElement('input');
+      hidden.type = 'hidden';
+      hidden.name = name;
+      hidden.setAttribute('data-photo-ref', '');
+      box.insertBefore(hidden, box.firstChild);
+    }
+    hidden.value = ref;
+    file.required = false;
+    showPhotoState(box, text, false);
+  }
+
+  function showPhotoState(box, text, isError) {
+    var state = box.querySelector('[data-photo-state]');
+    if (state) {
+      state.textContent = text;
+      state.hidden = !text;
+      state.className = isError ? 'tz-error' : 'tz-photo-state';
+      state.setAttribute('role', isError ? 'alert' : 'status');
+    }
+  }
+
+  function restoreDraft(form, draft) {
+    each(form.querySelectorAll('[data-repeat]'), function (box) {
+      var wanted = draft.rows && draft.rows[box.id];
+      if (!wanted || !box.querySelector('template[data-row-template]')) {
+        return;
+      }
+      each(box.querySelectorAll('[data-rows] > [data-row]'), function (row) {
+        row.parentNode.removeChild(row);
+      });
+      wanted.forEach(function (index) {
+        if (/^\d+$/.test(String(index))) {
+          makeRow(box, index);
+        }
+      });
+    });
+    var values = draft.values || {};
+    var names = draft.names || [];
+    each(form.elements, function (el) {
+      if (!isKept(el) || names.indexOf(el.name) < 0) {
+        return;
+      }
+      var saved = values[el.name] || [];
+      if (el.type === 'checkbox' || el.type === 'radio') {
+        el.checked = saved.indexOf(el.value) >= 0;
+      } else if (el.tagName === 'SELECT' && el.multiple) {
+        each(el.options, function (option) { option.selected = saved.indexOf(option.value) >= 0; });
+      } else if (saved.length) {
+        // Several inputs of one name keep their order (a hidden input before a checkbox...).
+        var same = form.querySelectorAll('[name="' + el.name + '"]');
+        var position = Array.prototype.indexOf.call(same, el);
+        if (position < saved.length) {
+          el.value = saved[position];
+        }
+      }
+    });
+    Object.keys(draft.photos || {}).forEach(function (name) {
+      setPhotoRef(form, name, draft.photos[name].ref, draft.photos[name].text);
+    });
+  }
+
+  // ---- talking to the server ---------------------------------------------------------------
+
+  var SUBMIT_TIMEOUT_MS = 60000;
+  var UPLOAD_TIMEOUT_MS = 300000;
+  var RETRY_DELAYS_S = [5, 10, 20, 40, 60];
+  var TRANSIENT = [0, 408, 429, 500, 502, 503, 504];
+
+  // A promise of {status, data} for a POST of formData; status 0 when the server could not be
+  // reached (offline, timeout, aborted) or answered something that is not our JSON (a proxy's
+  // error page, a captive portal).
+  function post(url, formData, csrf, timeout, onProgress) {
+    return new Promise(function (resolve) {
+      var xhr = new XMLHttpRequest();
+      xhr.open('POST', url);
+      xhr.setRequestHeader('Accept', 'application/json');
+      if (csrf) {
+        xhr.setRequestHeader('X-CSRFToken', csrf);
+      }
+      xhr.timeout = timeout;
+      if (onProgress && xhr.upload) {
+        xhr.upload.onprogress = function (event) {
+          if (event.lengthComputable) {
+            onProgress(event.loaded / event.total);
+          }
+        };
+      }
+      xhr.onload = function () {
+        var data = null;
+        try {
+          data = JSON.parse(xhr.responseText);
+        } catch (e) {
+          data = null;
+        }
+        resolve({status: data === null ? (xhr.status >= 500 ? xhr.status : 0) : xhr.status,
+                 data: data || {}, retryAfter: parseInt(xhr.getResponseHeader('Retry-After'), 10)});
+      };
+      xhr.onerror = xhr.ontimeout = xhr.onabort = function () {
+        resolve({status: 0, data: {}});
+      };
+      xhr.send(formData);
+    });
+  }
+
+  var MAX_SIDE = 1600;
+  var JPEG_QUALITY = 0.85;
+
+  function decode(file) {
+    if (window.createImageBitmap) {
+      return window.createImageBitmap(file, {imageOrientation: 'from-image'})
+        .catch(function () { return decodeWithImg(file); });
+    }
+    return decodeWithImg(file);
+  }
+
+  function decodeWithImg(file) {
+    return new Promise(function (resolve, reject) {
+      var url = URL.createObjectURL(file);
+      var img = new Image();
+      img.onload = function () {
+        URL.revokeObjectURL(url);
+        resolve(img);
+      };
+      img.onerror = function () {
+        URL.revokeObjectURL(url);
+        reject(new Error('decode'));
+      };
+      img.src = url;
+    });
+  }
+
+  // The photo as it is sent: at most MAX_SIDE on its longest side, JPEG, upright (the
+  // browser applies the EXIF orientation when it decodes). A photo the phone cannot decode is
+  // sent as it is: the server then says whether it is an image.
+  function shrink(file) {
+    return decode(file).then(function (img) {
+      var width = img.naturalWidth || img.width;
+      var height = img.naturalHeight || img.height;
+      var scale = Math.min(1, MAX_SIDE / Math.max(width, height));
+      if (scale === 1 && file.type === 'image/jpeg' && file.size < 400 * 1024) {
+        return file;
+      }
+      var canvas = document.createElement('canvas');
+      canvas.width = Math.round(width * scale);
+      canvas.height = Math.round(height * scale);
+      var context = canvas.getContext('2d');
+      context.fillStyle = '#fff'; // a transparent PNG gets a white, not black, background
+      context.fillRect(0, 0, canvas.width, canvas.height);
+      context.drawImage(img, 0, 0, canvas.width, canvas.height);
+      if (img.close) {
+        img.close();
+      }
+      return new Promise(function (resolve) {
+        canvas.toBlob(function (blob) {
+          resolve(blob && blob.size < file.size ? blob : file);
+        }, 'image/jpeg', JPEG_QUALITY);
+      });
+    }, function () { return file; });
+  }
+
+  function sizeText(bytes) {
+    return bytes >= 1024 * 1024 ? (bytes / 1048576).toFixed(1) + ' MB' : Math.max(1, Math.round(bytes / 1024)) + ' KB';
+  }
+
+  function jpegName(name) {
+    var base = String(name || '照片').replace(/\.[^.\/]*$/, '');
+    return (base || '照片') + '.jpg';
+  }
+
+  // ---- one page's fill ---------------------------------------------------------------------
+
+  function Fill(form) {
+    this.form = form;
+    this.key = DRAFT_PREFIX + form.getAttribute('data-draft-key');
+    this.photoUrl = form.getAttribute('data-photo-url');
+    this.status = form.querySelector('[data-tz-status]');
+    this.button = form.querySelector('[data-tz-submit]');
+    this.uploads = {}; // input name -> {blob, promise}: photos picked, not yet stored
+    this.pending = false;
+    this.sending = false;
+    this.attempt = 0;
+    this.timer = null;
+    this.saveTimer = null;
+  }
+
+  Fill.prototype.csrf = function () {
+    var input = this.form.querySelector('input[name=csrf_token]');
+    return input ? input.value : '';
+  };
+
+  Fill.prototype.sid = function () {
+    return this.form.querySelector('input[name=submission_id]');
+  };
+
+  Fill.prototype.setStatus = function (text, kind) {
+    if (!this.status) {
+      return;
+    }
+    this.status.textContent = text;
+    this.status.hidden = !text;
+    this.status.className = 'tz-status' + (kind ? ' tz-status-' + kind : '');
+  };
+
+  Fill.prototype.setBusy = function (busy, label) {
+    if (!this.button) {
+      return;
+    }
+    this.button.disabled = busy;
+    this.button.textContent = label || (busy ? '正在提交…' : '提交');
+  };
+
+  Fill.prototype.save = function () {
+    var draft = collectDraft(this.form);
+    draft.sid = this.sid().value;
+    draft.savedAt = Date.now();
+    draft.pending = this.pending;
+    return storageSet(this.key, draft);
+  };
+
+  Fill.prototype.saveSoon = function () {
+    var fill = this;
+    window.clearTimeout(this.saveTimer);
+    this.saveTimer = window.setTimeout(function () {
+      if (fill.save() && !fill.pending && !fill.sending) {
+        fill.setStatus('已自动保存在手机上', 'saved');
+      }
+    }, 300);
+  };
+
+  Fill.prototype.clear = function () {
+    window.clearTimeout(this.saveTimer);
+    this.saveTimer = null;
+    storageRemove(this.key);
+  };
+
+  Fill.prototype.restore = function () {
+    var draft = storageGet(this.key);
+    if (!draft || !draft.sid) {
+      return null;
+    }
+    this.sid().value = draft.sid;
+    restoreDraft(this.form, draft);
+    var banner = document.querySelector('[data-tz-draft]');
+    if (banner) {
+      var time = banner.querySelector('[data-tz-draft-time]');
+      if (time && draft.savedAt) {
+        var at = new Date(draft.savedAt);
+        time.textContent = '(保存于 ' + (at.getMonth() + 1) + '月' + at.getDate() + '日 ' +
+          pad(at.getHours()) + ':' + pad(at.getMinutes()) + ')';
+      }
+      banner.hidden = false;
+    }
+    return draft;
+  };
+
+  Fill.prototype.pickPhoto = function (input) {
+    var fill = this;
+    var box = input.closest('[data-photo]');
+    var file = input.files && input.files[0];
+    if (!box || !file || !this.photoUrl) {
+      return;
+    }
+    var name = input.name;
+    setPhotoRef(this.form, name, null);
+    this.save();
+    showPhotoState(box, '正在压缩照片…', false);
+    var job = {};
+    job.promise = shrink(file).then(function (blob) {
+      job.blob = blob;
+      job.fileName = blob === file ? file.name : jpegName(file.name);
+      return fill.upload(name, job);
+    });
+    this.uploads[name] = job;
+    input.value = ''; // the photo goes on its own; the form sends only its reference
+  };
+
+  // Upload a picked photo; resolves true once stored (its reference is in the form), false
+  // when it was refused (the reason is shown) and null when the server was not reachable.
+  Fill.prototype.upload = function (name, job) {
+    var fill = this;
+    var file = this.form.querySelector('input[type=file][name="' + name + '"]');
+    var box = file.closest('[data-photo]');
+    var progress = box.querySelector('[data-photo-progress]');
+    var data = new FormData();
+    data.append('csrf_token', this.csrf());
+    data.append('photo', job.blob, job.fileName);
+    progress.value = 0;
+    progress.hidden = false;
+    showPhotoState(box, '正在上传照片(' + sizeText(job.blob.size) + ')…', false);
+    return post(this.photoUrl, data, this.csrf(), UPLOAD_TIMEOUT_MS, function (part) {
+      progress.value = Math.round(part * 100);
+    }).then(function (answer) {
+      progress.hidden = true;
+      if (fill.uploads[name] !== job) {
+        return null; // another photo was picked meanwhile
+      }
+      if (answer.status === 201 && answer.data.ref) {
+        delete fill.uploads[name];
+        setPhotoRef(fill.form, name, answer.data.ref,
+                    '已上传照片:' + answer.data.name + '(' + sizeText(answer.data.size) + ')');
+        fill.save();
+        return true;
+      }
+      if (answer.status === 400 && answer.data.csrf_token) {
+        fill.setCsrf(answer.data.csrf_token);
+        return fill.upload(name, job);
+      }
+      if (TRANSIENT.indexOf(answer.status) >= 0) {
+        showPhotoState(box, '网络不通,照片尚未上传;网络恢复后会自动上传。', true);
+        return null;
+      }
+      delete fill.uploads[name];
+      showPhotoState(box, answer.data.error || '照片上传失败,请重新选择。', true);
+      return false;
+    });
+  };
+
+  Fill.prototype.setCsrf = function (token) {
+    each(document.querySelectorAll('input[name=csrf_token]'), function (input) {
+      input.value = token;
+    });
+  };
+
+  // Every photo picked is stored (true), or one cannot be stored yet (null: no network) or
+  // at all (false: refused).
+  Fill.prototype.finishUploads = function () {
+    var fill = this;
+    return Promise.all(Object.keys(this.uploads).map(function (name) {
+      var job = fill.uploads[name];
+      return job.promise.then(function (done) {
+        if (done === null && fill.uploads[name] === job && job.blob) {
+          job.promise = fill.upload(name, job); // failed earlier: once more, now
+          return job.promise;
+        }
+        return done;
+      });
+    })).then(function (results) {
+      if (results.indexOf(false) >= 0) {
+        return false;
+      }
+      return results.indexOf(null) >= 0 ? null : true;
+    });
+  };
+
+  Fill.prototype.body = function () {
+    var data = new FormData(this.form);
+    var body = new FormData();
+    data.forEach(function (value, name) {
+      if (typeof value === 'string') {
+        body.append(name, value); // photos went on their own: only their references
+      }
+    });
+    return body;
+  };
+
+  Fill.prototype.submit = function () {
+    var fill = this;
+    if (this.sending) {
+      return;
+    }
+    window.clearTimeout(this.timer);
+    this.sending = true;
+    this.pending = true;
+    this.save();
+    this.setBusy(true);
+    var photosLeft = Object.keys(this.uploads).length > 0;
+    this.setStatus(photosLeft ? '正在上传照片…' : '正在提交…', 'sending');
+    this.finishUploads().then(function (stored) {
+      if (stored === false) {
+        return {status: 'photo'};
+      }
+      if (stored === null) {
+        return {status: 0, data: {}};
+      }
+      fill.setStatus('正在提交…', 'sending');
+      return post(fill.form.action || window.location.href, fill.body(), fill.csrf(),
+                  SUBMIT_TIMEOUT_MS);
+    }).then(function (answer) {
+      fill.sending = false;
+      fill.answered(answer);
+    });
+  };
+
+  Fill.prototype.answered = function (answer) {
+    var data = answer.data || {};
+    if (answer.status === 200 && data.url) {
+      this.pending = false;
+      this.clear();
+      this.setStatus('已提交,回执编号 ' + data.receipt, 'done');
+      this.setBusy(true, '已提交');
+      window.location.replace(data.url);
+      return;
+    }
+    if (answer.status === 400 && data.csrf_token && this.attempt < 3) {
+      this.attempt += 1; // the page was open longer than its security token lives
+      this.setCsrf(data.csrf_token);
+      this.sending = false;
+      this.submit();
+      return;
+    }
+    this.attempt = 0;
+    if (TRANSIENT.indexOf(answer.status) >= 0) {
+      this.save();
+      this.setBusy(false, '重新提交');
+      var wait = RETRY_DELAYS_S[Math.min(this.retries || 0, RETRY_DELAYS_S.length - 1)];
+      if (answer.retryAfter > wait) {
+        wait = answer.retryAfter;
+      }
+      this.retries = (this.retries || 0) + 1;
+      this.setStatus((answer.status === 0 ? '网络不通' : '服务器暂时繁忙') +
+        ',填写的内容已保存在手机上,' + wait + ' 秒后或网络恢复时将自动重新提交。', 'offline');
+      this.scheduleRetry(wait);
+      return;
+    }
+    // Refused: the fill stays on the phone, the cadre corrects it and submits again.
+    this.pending = false;
+    this.retries = 0;
+    this.save();
+    this.setBusy(false);
+    if (answer.status === 'photo') {
+      this.setStatus('有照片未能上传,请查看标红的项目后重新选择。', 'error');
+    } else if (answer.status === 422) {
+      showErrors(this.form, data.errors || {});
+      this.setStatus(data.message || '有项目需要修改,请查看标红的项目。', 'error');
+    } else if (answer.status === 409 && data.url) {
+      this.setStatus(data.error, 'error');
+      var link = document.createElement('a');
+      link.href = data.url;
+      link.textContent = ' 查看已提交的内容(回执 ' + data.receipt + ')';
+      this.status.appendChild(link);
+    } else {
+      this.setStatus(data.error || '提交失败,请稍后重试。', 'error');
+    }
+  };
+
+  Fill.prototype.scheduleRetry = function (seconds) {
+    var fill = this;
+    window.clearTimeout(this.timer);
+    this.timer = window.setTimeout(function () {
+      if (fill.pending) {
+        fill.submit();
+      }
+    }, seconds * 1000);
+  };
+
+  function showErrors(form, errors) {
+    each(form.querySelectorAll('.tz-error'), function (el) {
+      if (!el.hasAttribute('data-photo-state')) {
+        el.parentNode.removeChild(el);
+      }
+    });
+    each(form.querySelectorAll('.tz-invalid'), function (el) { el.classList.remove('tz-invalid'); });
+    each(form.querySelectorAll('[aria-invalid]'), function (el) { el.removeAttribute('aria-invalid'); });
+    var first = null;
+    Object.keys(errors).forEach(function (name) {
+      var input = form.querySelector('[name="' + name + '"]:not([type=hidden])');
+      var wrapper = input ? input.closest('.tz-field') : form.querySelector('[data-field="' + name + '"]');
+      if (!wrapper) {
+        wrapper = form.querySelector('.tz-fields') || form;
+        wrapper = wrapper.insertBefore(document.createElement('div'), wrapper.firstChild);
+        wrapper.className = 'tz-alert';
+      }
+      wrapper.classList.add('tz-invalid');
+      if (input) {
+        input.setAttribute('aria-invalid', 'true');
+      }
+      (errors[name] || []).forEach(function (message) {
+        var p = document.createElement('p');
+        p.className = 'tz-error';
+        p.setAttribute('role', 'alert');
+        p.textContent = message;
+        wrapper.appendChild(p);
+      });
+      if (!first) {
+        first = wrapper;
+      }
+    });
+    if (first) {
+      first.scrollIntoView({block: 'center'});
+      var focusable = first.querySelector('input:not([type=hidden]), select, textarea');
+      if (focusable) {
+        focusable.focus({preventScroll: true});
+      }
     }
   }
 
   function initForm(form) {
+    var canKeep = !!(window.FormData && window.Promise && form.getAttribute('data-draft-key'));
+    var fill = canKeep ? new Fill(form) : null;
+    var draft = fill ? fill.restore() : null;
+    var changed = fill ? function () { fill.saveSoon(); } : function () {};
     each(form.querySelectorAll('[data-repeat]'), function (box) {
-      initRepeat(form, box);
+      initRepeat(form, box, changed);
     });
-    form.addEventListener('input', function () { applyShowIf(form); });
-    form.addEventListener('change', function () { applyShowIf(form); });
-    form.addEventListener('submit', function (event) {
-      if (form.getAttribute('data-busy') === '1') {
-        event.preventDefault();
-        return;
+    form.addEventListener('input', function () { applyShowIf(form); changed(); });
+    form.addEventListener('change', function (event) {
+      applyShowIf(form);
+      if (fill && event.target.type === 'file') {
+        fill.pickPhoto(event.target);
       }
-      setBusy(form, true);
-      window.setTimeout(function () { setBusy(form, false); }, RETRY_AFTER_MS);
-    });
-    // Coming back with the browser's back button restores the page as it was left.
-    window.addEventListener('pageshow', function (event) {
-      if (event.persisted) {
-        setBusy(form, false);
-      }
+      changed();
     });
     applyShowIf(form);
+    if (!fill) {
+      return;
+    }
+    form.addEventListener('submit', function (event) {
+      event.preventDefault();
+      fill.retries = 0;
+      fill.submit();
+    });
+    var reset = document.querySelector('[data-tz-reset]');
+    if (reset) {
+      reset.addEventListener('click', function () {
+        if (window.confirm('确定清空已填写的全部内容,重新填写吗?')) {
+          fill.clear();
+          window.location.replace(window.location.pathname);
+        }
+      });
+    }
+    window.addEventListener('online', function () {
+      if (fill.pending && !fill.sending) {
+        fill.submit();
+      }
+    });
+    window.addEventListener('pagehide', function () {
+      if (fill.saveTimer) {
+        fill.save();
+      }
+    });
+    if (draft && draft.pending) {
+      fill.pending = true;
+      fill.setStatus('上次提交未完成,正在重新提交…', 'sending');
+      fill.submit();
+    }
   }
 
   function init() {

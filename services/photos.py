@@ -1,0 +1,76 @@
+"""Photos of public forms: stored as soon as a cadre picks them, with a thumbnail, and referred
+to by the form through a signed reference.
+
+The cadre's page shrinks a photo on the phone, uploads it on its own (``store_upload``) and puts
+the reference it gets back (``make_ref``) in the form in place of the file. The form's photo
+field accepts either an uploaded file (the page without JavaScript) or a reference
+(``read_ref``): both end up as the same answer ``{"name", "size", "content_type", "file",
+"thumb"}``. A reference is signed with the deployment's secret key (shared by every host), so
+the form can refer only to photos this service stored and described; it reveals nothing that
+lets anyone read a photo (photos are served to logged-in admins only).
+"""
+import io
+
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from PIL import Image, ImageOps
+
+THUMB_SIDE = 320
+THUMB_QUALITY = 70
+# A reference stays valid this long: a fill may wait on a phone for days before the village
+# has a network again.
+REF_MAX_AGE = 30 * 24 * 3600
+_REF_SALT = "taizhang.photo-ref"
+_REF_KEYS = ("name", "size", "content_type", "file", "thumb")
+
+
+def thumbnail(data):
+    """JPEG bytes of a small copy of image ``data`` (longest side THUMB_SIDE, EXIF orientation
+    applied), or None when Pillow cannot draw it (an animated or odd image keeps no thumbnail:
+    pages then show the photo itself)."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image = ImageOps.exif_transpose(image)
+            image.thumbnail((THUMB_SIDE, THUMB_SIDE))
+            if image.mode not in ("RGB", "L"):
+                image = image.convert("RGB")
+            out = io.BytesIO()
+            image.save(out, "JPEG", quality=THUMB_QUALITY, optimize=True)
+            return out.getvalue()
+    except Exception:  # Pillow raises many kinds; a photo without thumbnail is still a photo
+        current_app.logger.warning("no thumbnail for a %d-byte photo", len(data))
+        return None
+
+
+def store_photo(store, data, info):
+    """Store a checked photo (``info``: {"name", "size", "content_type"} from the form's image
+    check) and its thumbnail; the answer dict with "file" and "thumb" (None if no thumbnail).
+    Each is durable before it is named: a submission never refers to a missing file."""
+    answer = dict(info)
+    answer["file"] = store.put_photo(data, info["content_type"])
+    small = thumbnail(data)
+    answer["thumb"] = store.put_photo(small, "image/jpeg") if small else None
+    return answer
+
+
+def _serializer():
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_REF_SALT)
+
+
+def make_ref(answer):
+    """The signed reference a form sends instead of the photo it describes."""
+    return _serializer().dumps({key: answer.get(key) for key in _REF_KEYS})
+
+
+def read_ref(ref):
+    """The answer dict a reference stands for, or None if it is not one this service signed
+    (or is older than REF_MAX_AGE). The photo it names was stored before it was signed."""
+    if not isinstance(ref, str) or not ref or len(ref) > 2000:
+        return None
+    try:
+        answer = _serializer().loads(ref, max_age=REF_MAX_AGE)
+    except BadSignature:  # also SignatureExpired
+        return None
+    if not isinstance(answer, dict) or not isinstance(answer.get("file"), str):
+        return None
+    return {key: answer.get(key) for key in _REF_KEYS}
