@@ -172,6 +172,32 @@ class Store(Protocol):
         """The times (aware, ascending) of the failures of ``key`` at or after ``since``,
         counted over every process and host."""
 
+    # ---- rate-limit counters --------------------------------------------------------------------
+
+    def hit_counter(self, key: str, window: float, amount: int = 1) -> tuple[int, float]:
+        """Add ``amount`` to the counter ``key``; (its count, the end of its window as a POSIX
+        timestamp).
+
+        A counter that does not exist, or whose window has ended, starts again at ``amount``
+        with a window ending ``window`` seconds from now; later hits within that window do not
+        move its end (a fixed window). Atomic across processes and hosts: concurrent hits on
+        one key from anywhere are all counted, and each sees a count of its own. Times are the
+        database's clock (the PostgreSQL server's on that backend). Counters are not durable (a
+        crash of the machine may lose them), not part of snapshots and not replaced by a load;
+        those of ended windows are purged on the way, so the space they take follows the
+        counters of the current windows. ValueError for an empty key, a window <= 0 or an
+        amount < 0."""
+
+    def get_counter(self, key: str) -> tuple[int, float] | None:
+        """(count, end of window) of the counter ``key`` while its window lasts, else None."""
+
+    def clear_counter(self, key: str) -> None:
+        """Remove one counter (nothing happens when there is none)."""
+
+    def drop_counters(self, expired_only: bool = True) -> int:
+        """Remove the counters whose window has ended (every counter when ``expired_only`` is
+        False); how many were removed."""
+
     # ---- links ----------------------------------------------------------------------------------
 
     def get_link(self, token: str) -> Doc | None:

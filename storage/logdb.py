@@ -308,16 +308,22 @@ class LogStorage(Storage):
     if new) or removed (``new`` None) by a record applied since.
     """
 
-    def __init__(self, path, readonly: bool = False, listener=None, shared_values=()):
+    def __init__(self, path, readonly: bool = False, listener=None, shared_values=(),
+                 durable: bool = True):
         self.path = os.path.abspath(os.fspath(path))
         self.lock_path = self.path + ".lock"
         self.readonly = readonly
+        # durable=False: a write is not fsync'd (other processes still see it at once: the page
+        # cache is shared), for data that need not survive a crash of the machine (TinyStore's
+        # rate-limit counters), where an fsync per request would be most of the cost.
+        self.durable = durable
         self.listener = listener or _NoListener()
         self.shared_values = shared_values  # fields whose values repeat across documents
         self.tables: dict[str, dict[int, dict]] = {}
         self.changes: dict[str, int] = {}  # per table: how many changes were applied
         self.loads = 0  # how many times the file was (re)loaded from scratch
         self.records = 0  # records applied since the last load
+        self.loaded_records = 0  # of those, how many the file held when it was loaded
         self.corrupt: list[dict] = []  # {"offset", "reason"} of undecodable complete lines
         self._max_id: dict[str, int] = {}
         self._mutex = threading.RLock()
@@ -415,6 +421,7 @@ class LogStorage(Storage):
         self._loading = True
         try:
             self._replay(st.st_size)
+            self.loaded_records = self.records
         finally:
             self._loading = False
             if collecting:
@@ -540,7 +547,8 @@ class LogStorage(Storage):
             if os.fstat(self._fd).st_size != start:
                 os.ftruncate(self._fd, start)  # a writer died mid-line: cut its torn bytes
             _write_all(self._fd, line)
-            os.fsync(self._fd)
+            if self.durable:
+                os.fsync(self._fd)
         except OSError as exc:
             try:
                 os.ftruncate(self._fd, start)
@@ -553,16 +561,18 @@ class LogStorage(Storage):
 
     # ---- the whole file -----------------------------------------------------------------------
 
-    def compact(self) -> dict:
+    def compact(self, keep=None, lose_corrupt: bool = False) -> dict:
         """Rewrite the file as one put per live document (temp file, fsync, rename): drops
-        replaced and deleted documents. Refused while the file has corrupt records (they
-        would be lost for good)."""
+        replaced and deleted documents, and those for which ``keep(table, doc)`` is false.
+        Refused while the file has corrupt records (they would be lost for good), unless
+        lose_corrupt (a file of data that may be lost, such as rate-limit counters)."""
         with self.transaction():
-            if self.corrupt:
+            if self.corrupt and not lose_corrupt:
                 raise StorageError("数据库含有损坏的记录,请先备份并检查(check-db)")
             before = self._seen
             records = [(name, doc_id, table[doc_id]) for name, table in sorted(self.tables.items())
-                       for doc_id in sorted(table)]
+                       for doc_id in sorted(table)
+                       if keep is None or keep(name, table[doc_id])]
             write_records(records, self.path)
             self._load()  # answers in memory now point into the new file
             return {"bytes_before": before, "bytes_after": self._seen}

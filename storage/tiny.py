@@ -7,8 +7,11 @@ one county (see README "How big"); a larger deployment runs on PostgreSQL (stora
 """
 from __future__ import annotations
 
+import logging
 import os
 import secrets
+import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -25,8 +28,15 @@ from .photofiles import FilePhotos
 
 FORMS, ORGS, USERS, SESSIONS, FAILURES = "forms", "orgs", "users", "sessions", "login_failures"
 SETTINGS = "settings"
+COUNTERS = "counters"
 DB_FILENAME = "taizhang.db"
 FAILURE_KEEP = timedelta(days=1)
+# The counters file is rewritten with only the live counters once more lines were appended
+# to it than twice the lines it was last rewritten with, plus this: it stays small, and each
+# rewrite costs less than the hits that made it needed.
+COUNTER_SLACK = 1000
+
+log = logging.getLogger(__name__)
 
 Q = Query()
 
@@ -43,7 +53,12 @@ class TinyStore:
 
     Small tables (forms, organizations, users, sessions, login failures, links, settings) are
     read with TinyDB queries; submissions and links through the indexes of storage.indexes.
-    Every write is one ``LogStorage.transaction()``: one durable line in the file."""
+    Every write is one ``LogStorage.transaction()``: one durable line in the file.
+
+    Rate-limit counters are in a file of their own beside it (``<name>.counters.db``, the same
+    engine without fsync): one line per hit would otherwise make the database file, which
+    every worker replays when it starts, grow with every public request. That file is
+    rewritten with only the live counters when it grows (``_compact_counters``)."""
 
     backend = "tinydb"
 
@@ -58,6 +73,10 @@ class TinyStore:
         # cache_size=0: no query cache, which could not see other processes' writes.
         self._tables = {name: self._db.table(name, cache_size=0)
                         for name in (FORMS, ORGS, USERS, SESSIONS, FAILURES, LINKS, SETTINGS)}
+        self.counters_path = os.path.splitext(self.path)[0] + ".counters.db"
+        self._counter_log: LogStorage | None = None  # opened on first use
+        self._counter_keys = _CounterKeys()
+        self._counter_lock = threading.Lock()
 
     @property
     def location(self) -> str:
@@ -76,6 +95,8 @@ class TinyStore:
 
     def close(self) -> None:
         self._db.close()
+        if self._counter_log is not None:
+            self._counter_log.close()
 
     def __enter__(self):
         return self
@@ -250,6 +271,77 @@ class TinyStore:
     def login_failures(self, key: str, since: datetime) -> list[datetime]:
         times = [common.parse_stamp(d["at"]) for d in self._search(FAILURES, Q.key == key)]
         return sorted(t for t in times if t >= since)
+
+    # ---- rate-limit counters --------------------------------------------------------------------
+
+    def _counters(self) -> LogStorage:
+        """The counters file (opened on first use: most commands never count anything)."""
+        if self._counter_log is None:
+            with self._counter_lock:
+                if self._counter_log is None:
+                    self._counter_log = LogStorage(self.counters_path, durable=False,
+                                                   listener=self._counter_keys)
+        return self._counter_log
+
+    def hit_counter(self, key: str, window: float, amount: int = 1) -> tuple[int, float]:
+        common.counter_args(key, window, amount)
+        counters = self._counters()
+        with counters.transaction() as txn:
+            now = time.time()
+            doc_id = self._counter_keys.get(key)
+            doc = None if doc_id is None else counters.tables[COUNTERS][doc_id]
+            if doc is None or doc["expires_at"] <= now:
+                doc = {"key": key, "count": amount, "expires_at": now + window}
+            else:
+                doc = {**doc, "count": doc["count"] + amount}
+            if doc_id is None:
+                txn.insert(COUNTERS, doc)
+            else:
+                txn.put(COUNTERS, doc_id, doc)
+        appended = counters.records - counters.loaded_records
+        if appended > 2 * counters.loaded_records + COUNTER_SLACK:
+            try:
+                self._compact_counters(expired_only=True)
+            except StorageError:  # the hit is counted; the next one tries again
+                log.exception("%s: could not compact the counters", self.counters_path)
+        return doc["count"], doc["expires_at"]
+
+    def get_counter(self, key: str) -> tuple[int, float] | None:
+        text_arg(key, "key")
+        counters = self._counters()
+        with counters.reading():
+            doc_id = self._counter_keys.get(key)
+            doc = None if doc_id is None else counters.tables[COUNTERS][doc_id]
+        if doc is None or doc["expires_at"] <= time.time():
+            return None
+        return doc["count"], doc["expires_at"]
+
+    def clear_counter(self, key: str) -> None:
+        text_arg(key, "key")
+        counters = self._counters()
+        with counters.transaction() as txn:
+            doc_id = self._counter_keys.get(key)
+            if doc_id is not None:
+                txn.delete(COUNTERS, doc_id)
+
+    def drop_counters(self, expired_only: bool = True) -> int:
+        return self._compact_counters(expired_only)
+
+    def _compact_counters(self, expired_only: bool) -> int:
+        """Rewrite the counters file with the live counters only (none unless expired_only);
+        how many counters were dropped."""
+        now, dropped = time.time(), 0
+
+        def keep(_table, doc):
+            nonlocal dropped
+            kept = expired_only and doc["expires_at"] > now
+            dropped += not kept
+            return kept
+
+        # Counters may be lost (README): a damaged line, which a crash of the machine can
+        # leave in a file written without fsync, never stops the file from being rewritten.
+        self._counters().compact(keep, lose_corrupt=True)
+        return dropped
 
     # ---- links ----------------------------------------------------------------------------------
 
@@ -493,6 +585,25 @@ def open_log_backup(path):
         yield _TinySnapshot(engine.tables, _NoPhotos())
     finally:
         engine.close()
+
+
+class _CounterKeys:
+    """The index of the counters file: counter key -> document id (a LogStorage listener)."""
+
+    def __init__(self):
+        self._ids: dict[str, int] = {}
+
+    def get(self, key: str) -> int | None:
+        return self._ids.get(key)
+
+    def loaded(self, tables) -> None:
+        self._ids = {doc["key"]: doc_id for doc_id, doc in tables.get(COUNTERS, {}).items()}
+
+    def changed(self, table, doc_id, old, new) -> None:
+        if old is not None and self._ids.get(old["key"]) == doc_id:
+            del self._ids[old["key"]]
+        if new is not None:
+            self._ids[new["key"]] = doc_id
 
 
 class _NoPhotos:

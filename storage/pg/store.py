@@ -22,6 +22,7 @@ import os
 import secrets
 import select
 import threading
+import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -47,6 +48,7 @@ MSG_PHOTO_WRITE = "照片保存失败,请稍后重试"
 MSG_SCHEMA = ("数据库结构{state},请先运行 flask --app app init 创建或升级数据库结构"
               "(当前版本 {found},需要 {head})")
 FAILURE_KEEP = timedelta(days=1)
+COUNTER_PRUNE_EVERY = 60.0  # seconds between purges of ended counters, per process
 STREAM_BATCH = 500  # rows fetched per round trip by iter_submissions and snapshots
 
 # Pools inherited through a fork: kept referenced so that they are never finalized in the
@@ -93,6 +95,19 @@ INSERT_SUBMISSION = f"""
 
 COPY_SUBMISSIONS = """COPY submissions (form_id, form_version, org_code, receipt, submission_id,
     submitted_at, submitted_on, token, files, answers) FROM STDIN"""
+
+# One hit on a rate-limit counter, in one statement: the row lock of the upsert orders
+# concurrent hits on a key from every host, and each gets the count after its own hit. A row
+# whose window has ended starts again (the database's clock: one clock for every host).
+HIT_COUNTER = """
+    INSERT INTO rate_counters AS c (key, count, expires_at)
+    VALUES (%(key)s, %(amount)s, now() + make_interval(secs => %(window)s))
+    ON CONFLICT (key) DO UPDATE SET
+        count = CASE WHEN c.expires_at <= now() THEN EXCLUDED.count
+                     ELSE c.count + EXCLUDED.count END,
+        expires_at = CASE WHEN c.expires_at <= now() THEN EXCLUDED.expires_at
+                          ELSE c.expires_at END
+    RETURNING count, extract(epoch FROM expires_at)::float8 AS expires_at"""
 
 # receipt_days from the receipts present ("YYMMDD-NNNN"), after a restore.
 RESET_RECEIPT_DAYS = r"""
@@ -261,6 +276,7 @@ class PgStore:
         self.timeout = timeout
         self.photos = FilePhotos(photos_dir) if photos_dir else None
         self._lock = threading.Lock()
+        self._next_counter_prune = 0.0  # time.monotonic() of the next purge of ended counters
         self._check_schema()
         self._pid = os.getpid()
         self._pool = self._open_pool()
@@ -548,6 +564,36 @@ class PgStore:
             rows = conn.execute("SELECT at FROM login_failures WHERE key = %s AND at >= %s "
                                 "ORDER BY at", (key, _aware(since))).fetchall()
         return [row["at"] for row in rows]
+
+    # ---- rate-limit counters --------------------------------------------------------------------
+
+    def hit_counter(self, key: str, window: float, amount: int = 1) -> tuple[int, float]:
+        common.counter_args(key, window, amount)
+        with self._autocommit(MSG_WRITE) as conn:
+            row = conn.execute(HIT_COUNTER, {"key": key, "amount": amount,
+                                             "window": float(window)}).fetchone()
+            if time.monotonic() >= self._next_counter_prune:
+                self._next_counter_prune = time.monotonic() + COUNTER_PRUNE_EVERY
+                conn.execute("DELETE FROM rate_counters WHERE expires_at <= now()")
+        return row["count"], row["expires_at"]
+
+    def get_counter(self, key: str) -> tuple[int, float] | None:
+        text_arg(key, "key")
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT count, extract(epoch FROM expires_at)::float8 AS expires_at "
+                "FROM rate_counters WHERE key = %s AND expires_at > now()", (key,)).fetchone()
+        return None if row is None else (row["count"], row["expires_at"])
+
+    def clear_counter(self, key: str) -> None:
+        text_arg(key, "key")
+        with self._autocommit(MSG_WRITE) as conn:
+            conn.execute("DELETE FROM rate_counters WHERE key = %s", (key,))
+
+    def drop_counters(self, expired_only: bool = True) -> int:
+        with self._autocommit(MSG_WRITE) as conn:
+            return conn.execute("DELETE FROM rate_counters" + (
+                " WHERE expires_at <= now()" if expired_only else "")).rowcount
 
     # ---- links ----------------------------------------------------------------------------------
 

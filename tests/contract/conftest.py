@@ -21,7 +21,7 @@ from storage import TinyStore
 
 BACKENDS = ["tinydb", "postgresql"]
 PG_TABLES = ("forms", "orgs", "users", "sessions", "login_failures", "links", "submissions",
-             "receipt_days", "photos", "table_versions", "settings")
+             "receipt_days", "photos", "table_versions", "settings", "rate_counters")
 
 
 @pytest.fixture(params=BACKENDS)

@@ -7,6 +7,7 @@ import json
 import multiprocessing
 import re
 import threading
+import time
 from multiprocessing.pool import ThreadPool
 from datetime import date, datetime, timedelta
 
@@ -280,6 +281,71 @@ def test_login_failures_are_counted_across_stores(store, second_store):
     later = t0 + timedelta(days=2)
     second_store.record_login_failure("admin|1.2.3.4", later)
     assert store.login_failures("admin|1.2.3.4", t0 - timedelta(days=1)) == [later]
+
+
+# ---- rate-limit counters -----------------------------------------------------------------------
+
+def test_counters_count_a_fixed_window_across_stores(store, second_store):
+    before = time.time()
+    count, ends = store.hit_counter("addr|link", 60)
+    assert count == 1 and before + 59 < ends < time.time() + 61
+    assert second_store.hit_counter("addr|link", 60) == (2, ends)  # the window does not move
+    assert store.hit_counter("addr|link", 60, amount=3) == (5, ends)
+    assert second_store.get_counter("addr|link") == store.get_counter("addr|link") == (5, ends)
+    assert store.hit_counter("other", 60)[0] == 1
+    assert store.get_counter("nothing") is None
+    second_store.clear_counter("addr|link")
+    assert store.get_counter("addr|link") is None
+    store.clear_counter("addr|link")  # nothing to clear: no error
+    assert store.hit_counter("addr|link", 60)[0] == 1
+    assert store.get_counter("other")[0] == 1
+
+
+def test_a_counter_starts_again_when_its_window_ends(store, second_store):
+    first_end = store.hit_counter("k", 0.5)[1]
+    assert store.hit_counter("k", 0.5)[0] == 2
+    time.sleep(max(first_end - time.time(), 0) + 0.2)
+    assert second_store.get_counter("k") is None
+    count, ends = second_store.hit_counter("k", 30)
+    assert count == 1 and ends > first_end + 20
+
+
+def test_concurrent_hits_are_each_counted_once(store, make_store):
+    stores = [store] + [make_store() for _ in range(3)]
+    with ThreadPool(8) as pool:
+        counts = pool.map(lambda n: stores[n % 4].hit_counter("busy", 60)[0], range(80))
+    assert sorted(counts) == list(range(1, 81))
+    assert store.get_counter("busy")[0] == 80
+
+
+def test_drop_counters(store, second_store):
+    store.hit_counter("short-1", 0.3)
+    store.hit_counter("short-2", 0.3)
+    store.hit_counter("long", 60)
+    time.sleep(0.5)
+    assert second_store.drop_counters() == 2
+    assert store.get_counter("long")[0] == 1
+    assert store.drop_counters() == 0
+    assert store.drop_counters(expired_only=False) == 1
+    assert second_store.get_counter("long") is None
+
+
+def test_counters_are_not_part_of_a_snapshot_nor_replaced_by_a_load(store, second_store, clock,
+                                                                   tmp_path):
+    fill(store)
+    store.hit_counter("kept", 60)
+    backup = write_backup(store, tmp_path / "b.zip")
+    with open_backup(backup["path"]) as snapshot:
+        store.load(snapshot, force=True)
+    assert second_store.get_counter("kept")[0] == 1
+
+
+@pytest.mark.parametrize("args", [("", 60), ("k", 0), ("k", -1), ("k", "60"), ("k", 60, -1),
+                                  ("k", 60, 1.5), ("nul\x00", 60)])
+def test_malformed_counter_calls_are_refused(store, args):
+    with pytest.raises(ValueError):
+        store.hit_counter(*args)
+    assert store.drop_counters(expired_only=False) == 0
 
 
 # ---- links -------------------------------------------------------------------------------------

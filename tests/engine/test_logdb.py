@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from storage import StorageError, TinyStore
-from storage import common, logdb
+from storage import common, logdb, tiny
 from storage.logdb import (CorruptRecord, LogStorage, RawJSON, RawRef, check, decode_record,
                            encode_record)
 from storage.portable import open_backup, write_backup
@@ -671,3 +671,45 @@ def test_date_filters_use_the_day_index(store):
     assert CountingTable.touched == 5 + total
     assert [d["answers"]["i"] for d in docs] == sorted(i for i, day in enumerate(days)
                                                        if day == 99)
+
+
+# ---- the rate-limit counters file -----------------------------------------------------------------
+
+def test_counters_live_in_their_own_file_written_without_fsync(store, db_path, monkeypatch):
+    fill(store)
+    database = db_path.read_bytes()
+    store.hit_counter("addr|link", 60)  # creates the file (and fsyncs its folder)
+    fsyncs = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: fsyncs.append(fd) or real_fsync(fd))
+    for _ in range(4):
+        store.hit_counter("addr|link", 60)
+    assert fsyncs == []  # counters may be lost in a crash: no fsync per public request
+    assert db_path.read_bytes() == database  # the database file, every worker replays: unchanged
+    counters = db_path.parent / "taizhang.counters.db"
+    assert check(counters)["ok"] and check(counters)["records"] == 5
+    with TinyStore(db_path) as other:  # another worker sees the count
+        assert other.get_counter("addr|link")[0] == 5
+
+
+def test_the_counters_file_stays_small_whatever_the_number_of_hits(store, db_path):
+    counters = db_path.parent / "taizhang.counters.db"
+    with TinyStore(db_path) as other:
+        for n in range(6000):  # mostly counters of ended windows, from two workers
+            (store, other)[n % 2].hit_counter(f"addr-{n}|link", 0.001)
+            (store, other)[n % 2].hit_counter("steady", 3600)
+        assert other.get_counter("steady")[0] == 6000
+    lines = counters.read_bytes().count(b"\n")
+    assert lines <= 3 * 2 + tiny.COUNTER_SLACK + 1  # 12,000 hits; rewritten as it grew
+    assert store.get_counter("steady")[0] == 6000
+    assert len(store._counters().tables["counters"]) <= lines
+
+
+def test_a_damaged_counters_file_is_still_rewritten(store, db_path):
+    store.hit_counter("a", 60)
+    counters = db_path.parent / "taizhang.counters.db"
+    with open(counters, "ab") as f:
+        f.write(b"\x00" * 40 + b"\n")  # what a power cut can leave in a file never fsync'd
+    store.hit_counter("a", 60)
+    assert store.drop_counters() == 0
+    assert check(counters)["ok"] and store.get_counter("a")[0] == 2
