@@ -445,7 +445,8 @@
   }
 
   var MAX_SIDE = 1600;
-  var JPEG_QUALITY = 0.85;
+  var JPEG_QUALITIES = [0.85, 0.75, 0.65, 0.55, 0.45];
+  var TARGET_BYTES = 500 * 1024;
 
   function decode(file) {
     if (window.createImageBitmap) {
@@ -492,12 +493,23 @@
       if (img.close) {
         img.close();
       }
-      return new Promise(function (resolve) {
-        canvas.toBlob(function (blob) {
-          resolve(blob && blob.size < file.size ? blob : file);
-        }, 'image/jpeg', JPEG_QUALITY);
+      return encode(canvas, 0).then(function (blob) {
+        return blob && blob.size < file.size ? blob : file;
       });
     }, function () { return file; });
+  }
+
+  // JPEG of the canvas at the first quality that fits TARGET_BYTES (a detailed picture, a
+  // field of crops, needs a lower quality than a face to fit).
+  function encode(canvas, step) {
+    return new Promise(function (resolve) {
+      canvas.toBlob(resolve, 'image/jpeg', JPEG_QUALITIES[step]);
+    }).then(function (blob) {
+      if (blob && blob.size > TARGET_BYTES && step + 1 < JPEG_QUALITIES.length) {
+        return encode(canvas, step + 1);
+      }
+      return blob;
+    });
   }
 
   function sizeText(bytes) {
