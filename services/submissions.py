@@ -52,8 +52,8 @@ def keep_photos(store, form, schema):
         if info and not field.errors and not isinstance(field.data, str):
             field.data.stream.seek(0)
             answer = {"name": field_type("image").answer(field, spec)["name"], **info}
-            field.data = photos.make_ref(photos.store_photo(store, field.data.stream.read(),
-                                                            answer))
+            field.image_info = photos.store_photo(store, field.data.stream.read(), answer)
+            field.data = photos.make_ref(field.image_info)
 
 
 def org_scope(index, township=None, org=None):
