@@ -279,6 +279,52 @@
     } catch (e) { /* nothing kept */ }
   }
 
+  // Photos picked but not yet uploaded wait in IndexedDB (localStorage holds text only), so a
+  // closed tab or a crash does not lose them either. Without IndexedDB they wait in memory.
+  var PHOTO_DB = 'taizhang-photos';
+
+  function photoStore(mode) {
+    return new Promise(function (resolve, reject) {
+      if (!window.indexedDB) {
+        reject(new Error('no indexedDB'));
+        return;
+      }
+      var request = window.indexedDB.open(PHOTO_DB, 1);
+      request.onupgradeneeded = function () {
+        request.result.createObjectStore('photos');
+      };
+      request.onsuccess = function () {
+        var db = request.result;
+        var tx = db.transaction('photos', mode);
+        tx.oncomplete = tx.onabort = function () { db.close(); };
+        resolve(tx.objectStore('photos'));
+      };
+      request.onerror = function () { reject(request.error); };
+    });
+  }
+
+  function photoPut(key, value) {
+    return photoStore('readwrite').then(function (store) {
+      store.put(value, key);
+    }).catch(function () {});
+  }
+
+  function photoGet(key) {
+    return photoStore('readonly').then(function (store) {
+      return new Promise(function (resolve) {
+        var request = store.get(key);
+        request.onsuccess = function () { resolve(request.result || null); };
+        request.onerror = function () { resolve(null); };
+      });
+    }).catch(function () { return null; });
+  }
+
+  function photoDelete(key) {
+    return photoStore('readwrite').then(function (store) {
+      store.delete(key);
+    }).catch(function () {});
+  }
+
   function isKept(el) {
     return el.name && el.type !== 'file' && el.type !== 'submit' && el.type !== 'button' &&
       el.name !== 'csrf_token' && !el.hasAttribute('data-photo-ref');
@@ -568,6 +614,7 @@
     draft.sid = this.sid().value;
     draft.savedAt = Date.now();
     draft.pending = this.pending;
+    draft.waitingPhotos = Object.keys(this.uploads);
     return storageSet(this.key, draft);
   };
 
@@ -582,8 +629,12 @@
   };
 
   Fill.prototype.clear = function () {
+    var fill = this;
     window.clearTimeout(this.saveTimer);
     this.saveTimer = null;
+    each(this.form.querySelectorAll('input[type=file]'), function (input) {
+      photoDelete(fill.photoKey(input.name));
+    });
     storageRemove(this.key);
   };
 
@@ -616,16 +667,46 @@
     }
     var name = input.name;
     setPhotoRef(this.form, name, null);
-    this.save();
     showPhotoState(box, '正在压缩照片…', false);
     var job = {};
     job.promise = shrink(file).then(function (blob) {
       job.blob = blob;
       job.fileName = blob === file ? file.name : jpegName(file.name);
+      return photoPut(fill.photoKey(name), {blob: blob, fileName: job.fileName});
+    }).then(function () {
       return fill.upload(name, job);
     });
     this.uploads[name] = job;
+    this.save();
     input.value = ''; // the photo goes on its own; the form sends only its reference
+  };
+
+  Fill.prototype.photoKey = function (name) {
+    return this.key + '|' + name;
+  };
+
+  // Photos of the saved fill that were picked but not uploaded: from IndexedDB, uploaded
+  // now. One that cannot be found is said (the cadre picks it again); the fill is then not
+  // sent by itself, so that it never goes without a photo the cadre picked.
+  Fill.prototype.restorePhotos = function (draft) {
+    var fill = this;
+    var lost = false;
+    return Promise.all((draft.waitingPhotos || []).map(function (name) {
+      return photoGet(fill.photoKey(name)).then(function (saved) {
+        var file = fill.form.querySelector('input[type=file][name="' + name + '"]');
+        if (!file) {
+          return;
+        }
+        if (!saved || !saved.blob) {
+          lost = true;
+          showPhotoState(file.closest('[data-photo]'), '上次选择的照片没有保存下来,请重新选择照片。', true);
+          return;
+        }
+        var job = {blob: saved.blob, fileName: saved.fileName};
+        fill.uploads[name] = job;
+        job.promise = fill.upload(name, job);
+      });
+    })).then(function () { return !lost; });
   };
 
   // Upload a picked photo; resolves true once stored (its reference is in the form), false
@@ -650,6 +731,7 @@
       }
       if (answer.status === 201 && answer.data.ref) {
         delete fill.uploads[name];
+        photoDelete(fill.photoKey(name));
         setPhotoRef(fill.form, name, answer.data.ref,
                     '已上传照片:' + answer.data.name + '(' + sizeText(answer.data.size) + ')');
         fill.save();
@@ -664,6 +746,8 @@
         return null;
       }
       delete fill.uploads[name];
+      photoDelete(fill.photoKey(name));
+      fill.save();
       showPhotoState(box, answer.data.error || '照片上传失败,请重新选择。', true);
       return false;
     });
@@ -875,6 +959,8 @@
     window.addEventListener('online', function () {
       if (fill.pending && !fill.sending) {
         fill.submit();
+      } else if (!fill.sending) {
+        fill.finishUploads(); // photos picked offline go up now
       }
     });
     window.addEventListener('pagehide', function () {
@@ -882,10 +968,17 @@
         fill.save();
       }
     });
-    if (draft && draft.pending) {
-      fill.pending = true;
-      fill.setStatus('上次提交未完成,正在重新提交…', 'sending');
-      fill.submit();
+    if (draft) {
+      fill.restorePhotos(draft).then(function (complete) {
+        if (draft.pending && complete) {
+          fill.pending = true;
+          fill.setStatus('上次提交未完成,正在重新提交…', 'sending');
+          fill.submit();
+        } else if (draft.pending) {
+          fill.save();
+          fill.setStatus('上次提交未完成:请重新选择照片后再点“提交”。', 'error');
+        }
+      });
     }
   }
 

@@ -251,3 +251,38 @@ def test_the_receipt_link_shows_the_answers_again(live, browser):
     # Back from the receipt does not lead to the filled page again
     page.go_back()
     assert "/r/" not in page.url or page.url == link
+
+
+def test_a_photo_picked_offline_waits_on_the_phone_through_a_closed_tab(
+        live, browser, tmp_path):
+    app, store = live
+    picture = tmp_path / "田间.jpg"
+    Image.new("RGB", (2400, 1800), (40, 140, 60)).save(picture, "JPEG", quality=92)
+    context, page, url = open_link(browser, app, store, "monthly_report", "深村村")
+    page.fill('[name="report_month"]', "2026-11")
+    page.fill('[name="project_name"]', "冬桃基地")
+    page.get_by_label("书记项目", exact=True).check()
+    page.fill('[name="done_tasks"]', "完成栽植")
+    page.fill('[name="progress"]', "60")
+    page.get_by_label("按序时推进", exact=True).check()
+    page.fill('[name="next_plan"]', "施肥")
+    page.fill('[name="reporter"]', "王建国")
+    page.fill('[name="phone"]', "13955667788")
+    network(context, page, offline=True)
+    page.set_input_files('[name="photo"][type=file]', str(picture))
+    state = page.locator('[data-field="photo"] [data-photo-state]')
+    expect(state).to_contain_text("尚未上传")
+    page.click("[data-tz-submit]")
+    expect(page.locator("[data-tz-status]")).to_contain_text("已保存在手机上")
+    page.close()
+    with store.snapshot() as snap:
+        assert snap.counts()["photos"] == 0
+
+    page = context.new_page()  # later, online: the photo and the fill go up by themselves
+    page.goto(url, wait_until="commit")
+    expect(page.locator("[data-receipt]")).to_be_visible(timeout=20000)
+    doc = store.get_submission(page.locator("[data-receipt]").get_attribute("data-receipt"))
+    assert doc["answers"]["photo"]["name"] == "田间.jpg"
+    with Image.open(io.BytesIO(store.get_photo(doc["answers"]["photo"]["file"])["data"])) as im:
+        assert im.size == (1600, 1200)
+    assert store.count_submissions("monthly_report") == 1
