@@ -111,7 +111,7 @@ def _size_text(nbytes):
     return f"{megabytes:g} MB" if megabytes >= 1 else f"{nbytes // 1024} KB"
 
 
-def _client_filename(filename):
+def client_filename(filename):
     name = os.path.basename((filename or "").replace("\\", "/")).strip()
     return name[:200] or "照片"
 
@@ -691,7 +691,7 @@ class ImageType(FieldType):
             raise RuntimeError("collect_answers() needs a validated form")
         if isinstance(data, str):
             return dict(info)
-        return {"name": _client_filename(data.filename), **info}
+        return {"name": client_filename(data.filename), **info}
 
     def format_value(self, spec, value):
         if value is None:

@@ -15,6 +15,8 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from PIL import Image, ImageOps
 
+from forms.fields import client_filename
+
 THUMB_SIDE = 320
 THUMB_QUALITY = 70
 # A reference stays valid this long: a fill may wait on a phone for days before the village
@@ -51,6 +53,15 @@ def store_photo(store, data, info):
     small = thumbnail(data)
     answer["thumb"] = store.put_photo(small, "image/jpeg") if small else None
     return answer
+
+
+def store_field(store, field):
+    """Store the file a validated photo field received (forms.fields.PhotoField, checked by
+    ImageCheck); its answer dict (as store_photo)."""
+    upload = field.data
+    upload.stream.seek(0)
+    info = {"name": client_filename(upload.filename), **field.image_info}
+    return store_photo(store, upload.stream.read(), info)
 
 
 def _serializer():

@@ -12,7 +12,6 @@ from xlsxwriter.exceptions import FileCreateError
 
 import exports
 from forms.builder import collect_answers
-from forms.fields import field_type
 from services import photos
 from services.formdefs import export_schema
 from storage import StorageError
@@ -48,11 +47,9 @@ def keep_photos(store, form, schema):
     it once."""
     for spec in schema["fields"]:
         field = form[spec["name"]] if spec["type"] == "image" else None
-        info = getattr(field, "image_info", None) if field is not None else None
-        if info and not field.errors and not isinstance(field.data, str):
-            field.data.stream.seek(0)
-            answer = {"name": field_type("image").answer(field, spec)["name"], **info}
-            field.image_info = photos.store_photo(store, field.data.stream.read(), answer)
+        if field is not None and getattr(field, "image_info", None) and not field.errors \
+                and not isinstance(field.data, str):
+            field.image_info = photos.store_field(store, field)
             field.data = photos.make_ref(field.image_info)
 
 

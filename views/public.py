@@ -80,8 +80,8 @@ def entry(token):
         submission_service.keep_photos(store, form, schema)
         if wants_json():
             errors = error_map(form)
-            return jsonify(errors=errors, message=f"有 {len(errors)} 处需要修改,请查看标红的项目。",
-                           refs=_photo_refs(form, schema)), 422
+            return jsonify(errors=errors,
+                           message=f"有 {len(errors)} 处需要修改,请查看标红的项目。"), 422
     status = 422 if request.method == "POST" else 200
     response = current_app.make_response((render_template(
         "public/form.html", form=form, schema=schema, org=org, org_path=path), status))
@@ -89,12 +89,6 @@ def entry(token):
     # to a second load.
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def _photo_refs(form, schema):
-    """{input name: reference} of the photos a failed page keeps (see keep_photos)."""
-    return {form[s["name"]].name: form[s["name"]].data for s in schema["fields"]
-            if s["type"] == "image" and isinstance(form[s["name"]].data, str)}
 
 
 class PhotoUpload(FlaskForm):
@@ -113,10 +107,7 @@ def photo_upload(token):
         errors = error_map(form)
         message = (errors.get("photo") or next(iter(errors.values()), ["照片上传失败"]))[0]
         return jsonify(error=message), 422
-    upload = form.photo.data
-    upload.stream.seek(0)
-    answer = photos.store_photo(get_store(), upload.stream.read(), {
-        "name": field_type("image").answer(form.photo, {})["name"], **form.photo.image_info})
+    answer = photos.store_field(get_store(), form.photo)
     return jsonify(ref=photos.make_ref(answer), name=answer["name"], size=answer["size"]), 201
 
 
