@@ -1,0 +1,327 @@
+"""Every admin page, and the cadre's form, on a 390 px phone: axe-core finds no WCAG 2 A/AA
+violation, nothing scrolls sideways or sits off-screen, and every tap target is at least
+44 x 44 px.
+
+axe-core is vendored (tests/support/vendor, test-only, never served) and injected through the
+DevTools protocol, which the page's Content-Security-Policy does not apply to. Whatever that
+policy refuses on a page (an inline script, handler or style) is reported here too.
+"""
+import functools
+import io
+import os
+import random
+
+import pytest
+from PIL import Image
+from playwright.sync_api import expect
+
+from seed_data.demo_answers import fake_answers, to_formdata
+
+pytestmark = pytest.mark.browser
+
+AXE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "support", "vendor", "axe.min.js")
+WIDTH, HEIGHT = 390, 844
+MIN_TARGET = 44
+SHOTS_ENV = "TAIZHANG_AXE_SCREENSHOTS_DIR"  # set to a folder outside the repo to look at pages
+
+FORM = "apply_development"
+
+# Reports every policy violation of the page into window.__cspViolations (an init script runs
+# through the DevTools protocol, before any page script, and no page policy applies to it).
+CSP_LISTENER = """
+window.__cspViolations = [];
+document.addEventListener('securitypolicyviolation', function (e) {
+  window.__cspViolations.push(e.violatedDirective + ' ' + (e.blockedURI || 'inline') +
+                              (e.sourceFile ? ' at ' + e.sourceFile + ':' + e.lineNumber : ''));
+});
+"""
+
+# Every visible thing a finger may tap: its box, and the box of what receives the tap (a
+# checkbox's label). Links inside a sentence (<p>) are exempt from the size rule, as WCAG's
+# target-size "inline" exception says; they must still be on screen.
+TARGETS = r"""
+() => {
+  const selector = 'a[href], button, input:not([type=hidden]), select, textarea, summary';
+  const out = [];
+  for (const el of document.querySelectorAll(selector)) {
+    const style = getComputedStyle(el);
+    if (!el.getClientRects().length || style.visibility === 'hidden') continue;
+    let target = el;
+    if (el.matches('input[type=checkbox], input[type=radio]')) {
+      target = el.closest('label') || (el.id && document.querySelector(`label[for="${el.id}"]`)) || el;
+    }
+    const box = target.getBoundingClientRect();
+    const text = (el.innerText || el.value || el.getAttribute('aria-label') || el.name || '')
+      .replace(/\s+/g, ' ').trim();
+    out.push({
+      what: `<${el.tagName.toLowerCase()}${el.className ? ' class="' + el.className + '"' : ''}> ${text.slice(0, 30)}`,
+      left: box.left + window.scrollX, right: box.right + window.scrollX,
+      width: box.width, height: box.height,
+      inline: el.tagName === 'A' && !!el.closest('p'),
+    });
+  }
+  return out;
+}
+"""
+
+
+@functools.cache
+def _axe_source():
+    with open(AXE, encoding="utf-8") as f:
+        return f.read()
+
+
+def _png():
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 60, 40)).save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.fixture
+def site(live):
+    """The live app with what makes every list non-empty: links for half of a township's
+    villages, three submissions of the application form (two pages of them), one monthly
+    report with a photo."""
+    app, store = live
+    app.config["SUBMISSIONS_PER_PAGE"] = 2
+    orgs = store.list_orgs()
+    township = next(o for o in orgs if o["kind"] == "township")
+    villages = [o for o in orgs if o.get("parent_code") == township["code"]]
+    links = [store.create_link(FORM, o["code"]) for o in villages[: max(len(villages) // 2, 1)]]
+    rng = random.Random(8)
+    schema = store.get_form(FORM)["schema"]
+    receipts = []
+    for i, link in enumerate(links[:3]):
+        doc, _new = store.add_submission(FORM, schema["version"], link["org_code"],
+                                         fake_answers(schema, rng), f"axe-{i}", link["token"])
+        receipts.append(doc["receipt"])
+    report = store.get_form("monthly_report")["schema"]
+    answers = fake_answers(report, rng)
+    data = _png()
+    answers["photo"] = {"name": "现场.png", "size": len(data), "content_type": "image/png",
+                        "file": store.put_photo(data, "image/png")}
+    photo_doc, _new = store.add_submission("monthly_report", report["version"],
+                                           villages[0]["code"], answers, "axe-photo")
+    return {"app": app, "store": store, "base": app.config["BASE_URL"],
+            "township": township["code"], "village": villages[0]["code"], "links": links,
+            "receipt": receipts[0], "photo_receipt": photo_doc["receipt"]}
+
+
+def _context(browser):
+    context = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT},
+                                  device_scale_factor=2, is_mobile=True, has_touch=True,
+                                  locale="zh-CN")
+    context.add_init_script(CSP_LISTENER)
+    return context
+
+
+def _login(page, base):
+    page.goto(f"{base}/login")
+    page.fill('[name="username"]', "admin")
+    page.fill('[name="password"]', "browser-password")
+    page.click("button[type=submit]")
+    expect(page.locator(".topbar nav")).to_be_visible()
+
+
+def _describe(violations):
+    lines = []
+    for v in violations:
+        lines.append(f"{v['id']} ({v['impact']}): {v['help']}")
+        for node in v["nodes"][:8]:
+            summary = (node.get("failureSummary") or "").strip().splitlines()
+            lines.append(f"    {' '.join(node['target'])}: {summary[-1].strip() if summary else ''}")
+        if len(v["nodes"]) > 8:
+            lines.append(f"    ... and {len(v['nodes']) - 8} more")
+    return "\n".join(lines)
+
+
+def check_page(page, name):
+    """Every check of this module on the page as it is now; a list of readable failures."""
+    # Closed <details> hide part of a page: open them so that what is inside is checked too.
+    page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
+    shots = os.environ.get(SHOTS_ENV)
+    if shots:
+        os.makedirs(shots, exist_ok=True)
+        page.screenshot(path=os.path.join(shots, f"{name}.png"), full_page=True)
+    failures = []
+    # A script ending in an expression statement: Playwright evaluates it as is (not as a
+    # function to call), through the DevTools protocol.
+    page.evaluate(_axe_source() + "\n;0")
+    result = page.evaluate("""async () => {
+        const r = await axe.run(document, {runOnly: {type: 'tag',
+            values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}, resultTypes: ['violations']});
+        return r.violations;
+    }""")
+    if result:
+        failures.append("axe-core violations:\n" + _describe(result))
+    scroll_width = page.evaluate("document.documentElement.scrollWidth")
+    if scroll_width > WIDTH:
+        failures.append(f"the page scrolls sideways: {scroll_width} px wide at {WIDTH} px")
+    for t in page.evaluate(TARGETS):
+        if t["left"] < 0 or t["right"] > WIDTH + 0.5:
+            failures.append(f"off-screen ({t['left']:.0f}..{t['right']:.0f} px): {t['what']}")
+        elif not t["inline"] and (t["height"] < MIN_TARGET - 0.5 or t["width"] < MIN_TARGET - 0.5):
+            failures.append(f"tap target {t['width']:.0f} x {t['height']:.0f} px: {t['what']}")
+    blocked = page.evaluate("window.__cspViolations")
+    if blocked:
+        failures.append("blocked by the Content-Security-Policy: " + "; ".join(blocked))
+    return failures
+
+
+def _assert_ok(page, name):
+    failures = check_page(page, name)
+    assert not failures, f"{name} ({page.url}) at {WIDTH} px:\n" + "\n".join(failures)
+
+
+def _bad_schema(page, site):
+    page.fill('[name="text"]', '{"id": "%s", "title": 1}' % FORM)
+    page.click("form.card button[type=submit]")
+    expect(page.locator(".schema-error")).to_be_visible()
+
+
+def _checked_preview(page, site):
+    """Submit the monthly report's preview with the answers of a stored report: the page then
+    shows the checked answers above the form."""
+    store = site["store"]
+    answers = store.get_submission(site["photo_receipt"])["answers"]
+    for name, value in to_formdata(store.get_form("monthly_report")["schema"]["fields"], answers):
+        field = page.locator(f'[name="{name}"]')
+        if field.first.get_attribute("type") in ("checkbox", "radio"):
+            page.locator(f'[name="{name}"][value="{value}"]').check()
+        elif field.first.evaluate("e => e.tagName") == "SELECT":
+            field.select_option(value)
+        else:
+            field.fill(value)
+    page.click("[data-tz-submit]")
+    expect(page.locator(".flash-success")).to_be_visible()
+
+
+def _bad_import(page, site):
+    page.locator("details.card summary").click()
+    page.set_input_files('[name="file"]', files=[{
+        "name": "orgs.csv", "mimeType": "text/csv",
+        "buffer": "code,name,parent_code,kind\nX1,,,nowhere\n".encode()}])
+    page.click('form[action$="/orgs/import"] button[type=submit]')
+    expect(page.locator(".row-errors")).to_be_visible()
+
+
+def _empty_org(page, site):
+    page.click("form.card button[type=submit]")
+    expect(page.locator(".tz-error").first).to_be_visible()
+
+
+# (name, path from the site's fixture, what to do on the page before checking it)
+ADMIN_PAGES = [
+    ("dashboard", lambda s: "/admin/", None),
+    ("forms", lambda s: "/admin/forms", None),
+    ("form_detail", lambda s: f"/admin/forms/{FORM}", None),
+    ("form_detail_error", lambda s: f"/admin/forms/{FORM}", _bad_schema),
+    ("form_upload", lambda s: "/admin/forms/upload", None),
+    ("form_preview", lambda s: f"/admin/forms/{FORM}/preview", None),
+    ("form_preview_checked", lambda s: "/admin/forms/monthly_report/preview", _checked_preview),
+    ("links", lambda s: f"/admin/forms/{FORM}/links?township={s['township']}", None),
+    ("links_all", lambda s: f"/admin/forms/{FORM}/links", None),
+    ("qr_sheet", lambda s: f"/admin/forms/{FORM}/qr-sheet?township={s['township']}", None),
+    ("submissions", lambda s: f"/admin/forms/{FORM}/submissions", None),
+    ("submissions_filtered", lambda s: f"/admin/forms/{FORM}/submissions?township="
+     f"{s['township']}&date_from=2099-01-01&date_to=2000-01-01", None),
+    ("submission", lambda s: f"/admin/submissions/{s['receipt']}", None),
+    ("submission_photo", lambda s: f"/admin/submissions/{s['photo_receipt']}", None),
+    ("orgs", lambda s: "/admin/orgs", None),
+    ("orgs_import_error", lambda s: "/admin/orgs", _bad_import),
+    ("org_edit", lambda s: f"/admin/orgs/{s['village']}/edit", None),
+    ("org_new", lambda s: f"/admin/orgs/new?parent={s['township']}", None),
+    ("org_new_error", lambda s: "/admin/orgs/new", _empty_org),
+    ("not_found", lambda s: "/admin/forms/no_such_form", None),
+]
+
+
+@pytest.mark.parametrize("name,path,action", ADMIN_PAGES, ids=[p[0] for p in ADMIN_PAGES])
+def test_admin_page_on_a_phone(site, browser, name, path, action):
+    context = _context(browser)
+    page = context.new_page()
+    _login(page, site["base"])
+    response = page.goto(site["base"] + path(site))
+    assert response.status == (404 if name == "not_found" else 200)
+    if action:
+        action(page, site)
+    _assert_ok(page, name)
+    context.close()
+
+
+def test_login_and_error_pages_on_a_phone(site, browser):
+    context = _context(browser)
+    page = context.new_page()
+    page.goto(site["base"] + "/login")
+    _assert_ok(page, "login")
+    page.fill('[name="username"]', "admin")
+    page.fill('[name="password"]', "wrong")
+    page.click("button[type=submit]")
+    expect(page.locator(".tz-error, .flash-error").first).to_be_visible()
+    _assert_ok(page, "login_error")
+    assert page.goto(site["base"] + "/f/no-such-link").status == 404
+    _assert_ok(page, "public_not_found")
+    context.close()
+
+
+def test_public_form_on_a_phone(site, browser):
+    context = _context(browser)
+    page = context.new_page()
+    page.goto(f"{site['base']}/f/{site['links'][0]['token']}")
+    expect(page.locator(".org-badge")).to_be_visible()
+    _assert_ok(page, "public_form")
+    context.close()
+
+
+def test_the_checks_catch_what_they_are_for(site, browser):
+    """Each check fails on a page broken on purpose: low-contrast text, a table wider than the
+    phone, an action in a box that scrolls sideways, a small tap target, an inline style."""
+    context = _context(browser)
+    page = context.new_page()
+    _login(page, site["base"])
+    page.goto(site["base"] + "/admin/forms")
+    assert not check_page(page, "forms_ok")
+
+    page.evaluate("document.querySelector('h1').style.setProperty('color', '#aaa')")
+    failures = check_page(page, "broken_contrast")
+    assert any("color-contrast" in f for f in failures), failures
+    page.reload()
+
+    page.evaluate("document.querySelector('.table').style.minWidth = '600px'")
+    failures = check_page(page, "broken_width")
+    assert any("scrolls sideways" in f for f in failures), failures
+    page.reload()
+
+    # An action the page cannot be scrolled to: inside a box that scrolls on its own.
+    page.evaluate("""() => {
+        const box = document.createElement('div');
+        box.style.overflowX = 'auto';
+        box.innerHTML = '<a class="btn" href="#">藏在右边</a>';
+        box.firstChild.style.marginLeft = '500px';
+        document.querySelector('main').append(box);
+    }""")
+    failures = check_page(page, "broken_offscreen")
+    assert any(f.startswith("off-screen") and "藏在右边" in f for f in failures), failures
+    assert not any("scrolls sideways" in f for f in failures), failures
+    page.reload()
+
+    page.evaluate("""() => {
+        const a = document.createElement('a');
+        a.href = '#'; a.textContent = '小';
+        document.querySelector('main').append(a);
+    }""")
+    failures = check_page(page, "broken_target")
+    assert any(f.startswith("tap target") and "小" in f for f in failures), failures
+    page.reload()
+
+    # An inline style in the served HTML is refused by the policy and reported.
+    def inject_style(route):
+        response = route.fetch()
+        body = response.text().replace("<h1>", '<h1 style="color: #b3261e">', 1)
+        route.fulfill(response=response, body=body)
+    page.route(f"{site['base']}/admin/forms", inject_style)
+    response = page.goto(site["base"] + "/admin/forms")
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+    failures = check_page(page, "broken_csp")
+    assert any("Content-Security-Policy" in f for f in failures), failures
+    context.close()
