@@ -5,6 +5,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
 import db
+import ratelimits
 import storage
 from views import admin, auth, public, security
 
@@ -21,6 +22,7 @@ def create_app(test_config=None):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_prefix=n)
 
     db.init_app(app)
+    ratelimits.init_app(app)  # before CSRF: a refused client costs the least
     auth.init_login(app)
     csrf.init_app(app)
     app.register_blueprint(public.bp)
@@ -42,6 +44,7 @@ ERROR_PAGES = {
     405: ("请求方式不正确", "请返回上一页重新操作。"),
     409: ("提交冲突", "这份表单已经用不同的内容提交过。请刷新页面后重新填写。"),
     413: ("上传内容过大", "上传的文件太大。请压缩照片或减少照片数量后重新提交。"),
+    429: ratelimits.ERROR_PAGE,
     500: ("系统错误", "系统出现错误，您的数据没有被保存。请稍后重试。"),
     503: ("暂时无法保存", "数据保存失败，您的提交没有被记录。请稍后重新提交。"),
 }

@@ -27,6 +27,10 @@ DEFAULTS = {
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "REMEMBER_COOKIE_HTTPONLY": True,
+    # Rate limits (ratelimits.py; "off" turns one off): requests per client address and
+    # capability link, and login attempts per client address.
+    "RATE_LIMIT_PUBLIC": "60 per minute",
+    "RATE_LIMIT_LOGIN": "20 per minute",
 }
 
 # config key -> (environment variable, converter)
@@ -41,6 +45,8 @@ ENVIRONMENT = {
     "SESSION_COOKIE_SECURE": ("TAIZHANG_SECURE_COOKIES", lambda v: v.lower() in ("1", "true", "yes")),
     "PROXY_COUNT": ("TAIZHANG_PROXIES", int),
     "SESSION_LIFETIME": ("TAIZHANG_SESSION_HOURS", lambda h: timedelta(hours=float(h))),
+    "RATE_LIMIT_PUBLIC": ("TAIZHANG_RATE_LIMIT_PUBLIC", str),
+    "RATE_LIMIT_LOGIN": ("TAIZHANG_RATE_LIMIT_LOGIN", str),
 }
 
 

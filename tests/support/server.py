@@ -34,7 +34,12 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "TAIZHANG_DATA_DIR": self.data_dir,
                     "TAIZHANG_SECRET_KEY": "server-test-secret", "TAIZHANG_BASE_URL": self.url,
-                    "WEB_CONCURRENCY": str(workers), **(extra_env or {})}
+                    "WEB_CONCURRENCY": str(workers),
+                    # Load tests send hundreds of requests per link from one address, where a
+                    # village sends a few: counted (the counters are under load too), never
+                    # refused, unless a test sets its own limit.
+                    "TAIZHANG_RATE_LIMIT_PUBLIC": "1000000 per minute",
+                    "TAIZHANG_RATE_LIMIT_LOGIN": "1000000 per minute", **(extra_env or {})}
         if secret_file:
             del self.env["TAIZHANG_SECRET_KEY"]
             sys.path.insert(0, ROOT)
@@ -48,9 +53,14 @@ class Server:
                               env=self.env, input=input, capture_output=True, text=True,
                               check=check, timeout=120)
 
-    def start(self, timeout=30):
+    def start(self, timeout=30, access_log=None):
+        """Start gunicorn; access_log: a file where each request is logged as
+        "<pid> status path" (which worker answered what)."""
+        log_args = [] if access_log is None else [
+            "--access-logfile", str(access_log), "--access-logformat", "%(p)s %(s)s %(U)s"]
         self.process = subprocess.Popen(
-            [GUNICORN, "--bind", f"127.0.0.1:{self.port}", "--timeout", "300", "app:create_app()"],
+            [GUNICORN, "--bind", f"127.0.0.1:{self.port}", "--timeout", "300", *log_args,
+             "app:create_app()"],
             cwd=ROOT,
             env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True)
