@@ -295,3 +295,20 @@ def test_a_photo_picked_offline_waits_on_the_phone_through_a_closed_tab(
     with Image.open(io.BytesIO(store.get_photo(doc["answers"]["photo"]["file"])["data"])) as im:
         assert im.size == (1600, 1200)
     assert store.count_submissions("monthly_report") == 1
+
+
+def test_back_from_the_receipt_does_not_reopen_the_sent_fill(live, browser):
+    app, store = live
+    context, page, url = open_link(browser, app, store, "apply_development", "深村村")
+    fill_application(page)
+    sid = page.locator('[name="submission_id"]').input_value()
+    page.click("[data-tz-submit]")
+    expect(page.locator("[data-receipt]")).to_be_visible(timeout=20000)
+    page.go_back()
+    page.wait_for_load_state()
+    if page.url == url:  # the link itself, if the phone had history before it: a new fill
+        expect(page.locator('[name="project_name"]')).to_have_value("")
+        assert page.locator('[name="submission_id"]').input_value() != sid
+    else:
+        assert "/f/" not in page.url
+    assert store.count_submissions("apply_development") == 1
