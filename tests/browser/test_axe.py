@@ -325,3 +325,20 @@ def test_the_checks_catch_what_they_are_for(site, browser):
     failures = check_page(page, "broken_csp")
     assert any("Content-Security-Policy" in f for f in failures), failures
     context.close()
+
+
+# Admin URLs that answer with a file, not a page.
+NOT_PAGES = {"admin.export", "admin.link_qr", "admin.photo", "admin.form_version_json",
+             "admin.orgs_csv"}
+
+
+def test_every_admin_page_is_checked(site):
+    """A new admin page must join ADMIN_PAGES (a page added without it fails here)."""
+    app = site["app"]
+    adapter = app.url_map.bind("localhost")
+    checked = {adapter.match(path(site).split("?")[0])[0] for _name, path, _a in ADMIN_PAGES
+               if _name != "not_found"}
+    pages = {rule.endpoint for rule in app.url_map.iter_rules()
+             if rule.endpoint.startswith("admin.") and "GET" in rule.methods}
+    missing = pages - checked - NOT_PAGES
+    assert not missing, f"admin pages not checked on a phone, add them to ADMIN_PAGES: {missing}"
