@@ -200,6 +200,26 @@ def counter_args(key, window, amount) -> None:
         raise ValueError("a counter amount must be an integer >= 0")
 
 
+AUDIT_KEYS = ("at", "user", "action", "target", "detail", "address")
+
+
+def audit_entry(entry) -> dict:
+    """An audit entry as every backend stores it (Store.add_audit): the keys of AUDIT_KEYS in
+    that order, ``at`` a stamp (now when missing), ``target`` text; ValueError for a missing
+    action, a malformed time or a value a JSON database cannot hold."""
+    if not isinstance(entry, Mapping):
+        raise ValueError("an audit entry must be a mapping")
+    doc = {"at": stamp(parse_stamp(entry["at"]) if entry.get("at") else now()),
+           "user": entry.get("user"), "action": text_arg(entry.get("action"), "action"),
+           "target": entry.get("target") or "", "detail": entry.get("detail"),
+           "address": entry.get("address")}
+    for key in ("user", "target", "address"):
+        if doc[key] is not None and not isinstance(doc[key], str):
+            raise ValueError(f"audit {key} must be text")
+    json_text(doc)
+    return doc
+
+
 def session_expiry(created: datetime, lifetime: timedelta) -> datetime:
     if lifetime <= timedelta(0):
         raise ValueError("a session lifetime must be positive")

@@ -40,6 +40,11 @@ Document shapes (keys always present unless marked optional):
   every submission stored (the order of "newest first"); ``receipt`` is "YYMMDD-NNNN", the
   NNNN-th submission of that local day in the whole deployment.
 * photo: ``{"name", "content_type", "size", "data"}`` (data: bytes).
+* audit entry: ``{"id", "at", "user", "action", "target", "detail", "address"}``: who (a
+  username, or None) did what (``action``, a short code such as "login" or "org.delete") to
+  what (``target``, text), with what (``detail``: any JSON value, or None), from where
+  (``address``, or None), when (``at``). ``id`` grows with every entry (the order of "newest
+  first").
 """
 from __future__ import annotations
 
@@ -57,7 +62,7 @@ Doc = dict[str, Any]
 DateArg = date | str | None
 
 # What a snapshot holds, in the order a restore loads it (photos are separate: see Snapshot).
-KINDS = ("forms", "orgs", "users", "links", "submissions")
+KINDS = ("forms", "orgs", "users", "links", "submissions", "audit")
 # Names accepted by Store.version_of.
 TABLES = ("forms", "orgs", "users", "links", "submissions")
 
@@ -67,9 +72,9 @@ class Snapshot(Protocol):
     """A consistent, read-only view of a whole database (Store.snapshot) or of a backup file.
 
     ``records(kind)`` yields the documents of one kind (see KINDS) in the order they were
-    stored: forms by (id, version), orgs in the order added, submissions by ``id``. Each is the
-    document as the Store returns it (submissions without their ``id``, which a restore assigns
-    anew in the same order). ``photo_names()`` yields every stored photo's name; ``photo(name)``
+    stored: forms by (id, version), orgs in the order added, submissions and audit entries by
+    ``id``. Each is the document as the Store returns it (submissions and audit entries without
+    their ``id``, which a restore assigns anew in the same order). ``photo_names()`` yields every stored photo's name; ``photo(name)``
     gives that photo (or None). ``counts()``: {kind: number of documents, "photos": n}.
     """
 
@@ -198,6 +203,22 @@ class Store(Protocol):
         """Remove the counters whose window has ended (every counter when ``expired_only`` is
         False); how many were removed."""
 
+    # ---- audit log ------------------------------------------------------------------------------
+
+    def add_audit(self, entry: Mapping) -> Doc:
+        """Store one audit entry: ``action`` (required), ``user``, ``target``, ``detail``,
+        ``address``, and ``at`` (an ISO 8601 time; now when absent or None). Missing keys are
+        stored as None ("" for target). The stored entry, with its ``id``. ValueError for a
+        missing action or a value a JSON database cannot hold."""
+
+    def query_audit(self, action: str | None = None, user: str | None = None,
+                    date_from: DateArg = None, date_to: DateArg = None, offset: int = 0,
+                    limit: int | None = None) -> tuple[list[Doc], int]:
+        """(one page of the matching audit entries newest first: ``id`` descending, how many
+        match). action and user (None: any) must be equal; date_from/date_to (date or
+        "YYYY-MM-DD", inclusive) compare with the local date of ``at``. ValueError for a
+        negative offset or limit or a malformed date."""
+
     # ---- links ----------------------------------------------------------------------------------
 
     def get_link(self, token: str) -> Doc | None:
@@ -294,15 +315,17 @@ class Store(Protocol):
 
     def snapshot(self) -> AbstractContextManager[Snapshot]:
         """A consistent read-only view of everything (forms with every version, orgs, users,
-        links, submissions with their receipts and times, photos), for backups, while the
-        service keeps serving. Sessions and login failures are not part of it."""
+        links, submissions with their receipts and times, the audit log, photos), for backups,
+        while the service keeps serving. Sessions, login failures, rate-limit counters and
+        settings are not part of it."""
 
     def load(self, source: Snapshot, force: bool = False) -> dict[str, int]:
         """Replace everything with the content of ``source`` (a snapshot of any backend, or a
         backup file read by storage.portable), keeping receipts, times, tokens and versions;
         receipts issued afterwards continue each day's sequence. A submission whose ``files``
         is empty gets the names of the photos its answers refer to (common.photo_refs), so
-        that check() and backups find them. All or nothing.
+        that check() and backups find them. The audit log is replaced too (a backup of an
+        earlier version has none: it leaves the log empty). All or nothing.
         ``RestoreRefused`` if this database holds any form version, organization, user, link
         or submission and force is False. Returns the counts loaded. Sessions end."""
 

@@ -13,6 +13,7 @@ Layout (a plain zip: any archive tool can open it)::
     users.jsonl        accounts (password hashes, never passwords)
     links.jsonl        QR links, revoked ones included
     submissions.jsonl  submissions with their receipts, times and submission ids
+    audit.jsonl        the audit log (who did what, when, from where), oldest first
     photos/<name>      each stored photo, by its content name ("ab/…32 hex….jpg")
     manifest.json      written last: format, version, when, from where, the counts and the
                        SHA-256 of every other member
@@ -20,7 +21,8 @@ Layout (a plain zip: any archive tool can open it)::
 The JSON members are deflated, photos stored as they are. The file is written to a temporary
 name, fsync'd and renamed, so a crash never leaves a half backup under the final name.
 Backups of the log format of earlier versions (a TinyDB ``taizhang-….db`` file) are still
-read, checked and restored; they hold no photos.
+read, checked and restored; they hold no photos. Zip backups made before the audit log
+existed have no audit.jsonl: they restore with an empty log.
 """
 from __future__ import annotations
 
@@ -128,6 +130,8 @@ class BackupFile:
         self._archive.close()
 
     def records(self, kind: str):
+        if f"{kind}.jsonl" not in self.manifest["members"]:
+            return  # a kind added since this backup was made (the audit log): none
         with self._archive.open(f"{kind}.jsonl") as member:
             for line in io.TextIOWrapper(member, encoding="utf-8"):
                 if line.strip():
@@ -147,7 +151,7 @@ class BackupFile:
                 "data": data}
 
     def counts(self) -> dict[str, int]:
-        return dict(self.manifest["counts"])
+        return {**{kind: 0 for kind in KINDS}, **self.manifest["counts"]}
 
 
 def check_backup(path) -> dict:

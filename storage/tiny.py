@@ -20,6 +20,7 @@ from tinydb import Query, TinyDB
 
 from . import common
 from .common import json_copy, stamp, text_arg
+from .contract import KINDS
 from .errors import DuplicateError, RestoreRefused, StorageError, SubmissionConflict
 from .indexes import LINKS, SUBMISSIONS, Indexes
 from .logdb import LogStorage, RawJSON
@@ -28,6 +29,7 @@ from .photofiles import FilePhotos
 
 FORMS, ORGS, USERS, SESSIONS, FAILURES = "forms", "orgs", "users", "sessions", "login_failures"
 SETTINGS = "settings"
+AUDIT = "audit"
 COUNTERS = "counters"
 DB_FILENAME = "taizhang.db"
 FAILURE_KEEP = timedelta(days=1)
@@ -343,6 +345,27 @@ class TinyStore:
         self._counters().compact(keep, lose_corrupt=True)
         return dropped
 
+    # ---- audit log ------------------------------------------------------------------------------
+
+    def add_audit(self, entry) -> dict:
+        doc = common.audit_entry(entry)
+        with self._engine.transaction() as txn:
+            doc_id = txn.insert(AUDIT, doc)
+        return {**json_copy(doc), "id": doc_id}
+
+    def query_audit(self, action=None, user=None, date_from=None, date_to=None, offset: int = 0,
+                    limit: int | None = None) -> tuple[list[dict], int]:
+        if offset < 0 or (limit is not None and limit < 0):
+            raise ValueError("offset and limit must be >= 0")
+        low, high = common.day_of(date_from), common.day_of(date_to)
+        with self._engine.reading():
+            table = self._engine.tables.get(AUDIT, {})
+            matching = [doc_id for doc_id in sorted(table, reverse=True)
+                        if _audit_matches(table[doc_id], action, user, low, high)]
+            stop = None if limit is None else offset + limit
+            page = [{**json_copy(table[i]), "id": i} for i in matching[offset:stop]]
+        return page, len(matching)
+
     # ---- links ----------------------------------------------------------------------------------
 
     def _link(self, doc_id: int | None) -> dict | None:
@@ -531,7 +554,7 @@ class TinyStore:
         yield _TinySnapshot(tables, self.photos)
 
     def load(self, source, force: bool = False) -> dict[str, int]:
-        counts = {kind: 0 for kind in ("forms", "orgs", "users", "links", "submissions")}
+        counts = {kind: 0 for kind in KINDS}
 
         def records():  # consumed under the write lock
             for kind in counts:
@@ -543,7 +566,7 @@ class TinyStore:
                 yield SETTINGS, doc_id, settings[doc_id]
 
         def refuse(tables):
-            if not force and any(tables.get(kind) for kind in counts):
+            if not force and any(tables.get(kind) for kind in KINDS if kind != AUDIT):
                 raise RestoreRefused(f"数据库 {self.path} 中已有数据;确认覆盖请加 --force")
 
         with self._engine.reading():
@@ -614,9 +637,17 @@ class _NoPhotos:
         return None
 
 
+def _audit_matches(doc, action, user, low, high) -> bool:
+    day = common.local_day(doc["at"])
+    return ((action is None or doc["action"] == action) and (user is None or doc["user"] == user)
+            and (low is None or day >= low) and (high is None or day <= high))
+
+
 def _stored_form(kind: str, doc: Mapping) -> dict:
     """A snapshot document as this backend stores it (answers kept raw, files filled in)."""
     doc = dict(doc)
+    if kind == AUDIT:
+        doc.pop("id", None)
     if kind == "submissions":
         doc.pop("id", None)
         doc["files"] = list(doc.get("files") or common.photo_refs(doc.get("answers")))
@@ -637,7 +668,7 @@ class _TinySnapshot:
     mutated, so the copy is cheap) and the photo folder."""
 
     _KINDS = {"forms": FORMS, "orgs": ORGS, "users": USERS, "links": LINKS,
-              "submissions": SUBMISSIONS}
+              "submissions": SUBMISSIONS, "audit": AUDIT}
 
     def __init__(self, tables, photos: FilePhotos):
         self._tables = tables

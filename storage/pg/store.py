@@ -59,6 +59,7 @@ SUBMISSION_COLUMNS = ("id, form_id, form_version, org_code, receipt, submitted_a
                       "submission_id, token, files, answers")
 FORM_COLUMNS = "form_id, version, schema, created_at, source, username"
 LINK_COLUMNS = "token, form_id, org_code, created_at, revoked_at"
+AUDIT_COLUMNS = "id, at, username, action, target, detail, address"
 
 # Bump the last receipt number of a day and get it; the row lock orders one day's receipts.
 NEXT_RECEIPTS = """
@@ -123,6 +124,7 @@ SNAPSHOT_QUERIES = {
     "users": "SELECT doc FROM users ORDER BY username",
     "links": f"SELECT {LINK_COLUMNS} FROM links ORDER BY position",
     "submissions": f"SELECT {SUBMISSION_COLUMNS} FROM submissions ORDER BY id",
+    "audit": f"SELECT {AUDIT_COLUMNS} FROM audit_log ORDER BY id",
 }
 
 
@@ -174,6 +176,12 @@ def _submission_doc(row) -> dict | None:
     doc = dict(row)
     doc["submitted_at"] = stamp(row["submitted_at"])
     return doc
+
+
+def _audit_doc(row) -> dict:
+    return {"id": row["id"], "at": stamp(row["at"]), "user": row["username"],
+            "action": row["action"], "target": row["target"], "detail": row["detail"],
+            "address": row["address"]}
 
 
 def _session_doc(row) -> dict | None:
@@ -595,6 +603,42 @@ class PgStore:
             return conn.execute("DELETE FROM rate_counters" + (
                 " WHERE expires_at <= now()" if expired_only else "")).rowcount
 
+    # ---- audit log ------------------------------------------------------------------------------
+
+    def add_audit(self, entry: Mapping) -> dict:
+        doc = common.audit_entry(entry)
+        with self._autocommit(MSG_WRITE) as conn:
+            row = conn.execute(
+                f"INSERT INTO audit_log (at, day, username, action, target, detail, address) "
+                f"VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s) RETURNING {AUDIT_COLUMNS}",
+                (common.parse_stamp(doc["at"]), common.local_day(doc["at"]), doc["user"],
+                 doc["action"], doc["target"],
+                 None if doc["detail"] is None else common.json_text(doc["detail"]),
+                 doc["address"])).fetchone()
+        return _audit_doc(row)
+
+    def query_audit(self, action=None, user=None, date_from=None, date_to=None, offset: int = 0,
+                    limit: int | None = None) -> tuple[list[dict], int]:
+        if offset < 0 or (limit is not None and limit < 0):
+            raise ValueError("offset and limit must be >= 0")
+        low, high = common.day_of(date_from), common.day_of(date_to)
+        clauses, params = [], []
+        for clause, value in (("action = %s", action), ("username = %s", user),
+                              ("day >= %s", low and date.fromisoformat(low)),
+                              ("day <= %s", high and date.fromisoformat(high))):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
+        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        with self._connection(MSG_READ) as conn:
+            _start_repeatable_read(conn)  # the count and the page must agree
+            total = conn.execute(f"SELECT count(*) AS n FROM audit_log{where}", params,
+                                 prepare=False).fetchone()["n"]
+            rows = conn.execute(f"SELECT {AUDIT_COLUMNS} FROM audit_log{where} "
+                                "ORDER BY id DESC OFFSET %s LIMIT %s", [*params, offset, limit],
+                                prepare=False).fetchall()
+        return [_audit_doc(row) for row in rows], total
+
     # ---- links ----------------------------------------------------------------------------------
 
     def get_link(self, token: str) -> dict | None:
@@ -860,7 +904,7 @@ class PgStore:
             # most a minute for running exports and snapshots to finish.
             conn.execute("SET LOCAL lock_timeout = '60s'")
             conn.execute("LOCK TABLE receipt_days, submissions, forms, orgs, users, links, "
-                         "sessions IN ACCESS EXCLUSIVE MODE")
+                         "sessions, audit_log IN ACCESS EXCLUSIVE MODE")
             if not force:
                 held = conn.execute(
                     "SELECT EXISTS (SELECT FROM forms) OR EXISTS (SELECT FROM orgs) "
@@ -869,7 +913,7 @@ class PgStore:
                 if held:
                     raise RestoreRefused(f"数据库 {self.location} 中已有数据;确认覆盖请加 --force")
             conn.execute("TRUNCATE forms, orgs, users, links, submissions, receipt_days, "
-                         "sessions RESTART IDENTITY")
+                         "sessions, audit_log RESTART IDENTITY")
             with conn.cursor() as cur:
                 for kind in KINDS:
                     counts[kind] = _copy_records(cur, kind, source.records(kind))
@@ -965,6 +1009,17 @@ def _copy_records(cur, kind: str, docs: Iterable[Mapping]) -> int:
                     common.parse_stamp(submitted_at), common.local_day(submitted_at),
                     doc.get("token"), common.json_text(files), common.json_text(doc["answers"])))
                 count += 1
+    elif kind == "audit":
+        with cur.copy("COPY audit_log (at, day, username, action, target, detail, address) "
+                      "FROM STDIN") as copy:
+            for doc in docs:
+                detail = doc.get("detail")
+                copy.write_row((common.parse_stamp(doc["at"]), common.local_day(doc["at"]),
+                                doc.get("user"), text_arg(doc.get("action"), "action"),
+                                doc.get("target") or "",
+                                None if detail is None else common.json_text(detail),
+                                doc.get("address")))
+                count += 1
     else:
         raise ValueError(f"unknown kind {kind!r}")
     return count
@@ -1054,6 +1109,10 @@ class _PgSnapshot:
                 doc = _submission_doc(row)
                 del doc["id"]
                 yield doc
+            elif kind == "audit":
+                doc = _audit_doc(row)
+                del doc["id"]
+                yield doc
             else:
                 yield row["doc"]
 
@@ -1076,6 +1135,7 @@ class _PgSnapshot:
             "SELECT (SELECT count(*) FROM forms) AS forms, (SELECT count(*) FROM orgs) AS orgs, "
             "(SELECT count(*) FROM users) AS users, (SELECT count(*) FROM links) AS links, "
             "(SELECT count(*) FROM submissions) AS submissions, "
+            "(SELECT count(*) FROM audit_log) AS audit, "
             "(SELECT count(*) FROM photos) AS photos").fetchone()
         counts = dict(row)
         if self._photos is not None:

@@ -21,7 +21,8 @@ from storage import TinyStore
 
 BACKENDS = ["tinydb", "postgresql"]
 PG_TABLES = ("forms", "orgs", "users", "sessions", "login_failures", "links", "submissions",
-             "receipt_days", "photos", "table_versions", "settings", "rate_counters")
+             "receipt_days", "photos", "table_versions", "settings", "rate_counters",
+             "audit_log")
 
 
 @pytest.fixture(params=BACKENDS)

@@ -8,6 +8,7 @@ import multiprocessing
 import re
 import threading
 import time
+import zipfile
 from multiprocessing.pool import ThreadPool
 from datetime import date, datetime, timedelta
 
@@ -16,7 +17,7 @@ import pytest
 from storage import (DuplicateError, RestoreRefused, StorageError, SubmissionConflict,
                      TinyStore, common)
 from storage.contract import KINDS, TABLES, Snapshot, Store
-from storage.portable import open_backup, write_backup
+from storage.portable import check_backup, open_backup, write_backup
 
 ANSWERS = {"project_name": "党建引领\"小冬桃\"助力乡村振兴", "income": "12.5", "jobs": 15,
            "committed": True, "steps": [{"month": "2025-03", "task": "选址", "owner": "张三"}]}
@@ -72,14 +73,15 @@ def everything(store):
     """Every document the contract lets a caller see (photos aside)."""
     return (store.list_forms(), store.form_versions("dev"), store.list_orgs(),
             store.list_users(), store.list_links("dev"), store.query_submissions(None),
-            store.count_submissions(), store.submission_counts("dev"))
+            store.count_submissions(), store.submission_counts("dev"),
+            as_instants(store.query_audit()[0]))
 
 
 def instant(value):
     return common.parse_stamp(value) if isinstance(value, str) else value
 
 
-TIME_KEYS = ("created_at", "submitted_at", "revoked_at", "expires_at")
+TIME_KEYS = ("created_at", "submitted_at", "revoked_at", "expires_at", "at")
 
 
 def as_instants(docs):
@@ -346,6 +348,77 @@ def test_malformed_counter_calls_are_refused(store, args):
     with pytest.raises(ValueError):
         store.hit_counter(*args)
     assert store.drop_counters(expired_only=False) == 0
+
+
+# ---- audit log ---------------------------------------------------------------------------------
+
+def test_audit_log(store, second_store, clock):
+    clock.set(2025, 5, 1, 9, 0)
+    first = store.add_audit({"action": "login", "user": "admin", "address": "10.0.0.1"})
+    assert first == {"id": first["id"], "at": common.stamp(clock.now), "user": "admin",
+                     "action": "login", "target": "", "detail": None, "address": "10.0.0.1"}
+    clock.set(2025, 5, 2, 23, 59)
+    export = second_store.add_audit({
+        "action": "export", "user": "admin", "target": "dev",
+        "detail": {"format": "csv", "rows": 12, "filters": {"township": "响肠镇"}}})
+    clock.set(2025, 5, 3, 0, 1)
+    failed = store.add_audit({"action": "login.failed", "target": "管理员", "detail": "文本",
+                              "address": "10.0.0.2"})
+    given = store.add_audit({"action": "user.create", "user": "cli:root", "target": "clerk",
+                             "at": "2025-04-30T08:00:00+08:00"})
+    assert first["id"] < export["id"] < failed["id"] < given["id"]
+    assert common.parse_stamp(given["at"]) == common.parse_stamp("2025-04-30T08:00:00+08:00")
+    everything = [given, failed, export, first]  # newest first: by id, whatever the times
+    for s in (store, second_store):
+        assert as_instants(s.query_audit()[0]) == as_instants(everything)
+        assert s.query_audit()[1] == 4
+        assert s.query_audit(action="login") == ([first], 1)
+        assert s.query_audit(user="admin")[0] == [export, first]
+        assert s.query_audit(user="admin", action="export")[0] == [export]
+        assert s.query_audit(date_from="2025-05-02", date_to="2025-05-02")[0] == [export]
+        assert s.query_audit(date_from=date(2025, 5, 2))[0] == [failed, export]
+        assert s.query_audit(date_to="2025-05-01")[0][-1] == first
+        assert [e["id"] for e in s.query_audit(date_to="2025-05-01")[0]] == [given["id"],
+                                                                             first["id"]]
+        assert s.query_audit(offset=1, limit=2) == ([failed, export], 4)
+        assert s.query_audit(action="nothing") == ([], 0)
+    assert store.query_audit(action="export")[0][0]["detail"]["filters"] == {"township": "响肠镇"}
+
+
+@pytest.mark.parametrize("entry", [{}, {"action": ""}, {"user": "admin"},
+                                   {"action": "x", "detail": {"a": "nul\x00"}},
+                                   {"action": "x", "at": "yesterday"},
+                                   {"action": "x", "user": 3}, {"action": "x", "detail": {1, 2}}])
+def test_malformed_audit_entries_are_refused(store, entry):
+    with pytest.raises(ValueError):
+        store.add_audit(entry)
+    assert store.query_audit() == ([], 0)
+
+
+def test_a_backup_made_before_the_audit_log_restores_with_an_empty_one(store, second_store,
+                                                                      clock, tmp_path):
+    fill_with_photos(store, clock)
+    made = write_backup(store, tmp_path / "now.zip")["path"]
+    older = tmp_path / "older.zip"  # the same backup as an earlier version wrote it
+    with zipfile.ZipFile(made) as new, zipfile.ZipFile(older, "w") as old:
+        manifest = json.loads(new.read("manifest.json"))
+        del manifest["members"]["audit.jsonl"], manifest["counts"]["audit"]
+        for name in new.namelist():
+            if name not in ("audit.jsonl", "manifest.json"):
+                old.writestr(name, new.read(name))
+        old.writestr("manifest.json", json.dumps(manifest))
+    assert check_backup(older)["ok"]
+    with open_backup(older) as snapshot:
+        counts = store.load(snapshot, force=True)
+    assert counts["audit"] == 0 and counts["submissions"] == 9
+    assert second_store.query_audit() == ([], 0) and second_store.count_submissions() == 9
+
+
+def test_bad_audit_query_arguments(store):
+    for bad in ({"offset": -1}, {"limit": -1}, {"date_from": "2025-13-01"},
+                {"date_to": "soon"}):
+        with pytest.raises(ValueError):
+            store.query_audit(**bad)
 
 
 # ---- links -------------------------------------------------------------------------------------
@@ -818,6 +891,7 @@ WRITES = {
     "add_user": lambda s: s.add_user("new-user", "h", "admin"),
     "set_password": lambda s: s.set_password("admin", "new-hash"),
     "put_photo": lambda s: s.put_photo(PNG, "image/png"),
+    "add_audit": lambda s: s.add_audit({"action": "org.delete", "user": "admin"}),
 }
 
 
@@ -838,7 +912,8 @@ def test_failed_write_raises_and_changes_nothing(store, second_store, broken_wri
     assert everything(store) != before or operation == "put_photo"
 
 
-@pytest.mark.parametrize("operation", sorted(set(WRITES) - {"put_photo"}))
+# (a photo or an audit entry is one row written by one statement: there is no last step)
+@pytest.mark.parametrize("operation", sorted(set(WRITES) - {"put_photo", "add_audit"}))
 def test_write_failing_at_its_last_step_changes_nothing(store, second_store, broken_writes,
                                                         clock, operation):
     """Every step of the write succeeds but the last (on PostgreSQL, the version bump after
@@ -932,6 +1007,10 @@ def fill_with_photos(store, clock):
     image = {"file": photo, "name": "现场.jpg", "size": len(JPEG), "content_type": "image/jpeg"}
     add(store, "with-photo", answers={"photo": image, "steps": [{"photo": image}]})
     store.upsert_orgs([{"code": "x1", "name": "扩展", "contact": "李四"}])
+    store.add_audit({"action": "login", "user": "admin", "address": "10.0.0.1"})
+    store.add_audit({"action": "export", "user": "admin", "target": "dev",
+                     "detail": {"format": "xlsx", "rows": 5, "filters": {"township": "响肠镇"}},
+                     "address": "10.0.0.1"})
     store.import_submissions([{"form_id": "acc", "form_version": 1, "org_code": "x1",
                                "answers": {"k": "导入"}, "submitted_at": t}
                               for t in ("2025-04-30T08:00:00", "2025-05-01T08:00:00")])
@@ -971,7 +1050,7 @@ def test_snapshot_load_across_backends(pg_url, tmp_path, clock):
         expected = snapshot_content(tiny)
         listed = as_loaded(tiny.query_submissions(None)[1])
         assert expected["counts"] == {"forms": 2, "orgs": 4, "users": 1, "links": 2,
-                                      "submissions": 9, "photos": 2}
+                                      "submissions": 9, "audit": 2, "photos": 2}
         with tiny.snapshot() as snap:
             assert pg.load(snap) == expected["counts"]
         assert snapshot_content(pg) == expected
@@ -1048,7 +1127,7 @@ def test_check(store, clock):
     assert report["ok"] is True and report["problems"] == []
     assert report["backend"] == store.backend and report["location"]
     assert report["counts"] == {"forms": 2, "orgs": 4, "users": 1, "links": 2,
-                                "submissions": 9, "photos": 2}
+                                "submissions": 9, "audit": 2, "photos": 2}
     lost = {"file": "ee/ee000000000000000000000000000000.jpg", "name": "丢失.jpg",
             "size": 3, "content_type": "image/jpeg"}
     doc = add(store, "lost-photo", answers={"photo": lost})
