@@ -806,7 +806,7 @@ class PgStore:
                          date_from=None, date_to=None) -> tuple[int, Iterator[dict]]:
         where = submission_filters(form_id, org_codes, date_from, date_to)
         if where is None:
-            return 0, iter(())
+            return 0, (doc for doc in ())  # (a generator: it has close(), as the contract says)
         clause, params = where
         try:
             stream = _Stream(self._get_pool(), self.timeout)
