@@ -29,11 +29,17 @@ def schema_json(schema):
                       ensure_ascii=False, indent=2)
 
 
+def _content(schema):
+    """What a definition says, whatever the order of its keys (PostgreSQL gives a stored one
+    back with its keys reordered; lists keep their order)."""
+    return {k: v for k, v in schema.items() if k != "version"}
+
+
 def save_version(store, schema, source, user=None):
-    """Store ``schema`` as the next version of its form; None (nothing stored) when it is the
-    same as the current version."""
+    """Store ``schema`` as the next version of its form; None (nothing stored) when it says
+    the same as the current version."""
     current = store.get_form(schema["id"])
-    if current is not None and schema_json(schema) == schema_json(current["schema"]):
+    if current is not None and _content(schema) == _content(current["schema"]):
         return None
     return store.add_form_version(schema, source=source, user=user)
 

@@ -356,6 +356,15 @@ def test_schema_edit_valid_becomes_next_version(admin_client, store):
     assert response.status_code == 302
     assert store.get_form("monthly_report")["version"] == 2
     assert store.get_form("monthly_report", 1)["schema"]["title"] != "月度进展报告(修订)"
+    # the same definition saved again (keys in another order, as the editor may send it; as
+    # PostgreSQL gives them back) is no new version
+    again = dict(reversed(list(schema.items())))
+    response = admin_client.post("/admin/forms/monthly_report", data={
+        "csrf_token": csrf_token(page), "text": json.dumps(again, ensure_ascii=False)})
+    assert response.status_code == 302
+    assert "内容没有变化" in admin_client.get("/admin/forms/monthly_report").get_data(
+        as_text=True)
+    assert store.get_form("monthly_report")["version"] == 2
 
 
 def test_schema_upload_file(admin_client, store):
