@@ -18,6 +18,7 @@ DEFAULTS = {
     "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
     "IMAGE_MAX_BYTES": 10 * 1024 * 1024,
     "SUBMISSIONS_PER_PAGE": 50,
+    "AUDIT_PER_PAGE": 50,  # entries per page of the audit log (/admin/audit)
     "PROXY_COUNT": 0,  # reverse proxies in front whose X-Forwarded-* headers are trusted
     "SESSION_LIFETIME": timedelta(hours=12),  # an admin login lasts a working day
     "WTF_CSRF_TIME_LIMIT": None,  # a village form may stay open for hours on a phone

@@ -11,6 +11,14 @@ def fail(message):
     sys.exit(1)
 
 
+def audit(action, target="", detail=None):
+    """Record a command's action in the audit log, as "cli:<OS user>" (services.audit)."""
+    from db import get_store
+    from services import audit as audit_service
+
+    audit_service.record(get_store(), action, audit_service.command_user(), target, detail)
+
+
 def register(app):
     from cli import accounts, database, formdefs, orgs, submissions
 

@@ -4,7 +4,7 @@ import sys
 import click
 from flask.cli import with_appcontext
 
-from cli import fail
+from cli import audit, fail
 from db import get_store
 from services import accounts
 from services.access import ROLES
@@ -29,6 +29,7 @@ def create_user(name, role, password_stdin):
         accounts.create_user(get_store(), name, _read_password(password_stdin), role)
     except (ValueError, DuplicateError) as e:
         fail(str(e))
+    audit("user.create", target=name, detail={"role": role})
     click.echo(f"Created {role} '{name}'.")
 
 
@@ -44,6 +45,7 @@ def set_password(name, password_stdin):
         accounts.set_password(get_store(), name, _read_password(password_stdin))
     except ValueError as e:
         fail(str(e))
+    audit("user.password", target=name)
     click.echo(f"Password of '{name}' changed; its sessions have ended.")
 
 

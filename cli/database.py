@@ -1,10 +1,12 @@
 """The database: init, backup, restore, check-db."""
+import os
+
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
 import storage
-from cli import fail
+from cli import audit, fail
 from db import get_store
 from seed import seed_first_start
 from services import deployment
@@ -63,6 +65,7 @@ def backup(dest):
         report = portable.write_backup(get_store(), dest)
     except storage.StorageError as e:
         fail(str(e))
+    audit("backup", target=report["path"], detail=report["counts"])
     click.echo(f"Backup written to {report['path']} ({report['bytes']} bytes): "
                f"{_counts(report['counts'])}.")
 
@@ -81,6 +84,8 @@ def restore(src, force):
             counts = store.load(snapshot, force=force)
     except storage.StorageError as e:
         fail(str(e))
+    # The log now is the backup's; this entry says where it came from.
+    audit("restore", target=os.path.abspath(src), detail=counts)
     click.echo(f"Restored {store.location} from {src}: {_counts(counts)}.")
 
 

@@ -2,7 +2,9 @@
 import click
 from flask.cli import with_appcontext
 
-from cli import fail
+import os
+
+from cli import audit, fail
 from db import get_store
 from forms.loader import SchemaError, load_schema_file
 from services import formdefs
@@ -19,6 +21,9 @@ def load_form(file):
     except SchemaError as e:
         fail(str(e))
     doc = get_store().add_form_version(schema, source="cli")
+    audit("form.save", target=schema["id"], detail={
+        "version": doc["version"], "source": "cli", "title": schema["title"],
+        "file": os.path.basename(file)})
     click.echo(f"Installed {schema['id']} version {doc['version']}.")
 
 

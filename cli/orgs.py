@@ -2,7 +2,9 @@
 import click
 from flask.cli import with_appcontext
 
-from cli import fail
+import os
+
+from cli import audit, fail
 from db import get_store
 from services import orgs
 
@@ -22,6 +24,7 @@ def import_orgs(file):
         for row, reason in e.errors:
             click.echo(f"{file}:{row}: {reason}" if row else f"{file}: {reason}", err=True)
         fail(f"{len(e.errors)} 处错误，未导入任何数据")
+    audit("org.import", target=os.path.basename(file), detail={"rows": len(rows)})
     click.echo(f"Imported {len(rows)} organizations.")
 
 

@@ -5,7 +5,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from cli import fail
+from cli import audit, fail
 from db import get_store
 from seed import seed_demo as seed_demo_submissions
 from seed import seed_first_start
@@ -36,7 +36,11 @@ def links(form_id, township):
     index = org_index(store)
     _org_or_fail(index, township)
     scope = link_service.scope(index, township)
+    before = len(link_service.active_links(store, form_id))
     active = link_service.ensure_links(store, form_id, [o["code"] for o in scope])
+    created = len(link_service.active_links(store, form_id)) - before
+    if created:
+        audit("link.create", target=form_id, detail={"count": created, "township": township})
     base_url = current_app.config["BASE_URL"]
     for org in scope:
         url = link_service.entry_url(base_url, active[org["code"]]["token"])
@@ -64,6 +68,12 @@ def export(form_id, out, township, org, date_from, date_to):
     count = submissions.export_submissions(
         store, index, form_id, fmt, out, org_codes=submissions.org_scope(index, township, org),
         date_from=date_from and date_from.date(), date_to=date_to and date_to.date())
+    filters = {"township": township, "org": org,
+               "date_from": date_from and date_from.date().isoformat(),
+               "date_to": date_to and date_to.date().isoformat()}
+    audit("export", target=form_id, detail={
+        "format": fmt, "rows": count, "file": os.path.abspath(out),
+        "filters": {key: value for key, value in filters.items() if value}})
     click.echo(f"Exported {count} submissions to {out}.")
 
 

@@ -6,6 +6,7 @@
     submissions  a cadre's submission, the admin list, 催报, exports
     accounts     users, passwords, login sessions, login throttling
     access       which organizations a user may see (the one place that decides it)
+    audit        the audit log: who did what, recorded after each action, read by admins
 
 Views (views/), the command line (cli/) and the coming API call these functions; they take a
 Store (storage.contract) and plain values, and raise exceptions with Chinese messages. They do

@@ -27,3 +27,8 @@ def restrict(user, index, org_codes):
 def may_see_org(user, index, code):
     visible = visible_orgs(user, index)
     return visible is None or code in visible
+
+
+def may_read_audit(user):
+    """Whether ``user`` may read the audit log (every account's actions): admins only."""
+    return user is not None and getattr(user, "role", None) == "admin"

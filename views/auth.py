@@ -13,6 +13,7 @@ from wtforms.validators import InputRequired, Length
 
 from db import get_store
 from services import accounts
+from views.web import audit
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -68,17 +69,20 @@ def login():
             doc = accounts.authenticate(store, form.username.data, form.password.data,
                                         request.remote_addr)
         except accounts.LoginThrottled as e:
+            audit("login.throttled", target=form.username.data, detail={"minutes": e.minutes})
             flash(str(e), "error")
             response = current_app.make_response(
                 (render_template("auth/login.html", form=form), 429))
             response.headers["Retry-After"] = str(int(e.wait.total_seconds()) + 1)
             return response
         except accounts.BadLogin as e:
+            audit("login.failed", target=form.username.data)
             flash(str(e), "error")
             status = 401
         else:
             lifetime = current_app.config["SESSION_LIFETIME"]
             login_user(User(doc, accounts.start_session(store, doc["username"], lifetime)))
+            audit("login", user=doc["username"])
             return redirect(_safe_next(request.args.get("next")) or url_for("admin.dashboard"))
     elif request.method == "POST":
         status = 422
@@ -89,6 +93,7 @@ def login():
 def logout():
     if current_user.is_authenticated:
         accounts.end_session(get_store(), current_user.session_id)
+        audit("logout")
     logout_user()
     flash("已退出登录", "info")
     return redirect(url_for("auth.login"))

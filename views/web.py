@@ -1,7 +1,9 @@
 """Small helpers the views share."""
-from flask import abort, current_app
+from flask import abort, current_app, request
+from flask_login import current_user
 
 from db import get_store
+from services import audit as audit_service
 from services import links
 
 
@@ -15,6 +17,14 @@ def get_form_or_404(form_id, version=None):
     if form is None:
         abort(404)
     return form
+
+
+def audit(action, target="", detail=None, user=None):
+    """Record an action in the audit log (services.audit.record): by ``user``, else the
+    logged-in user, from the client's address (after ProxyFix)."""
+    if user is None and current_user.is_authenticated:
+        user = current_user.username
+    return audit_service.record(get_store(), action, user, target, detail, request.remote_addr)
 
 
 def send_bytes(data, mimetype, filename=None, **headers):

@@ -210,6 +210,16 @@ def _empty_org(page, site):
     expect(page.locator(".tz-error").first).to_be_visible()
 
 
+def _long_audit_entries(page, site):
+    site["store"].add_audit({
+        "action": "export", "user": "admin", "target": "monthly_report",
+        "detail": {"format": "xlsx", "rows": 40213,
+                   "file": "/srv/taizhang/exports/2026-12/月度进展报告-响肠镇-全部村和单位-汇总.xlsx",
+                   "filters": {"township": site["township"], "date_from": "2026-01-01"}},
+        "address": "2001:db8:85a3:0:0:8a2e:370:7334"})
+    page.reload()
+
+
 # (name, path from the site's fixture, what to do on the page before checking it)
 ADMIN_PAGES = [
     ("dashboard", lambda s: "/admin/", None),
@@ -232,6 +242,9 @@ ADMIN_PAGES = [
     ("org_edit", lambda s: f"/admin/orgs/{s['village']}/edit", None),
     ("org_new", lambda s: f"/admin/orgs/new?parent={s['township']}", None),
     ("org_new_error", lambda s: "/admin/orgs/new", _empty_org),
+    ("audit_log", lambda s: "/admin/audit", _long_audit_entries),
+    ("audit_log_filtered", lambda s: "/admin/audit?action=login&date_from=2099-01-01"
+     "&date_to=2000-01-01", None),
     ("not_found", lambda s: "/admin/forms/no_such_form", None),
 ]
 

@@ -33,7 +33,7 @@ ADMIN_PAGES = ["/admin/", "/admin/forms", "/admin/forms/upload", "/admin/forms/m
                "/admin/forms/monthly_report/preview", "/admin/orgs", "/admin/orgs/new",
                "/admin/forms/monthly_report/links", "/admin/forms/monthly_report/submissions",
                "/admin/forms/monthly_report/export.xlsx", "/admin/orgs.csv",
-               "/admin/forms/monthly_report/qr-sheet?township=340828101"]
+               "/admin/forms/monthly_report/qr-sheet?township=340828101", "/admin/audit"]
 
 
 @pytest.mark.parametrize("url", ADMIN_PAGES)

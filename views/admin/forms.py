@@ -14,7 +14,7 @@ from forms.loader import SchemaError
 from services import formdefs
 from services.orgs import org_index
 from views.admin import bp
-from views.web import get_form_or_404
+from views.web import audit, get_form_or_404
 
 
 @bp.route("/")
@@ -60,6 +60,8 @@ def form_upload():
             error = e
         else:
             doc = get_store().add_form_version(schema, source="upload", user=current_user.username)
+            audit("form.save", target=schema["id"],
+                  detail={"version": doc["version"], "source": "upload", "title": schema["title"]})
             flash(f"已保存表单「{schema['title']}」第 {doc['version']} 版", "success")
             return redirect(url_for("admin.form_detail", form_id=schema["id"]))
     status = 422 if error else 200
@@ -84,6 +86,8 @@ def form_detail(form_id):
             if doc is None:
                 flash("内容没有变化，未生成新版本", "info")
             else:
+                audit("form.save", target=form_id, detail={
+                    "version": doc["version"], "source": "edit", "title": schema["title"]})
                 flash(f"已保存为第 {doc['version']} 版", "success")
             return redirect(url_for("admin.form_detail", form_id=form_id))
     return render_template("admin/form_detail.html", current=current, form=form, error=error,

@@ -7,7 +7,7 @@ from db import get_store
 from services import links as link_service
 from services.orgs import org_index
 from views.admin import bp
-from views.web import entry_url, get_form_or_404, send_bytes
+from views.web import audit, entry_url, get_form_or_404, send_bytes
 
 
 def _scope(index, township):
@@ -44,6 +44,9 @@ def links_generate(form_id):
     scope = _scope(org_index(store), request.form.get("township", ""))
     before = len(link_service.active_links(store, form_id))
     after = len(link_service.ensure_links(store, form_id, [o["code"] for o in scope]))
+    if after > before:
+        audit("link.create", target=form_id, detail={
+            "count": after - before, "township": request.form.get("township") or None})
     flash(f"已生成 {after - before} 个新链接", "success")
     return _back_to_links(form_id)
 
@@ -54,6 +57,7 @@ def link_revoke(token):
         link = link_service.revoke(get_store(), token)
     except LookupError:
         abort(404)
+    audit("link.revoke", target=f"{link['form_id']}/{link['org_code']}")
     flash("链接已停用，旧二维码将无法打开", "success")
     return _back_to_links(link["form_id"])
 
@@ -64,6 +68,7 @@ def link_regenerate(token):
         link = link_service.regenerate(get_store(), token)
     except LookupError:
         abort(404)
+    audit("link.regenerate", target=f"{link['form_id']}/{link['org_code']}")
     flash("已生成新链接，旧二维码已停用，请重新打印", "success")
     return _back_to_links(link["form_id"])
 
@@ -75,7 +80,9 @@ def link_create(form_id):
     code = request.form.get("org_code", "")
     if code not in org_index(store):
         abort(404)
-    link_service.ensure_links(store, form_id, [code])
+    if store.active_link(form_id, code) is None:
+        link_service.ensure_links(store, form_id, [code])
+        audit("link.create", target=f"{form_id}/{code}", detail={"count": 1})
     return _back_to_links(form_id)
 
 

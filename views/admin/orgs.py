@@ -10,6 +10,7 @@ from db import get_store
 from services import orgs as org_service
 from services.orgs import KIND_LABELS, OrgImportError, OrgRuleError
 from views.admin import bp
+from views.web import audit
 
 KIND_CHOICES = [SelectChoice(k, v) for k, v in KIND_LABELS.items()]
 
@@ -75,6 +76,11 @@ def org_edit(code=None):
         except OrgImportError as e:
             errors = e.errors
         else:
+            audit("org.edit" if existing else "org.create",
+                  target=f"{saved['code']} {saved['name']}",
+                  detail={"kind": saved["kind"], "parent_code": saved["parent_code"],
+                          **({"name_before": existing["name"]} if existing
+                             and existing["name"] != saved["name"] else {})})
             flash(f"已保存「{saved['name']}」", "success")
             return redirect(url_for("admin.orgs_list"))
     return render_template("admin/org_edit.html", form=form, existing=existing,
@@ -90,6 +96,7 @@ def org_delete(code):
     except OrgRuleError as e:
         flash(str(e), "error")
     else:
+        audit("org.delete", target=f"{org['code']} {org['name']}")
         flash(f"已删除「{org['name']}」", "success")
     return redirect(url_for("admin.orgs_list"))
 
@@ -108,6 +115,7 @@ def orgs_import():
             except OrgImportError as e:
                 errors = e.errors
             else:
+                audit("org.import", target=upload.filename, detail={"rows": len(rows)})
                 flash(f"已导入 {len(rows)} 个组织", "success")
                 return redirect(url_for("admin.orgs_list"))
     return _tree_page(form, errors, 422)

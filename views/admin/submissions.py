@@ -14,7 +14,7 @@ from services import access
 from services import submissions as submission_service
 from services.orgs import org_index
 from views.admin import bp
-from views.web import get_form_or_404
+from views.web import audit, get_form_or_404
 
 EXPORT_TYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                 "csv": "text/csv; charset=utf-8"}
@@ -107,8 +107,12 @@ def export(form_id, fmt):
     index = org_index(store)
     _form, query = _filters(index)
     # Written to a temp file first: a failure (disk full...) is a 503 page, never half a file.
-    _count, stream = submission_service.export_to_temp_file(
+    count, stream = submission_service.export_to_temp_file(
         store, index, form_id, fmt, current_app.config["DATA_DIR"], **query)
+    audit("export", target=form_id, detail={
+        "format": fmt, "rows": count,
+        "filters": {key: request.args[key] for key in ("township", "org", "date_from", "date_to")
+                    if request.args.get(key)}})
     name = f"{form_doc['schema']['title']}.{fmt}"
     disposition = f"attachment; filename=export.{fmt}; filename*=UTF-8''{quote(name)}"
     return current_app.response_class(_chunks(stream), mimetype=EXPORT_TYPES[fmt],

@@ -1,0 +1,103 @@
+"""The audit log: who did what, when and from where, kept in the database (Store.add_audit).
+
+Every page and command that logs someone in or out, exports submissions, or changes a form, a
+link, an organization or an account records one entry with ``record``, once the action is done
+(a refused login is recorded as what it is). ``ACTIONS`` are the codes, with the Chinese labels
+the admin page (/admin/audit) shows and filters by.
+"""
+import getpass
+import logging
+
+from storage import StorageError
+
+log = logging.getLogger(__name__)
+
+ACTIONS = {
+    "login": "登录",
+    "login.failed": "登录失败",
+    "login.throttled": "登录被限制",
+    "logout": "退出登录",
+    "export": "导出提交",
+    "form.save": "保存表单",
+    "link.create": "生成链接",
+    "link.regenerate": "更换链接",
+    "link.revoke": "停用链接",
+    "org.create": "新增组织",
+    "org.edit": "修改组织",
+    "org.delete": "删除组织",
+    "org.import": "导入组织",
+    "user.create": "创建账号",
+    "user.password": "设置密码",
+    "backup": "备份",
+    "restore": "恢复备份",
+}
+
+
+def record(store, action, user, target="", detail=None, address=None):
+    """Store an entry: ``user`` (a username, "cli:<OS user>" for a command, None when nobody
+    is logged in) did ``action`` (a key of ACTIONS) to ``target`` (text), with ``detail`` (a
+    JSON value: the filters and row count of an export...), from ``address``. The stored
+    entry, or None when it could not be stored.
+
+    Call it after the action succeeded, never before: an entry says something happened. When
+    the entry cannot be stored, the error and the whole entry go to the server log and the
+    caller goes on: the action is already done and durable, and answering "failed" would make
+    the admin do it again (a second regenerated link, a second import). ValueError for an
+    action not in ACTIONS (a mistake in the code, not in the data)."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}")
+    entry = {"user": user, "action": action, "target": target or "", "detail": detail,
+             "address": address}
+    try:
+        return store.add_audit(entry)
+    except (StorageError, ValueError):
+        log.exception("audit entry not stored: %r", entry)
+        return None
+
+
+# Chinese names of the keys of the details recorded above, in the order they are shown (a key
+# not listed shows as itself, last).
+DETAIL_LABELS = {
+    "format": "格式", "rows": "行数", "count": "数量", "version": "版本", "source": "来源",
+    "title": "标题", "file": "文件", "role": "角色", "kind": "类型", "parent_code": "上级",
+    "name_before": "原名称", "minutes": "分钟", "filters": "筛选", "township": "乡镇",
+    "org": "组织", "date_from": "开始日期", "date_to": "结束日期", "forms": "表单版本",
+    "orgs": "组织", "users": "账号", "links": "链接", "submissions": "提交", "audit": "日志",
+    "photos": "照片",
+}
+
+
+def describe(detail):
+    """An entry's detail as one line of text for people: "格式: xlsx; 行数: 12; 筛选: 乡镇:
+    340828101". (Escaped by the template like every value.)"""
+    if isinstance(detail, dict):  # keys in the order of DETAIL_LABELS (PostgreSQL's jsonb
+        order = list(DETAIL_LABELS)  # does not keep the order they were recorded in)
+        keys = sorted(detail, key=lambda k: (order.index(k) if k in order else len(order), k))
+        return "; ".join(f"{DETAIL_LABELS.get(key, key)}: {describe(detail[key])}"
+                         for key in keys if detail[key] not in (None, "", {}, []))
+    if isinstance(detail, list):
+        return ", ".join(describe(value) for value in detail)
+    return "" if detail is None else str(detail)
+
+
+def label(action):
+    """The Chinese name of an action (the code itself for one this version does not know)."""
+    return ACTIONS.get(action, action)
+
+
+def command_user():
+    """Who runs a command-line task: "cli:" and the operating system's user name."""
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):  # no user name in the environment nor in the passwd file
+        name = "?"
+    return f"cli:{name}"
+
+
+def query(store, action=None, user=None, date_from=None, date_to=None, page=1, per_page=50):
+    """One page of the log, newest first: (entries, total, pages). Empty filters select
+    everything."""
+    entries, total = store.query_audit(action=action or None, user=user or None,
+                                       date_from=date_from, date_to=date_to,
+                                       offset=(page - 1) * per_page, limit=per_page)
+    return entries, total, max((total + per_page - 1) // per_page, 1)
