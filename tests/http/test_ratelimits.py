@@ -1,7 +1,7 @@
 """Rate limits (ratelimits.py) through HTTP, on both backends: a capability link and the login
 form refuse a client address after its limit with 429, a Chinese page (or JSON) and
 Retry-After; other addresses, other links and other workers' counts behave as one service.
-(Across real gunicorn workers: tests/slow/test_ratelimits.py.)"""
+(Across real gunicorn workers: tests/slow/test_limits_across_workers.py.)"""
 import logging
 import time
 
