@@ -26,6 +26,9 @@ from wtforms.validators import InputRequired, Optional, StopValidation, Validati
 
 REQUIRED_MESSAGE = "此项为必填项"
 DEFAULT_IMAGE_MAX_BYTES = 10 * 1024 * 1024
+# The largest picture accepted: a 12-megapixel phone's photo is 12,000,000 pixels, a phone's
+# panorama ~40,000,000; 50 million RGB pixels take 150 MB to draw.
+IMAGE_MAX_PIXELS = 50_000_000
 IMAGE_CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp",
                        "GIF": "image/gif"}
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
@@ -224,7 +227,8 @@ class ImageCheck:
         if isinstance(field.data, str):
             from services.photos import read_ref  # services import forms, not the reverse
 
-            field.image_info = read_ref(field.data)
+            # The page that serves the form names what its references may be for.
+            field.image_info = read_ref(field.data, getattr(form, "photo_scope", None))
             if field.image_info is None:
                 raise ValidationError(self.bad_ref)
             return
@@ -243,6 +247,7 @@ class ImageCheck:
         try:
             with Image.open(stream) as image:
                 image_format = image.format
+                width, height = image.size
                 image.verify()
         except Exception:  # Pillow raises many kinds for a broken or fake image
             raise ValidationError(self.bad_format) from None
@@ -250,6 +255,11 @@ class ImageCheck:
             stream.seek(0)
         if image_format not in IMAGE_CONTENT_TYPES:
             raise ValidationError(self.bad_format)
+        if width * height > IMAGE_MAX_PIXELS:
+            # A few hundred KB can describe a huge picture that takes gigabytes to draw (the
+            # thumbnail draws it): refused before anything decodes its pixels.
+            raise ValidationError(f"照片像素过多(超过 {IMAGE_MAX_PIXELS // 1_000_000} 百万像素),"
+                                  "请缩小后重新上传")
         field.image_info = {"size": size, "content_type": IMAGE_CONTENT_TYPES[image_format]}
 
 

@@ -50,7 +50,7 @@ def keep_photos(store, form, schema):
         if field is not None and getattr(field, "image_info", None) and not field.errors \
                 and not isinstance(field.data, str):
             field.image_info = photos.store_field(store, field)
-            field.data = photos.make_ref(field.image_info)
+            field.data = photos.make_ref(field.image_info, form.photo_scope)
 
 
 def org_scope(index, township=None, org=None):

@@ -2,6 +2,7 @@
 from flask import (Blueprint, abort, current_app, jsonify, redirect, render_template, request,
                    url_for)
 from flask_wtf import FlaskForm
+from werkzeug.datastructures import FileStorage
 
 import db
 from db import get_store
@@ -58,6 +59,7 @@ def wants_json():
 def entry(token):
     link, schema, form_class, org, path = _resolve(token)
     form = form_class()
+    form.photo_scope = photos.scope(schema["id"], org["code"])
     store = get_store()
     if request.method == "GET":
         form.submission_id.data = new_submission_id()
@@ -70,6 +72,8 @@ def entry(token):
             # This fill was stored before with other answers (its receipt was lost on the
             # way, and the cadre changed something since): say where the stored one is.
             doc = store.find_submission(form.submission_id.data)
+            if doc is None or (doc["form_id"], doc["org_code"]) != (schema["id"], org["code"]):
+                doc = None  # an id of another form or village: say nothing of it
             return jsonify(error="这份填报此前已经提交过(内容与现在不同),修改后的内容没有提交。",
                            receipt=doc and doc["receipt"], url=doc and receipt_url(doc)), 409
         url = receipt_url(doc)
@@ -101,14 +105,17 @@ class PhotoUpload(FlaskForm):
 def photo_upload(token):
     """Store a photo the page uploads as soon as it is picked; answers its signed reference,
     which the form then sends in place of the file."""
-    _resolve(token)
+    _link, schema, _form_class, org, _path = _resolve(token)
     form = PhotoUpload()
+    if not isinstance(form.photo.data, FileStorage):
+        form.photo.data = None  # a reference is no upload: "请上传照片"
     if not form.validate_on_submit():
         errors = error_map(form)
         message = (errors.get("photo") or next(iter(errors.values()), ["照片上传失败"]))[0]
         return jsonify(error=message), 422
     answer = photos.store_field(get_store(), form.photo)
-    return jsonify(ref=photos.make_ref(answer), name=answer["name"], size=answer["size"]), 201
+    return jsonify(ref=photos.make_ref(answer, photos.scope(schema["id"], org["code"])),
+                   name=answer["name"], size=answer["size"]), 201
 
 
 def receipt_url(doc):
@@ -131,13 +138,8 @@ def receipt_private(key, receipt):
         "public/receipt.html", submission=doc, schema=form_doc["schema"],
         org_path=index.path(doc["org_code"]) or [doc["org_code"]], token=doc.get("token"),
         rows=display_rows(form_doc["schema"], doc["answers"]),
-        link_active=_link_active(store, doc.get("token")),
+        link_active=False,  # a forwarded receipt link must not open the village's form
         private_url=current_app.config["BASE_URL"].rstrip("/") + request.path)
-
-
-def _link_active(store, token):
-    link = store.get_link(token) if token else None
-    return bool(link and not link.get("revoked_at"))
 
 
 @bp.route("/f/<token>/r/<receipt>")

@@ -305,7 +305,12 @@
 
   function photoPut(key, value) {
     return photoStore('readwrite').then(function (store) {
-      store.put(value, key);
+      return new Promise(function (resolve) {
+        store.transaction.addEventListener('complete', resolve);
+        store.transaction.addEventListener('abort', resolve);
+        store.transaction.addEventListener('error', resolve);
+        store.put(value, key);
+      });
     }).catch(function () {});
   }
 
@@ -452,7 +457,7 @@
   var SUBMIT_TIMEOUT_MS = 60000;
   var UPLOAD_TIMEOUT_MS = 300000;
   var RETRY_DELAYS_S = [5, 10, 20, 40, 60];
-  var TRANSIENT = [0, 408, 429, 500, 502, 503, 504];
+  var TRANSIENT = [0, 408, 429, 502, 503, 504];
 
   // A promise of {status, data} for a POST of formData; status 0 when the server could not be
   // reached (offline, timeout, aborted) or answered something that is not our JSON (a proxy's
@@ -480,8 +485,12 @@
         } catch (e) {
           data = null;
         }
-        resolve({status: data === null ? (xhr.status >= 500 ? xhr.status : 0) : xhr.status,
-                 data: data || {}, retryAfter: parseInt(xhr.getResponseHeader('Retry-After'), 10)});
+        // Not our JSON: a 2xx is a captive portal or a proxy's page (the server was not
+        // reached: 0); an error keeps its status (502/503/504 are retried, a firewall's 403
+        // is said).
+        var status = data !== null ? xhr.status : (xhr.status < 400 ? 0 : xhr.status);
+        resolve({status: status, data: data || {},
+                 retryAfter: parseInt(xhr.getResponseHeader('Retry-After'), 10)});
       };
       xhr.onerror = xhr.ontimeout = xhr.onabort = function () {
         resolve({status: 0, data: {}});
@@ -567,6 +576,17 @@
     return (base || '照片') + '.jpg';
   }
 
+  // A uuid4 in 32 hex digits, as forms.builder.new_submission_id makes.
+  function newSubmissionId() {
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    return Array.prototype.map.call(bytes, function (b) {
+      return (b < 16 ? '0' : '') + b.toString(16);
+    }).join('');
+  }
+
   // ---- one page's fill ---------------------------------------------------------------------
 
   function Fill(form) {
@@ -598,6 +618,7 @@
     }
     this.status.textContent = text;
     this.status.hidden = !text;
+    this.statusKind = kind || '';
     this.status.className = 'tz-status' + (kind ? ' tz-status-' + kind : '');
   };
 
@@ -615,14 +636,26 @@
     draft.savedAt = Date.now();
     draft.pending = this.pending;
     draft.waitingPhotos = Object.keys(this.uploads);
-    return storageSet(this.key, draft);
+    if (this.cleared) {
+      return false; // 清空重填 is under way: nothing is kept any more
+    }
+    this.kept = storageSet(this.key, draft);
+    if (!this.kept) {
+      storageRemove(this.key); // an older fill must not come back in place of this one
+    }
+    return this.kept;
   };
 
   Fill.prototype.saveSoon = function () {
     var fill = this;
     window.clearTimeout(this.saveTimer);
     this.saveTimer = window.setTimeout(function () {
-      if (fill.save() && !fill.pending && !fill.sending) {
+      fill.saveTimer = null;
+      var quiet = !fill.status || fill.status.hidden || fill.statusKind === 'saved' ||
+        fill.statusKind === 'unsaved';
+      if (!fill.save()) {
+        fill.setStatus('手机存储空间不足,填写的内容无法保存在手机上,提交前请不要关闭本页。', 'unsaved');
+      } else if (quiet && !fill.pending && !fill.sending) {
         fill.setStatus('已自动保存在手机上', 'saved');
       }
     }, 300);
@@ -630,6 +663,7 @@
 
   Fill.prototype.clear = function () {
     var fill = this;
+    this.cleared = true;
     window.clearTimeout(this.saveTimer);
     this.saveTimer = null;
     each(this.form.querySelectorAll('input[type=file]'), function (input) {
@@ -640,6 +674,17 @@
 
   Fill.prototype.restore = function () {
     var draft = storageGet(this.key);
+    if (draft && draft.sent) {
+      // Sent, but its receipt page never loaded (the network went): say where it is, once.
+      var sent = document.querySelector('[data-tz-sent]');
+      if (sent && draft.sent.url) {
+        sent.querySelector('[data-tz-sent-receipt]').textContent = draft.sent.receipt;
+        sent.querySelector('[data-tz-sent-link]').href = draft.sent.url;
+        sent.hidden = false;
+      }
+      storageRemove(this.key);
+      return null;
+    }
     if (!draft || !draft.sid) {
       return null;
     }
@@ -737,7 +782,8 @@
         fill.save();
         return true;
       }
-      if (answer.status === 400 && answer.data.csrf_token) {
+      if (answer.status === 400 && answer.data.csrf_token && !job.refreshed) {
+        job.refreshed = true; // once: a page whose token is refused again must say so
         fill.setCsrf(answer.data.csrf_token);
         return fill.upload(name, job);
       }
@@ -824,6 +870,9 @@
     if (answer.status === 200 && data.url) {
       this.pending = false;
       this.clear();
+      // Kept until the receipt page has loaded (static/js/receipt.js forgets it): if it does
+      // not, the next open of the link says where the receipt is.
+      storageSet(this.key, {sent: {receipt: data.receipt, url: data.url}});
       this.setStatus('已提交,回执编号 ' + data.receipt, 'done');
       this.setBusy(true, '已提交');
       window.location.replace(data.url);
@@ -846,7 +895,8 @@
       }
       this.retries = (this.retries || 0) + 1;
       this.setStatus((answer.status === 0 ? '网络不通' : '服务器暂时繁忙') +
-        ',填写的内容已保存在手机上,' + wait + ' 秒后或网络恢复时将自动重新提交。', 'offline');
+        (this.kept ? ',填写的内容已保存在手机上,' : ',手机存储空间不足,请不要关闭本页,') +
+        wait + ' 秒后或网络恢复时将自动重新提交。', 'offline');
       this.scheduleRetry(wait);
       return;
     }
@@ -858,17 +908,43 @@
     if (answer.status === 'photo') {
       this.setStatus('有照片未能上传,请查看标红的项目后重新选择。', 'error');
     } else if (answer.status === 422) {
-      showErrors(this.form, data.errors || {});
+      if (!showErrors(this.form, data.errors || {})) {
+        // The form changed since this page was served (a new version): the page is loaded
+        // again, and the fill kept on the phone fills the new form.
+        window.location.reload();
+        return;
+      }
       this.setStatus(data.message || '有项目需要修改,请查看标红的项目。', 'error');
-    } else if (answer.status === 409 && data.url) {
-      this.setStatus(data.error, 'error');
+    } else if (answer.status === 409) {
+      this.conflict(data);
+    } else {
+      this.setStatus(data.error || ('提交失败(错误 ' + answer.status + '),请稍后重试;' +
+        '填写的内容仍保存在手机上。'), 'error');
+    }
+  };
+
+  // This fill's id was stored with other answers: the first send arrived after all, or a
+  // second page of the same link sent it. Show where it is, and let the cadre send what is
+  // on this page as a new fill.
+  Fill.prototype.conflict = function (data) {
+    var fill = this;
+    this.setStatus(data.error || '这份填报此前已经提交过。', 'error');
+    if (data.url) {
       var link = document.createElement('a');
       link.href = data.url;
       link.textContent = ' 查看已提交的内容(回执 ' + data.receipt + ')';
       this.status.appendChild(link);
-    } else {
-      this.setStatus(data.error || '提交失败,请稍后重试。', 'error');
     }
+    var again = document.createElement('button');
+    again.type = 'button';
+    again.className = 'btn block';
+    again.textContent = '把本页内容作为新的一份提交';
+    again.addEventListener('click', function () {
+      fill.sid().value = newSubmissionId();
+      fill.save();
+      fill.submit();
+    });
+    this.status.appendChild(again);
   };
 
   Fill.prototype.scheduleRetry = function (seconds) {
@@ -889,14 +965,25 @@
     });
     each(form.querySelectorAll('.tz-invalid'), function (el) { el.classList.remove('tz-invalid'); });
     each(form.querySelectorAll('[aria-invalid]'), function (el) { el.removeAttribute('aria-invalid'); });
+    each(form.querySelectorAll('.tz-alert[data-client]'), function (el) {
+      el.parentNode.removeChild(el);
+    });
+    var names = Object.keys(errors);
+    var unknown = names.some(function (name) {
+      return !form.querySelector('[name="' + name + '"]') && !form.querySelector('[data-field="' + name + '"]');
+    });
+    if (unknown) {
+      return false;
+    }
     var first = null;
-    Object.keys(errors).forEach(function (name) {
+    names.forEach(function (name) {
       var input = form.querySelector('[name="' + name + '"]:not([type=hidden])');
       var wrapper = input ? input.closest('.tz-field') : form.querySelector('[data-field="' + name + '"]');
-      if (!wrapper) {
+      if (!wrapper) { // the page's own inputs (csrf_token, submission_id)
         wrapper = form.querySelector('.tz-fields') || form;
         wrapper = wrapper.insertBefore(document.createElement('div'), wrapper.firstChild);
         wrapper.className = 'tz-alert';
+        wrapper.setAttribute('data-client', '');
       }
       wrapper.classList.add('tz-invalid');
       if (input) {
@@ -920,6 +1007,7 @@
         focusable.focus({preventScroll: true});
       }
     }
+    return true;
   }
 
   function initForm(form) {
@@ -961,6 +1049,11 @@
         fill.submit();
       } else if (!fill.sending) {
         fill.finishUploads(); // photos picked offline go up now
+      }
+    });
+    window.addEventListener('storage', function (event) {
+      if (event.key === fill.key && event.newValue && !fill.cleared) {
+        fill.setStatus('本表单在另一个页面中也打开着并在填写,请只在一个页面中填写,以免内容互相覆盖。', 'error');
       }
     });
     window.addEventListener('pagehide', function () {

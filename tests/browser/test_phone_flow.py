@@ -21,6 +21,11 @@ RURAL = {"offline": False, "latency": 400, "downloadThroughput": 50 * 1024,
          "uploadThroughput": 50 * 1024}
 
 
+def all_submissions(store, form_id="apply_development"):
+    _count, docs = store.iter_submissions(form_id)
+    return list(docs)
+
+
 def open_link(browser, app, store, form_id, village_name):
     village = next(o for o in store.list_orgs() if o["name"] == village_name)
     link = store.create_link(form_id, village["code"])
@@ -312,3 +317,65 @@ def test_back_from_the_receipt_does_not_reopen_the_sent_fill(live, browser):
     else:
         assert "/f/" not in page.url
     assert store.count_submissions("apply_development") == 1
+
+
+def test_a_receipt_page_lost_on_the_way_is_named_on_the_next_open(live, browser):
+    app, store = live
+    context, page, url = open_link(browser, app, store, "apply_development", "千佛塔村")
+    fill_application(page)
+    page.route("**/r/**", lambda route: route.abort("internetdisconnected"))
+    page.click("[data-tz-submit]")
+    page.wait_for_timeout(1500)
+    assert store.count_submissions("apply_development") == 1
+    page.close()
+    page = context.new_page()
+    page.goto(url)
+    sent = page.locator("[data-tz-sent]")
+    expect(sent).to_be_visible()
+    receipt = all_submissions(store)[0]["receipt"]
+    expect(sent).to_contain_text(receipt)
+    page.click("[data-tz-sent-link]")
+    expect(page.locator("[data-receipt]")).to_have_attribute("data-receipt", receipt)
+    page.goto(url)  # told once: then the link opens a new fill
+    expect(page.locator("[data-tz-sent]")).to_be_hidden()
+
+
+def test_a_firewall_page_is_said_not_retried_forever(live, browser):
+    app, store = live
+    context, page, url = open_link(browser, app, store, "apply_development", "深村村")
+    fill_application(page)
+    posts = []
+
+    def firewall(route):
+        if route.request.method == "POST":
+            posts.append(1)
+            route.fulfill(status=403, content_type="text/html", body="<h1>Forbidden</h1>")
+        else:
+            route.continue_()
+
+    page.route(url, firewall)
+    page.click("[data-tz-submit]")
+    expect(page.locator("[data-tz-status]")).to_contain_text("错误 403")
+    page.wait_for_timeout(6000)  # longer than the first automatic retry
+    assert len(posts) == 1
+    expect(page.locator('[name="project_name"]')).to_have_value("党建引领“小冬桃”助力乡村振兴")
+
+
+def test_a_fill_sent_from_another_page_can_be_sent_again_as_a_new_one(live, browser):
+    app, store = live
+    context, first, url = open_link(browser, app, store, "apply_development", "深村村")
+    fill_application(first)
+    first.wait_for_timeout(600)
+    second = context.new_page()  # the same link open twice: the same fill
+    second.goto(url)
+    expect(second.locator('[name="project_name"]')).to_have_value("党建引领“小冬桃”助力乡村振兴")
+    first.click("[data-tz-submit]")
+    expect(first.locator("[data-receipt]")).to_be_visible(timeout=20000)
+    second.fill('[name="jobs"]', "40")
+    second.click("[data-tz-submit]")
+    status = second.locator("[data-tz-status]")
+    expect(status).to_contain_text("已经提交过")
+    second.get_by_role("button", name="把本页内容作为新的一份提交").click()
+    expect(second.locator("[data-receipt]")).to_be_visible(timeout=20000)
+    jobs = sorted(d["answers"]["jobs"] for d in all_submissions(store))
+    assert jobs == [35, 40]

@@ -227,3 +227,65 @@ def test_a_text_answer_has_a_length_cap_even_without_max_length(client, entry, s
     assert refused.status_code == 422
     assert "200" in refused.get_json()["errors"]["steps-0-owner"][0]
     assert store.count_submissions("t_project") == 0
+
+
+# ---------------------------------------------------------------- what a QR link must not allow
+
+
+def test_a_huge_picture_in_a_small_file_is_refused_before_it_is_drawn(client, entry, store):
+    token, _org = entry
+    _html, hidden = open_form(client, token)
+    buf = io.BytesIO()
+    Image.new("1", (10_000, 6_000)).save(buf, "PNG")  # 60 megapixels in a few KB
+    assert len(buf.getvalue()) < 100_000
+    refused = upload(client, token, buf.getvalue(), hidden["csrf_token"], "bomb.png")
+    assert refused.status_code == 422 and "像素" in refused.get_json()["error"]
+    with store.snapshot() as snap:
+        assert snap.counts()["photos"] == 0
+
+
+def test_a_photo_reference_is_good_only_for_its_form_and_village(client, app, entry, store):
+    token, org = entry
+    other = next(o for o in store.list_orgs() if o["kind"] == "village" and o["code"] != org["code"])
+    other_token = store.create_link("t_project", other["code"])["token"]
+    _html, hidden = open_form(client, other_token)
+    ref = upload(client, other_token, jpeg_bytes(), hidden["csrf_token"]).get_json()["ref"]
+    _html, hidden = open_form(client, token)
+    refused = post_json(client, token, hidden, {**VALID, "photo": ref})
+    assert refused.status_code == 422 and "photo" in refused.get_json()["errors"]
+    # the same village keeps its references when its QR link is re-issued
+    ref = upload(client, token, jpeg_bytes(), hidden["csrf_token"]).get_json()["ref"]
+    with app.app_context():
+        from services import links
+        new_token = links.regenerate(store, token)["token"]
+    _html, hidden = open_form(client, new_token)
+    assert post_json(client, new_token, hidden, {**VALID, "photo": ref}).status_code == 200
+
+
+def test_the_upload_takes_a_file_not_a_reference(client, entry):
+    token, _org = entry
+    _html, hidden = open_form(client, token)
+    ref = upload(client, token, jpeg_bytes(), hidden["csrf_token"]).get_json()["ref"]
+    again = client.post(f"/f/{token}/photo", data={"csrf_token": hidden["csrf_token"],
+                                                   "photo": ref}, headers=JSON)
+    assert again.status_code == 422 and again.get_json()["error"] == "请上传照片"
+
+
+def test_a_conflict_names_no_submission_of_another_village(client, entry, store):
+    token, org = entry
+    other = next(o for o in store.list_orgs() if o["kind"] == "village" and o["code"] != org["code"])
+    other_token = store.create_link("t_project", other["code"])["token"]
+    _html, hidden = open_form(client, other_token)
+    assert post_json(client, other_token, hidden, VALID).status_code == 200
+    _html, mine = open_form(client, token)
+    stolen = {**mine, "submission_id": hidden["submission_id"]}
+    refused = post_json(client, token, stolen, VALID)
+    assert refused.status_code == 409
+    assert refused.get_json()["url"] is None and refused.get_json()["receipt"] is None
+
+
+def test_a_forwarded_receipt_link_does_not_open_the_villages_form(client, entry):
+    token, _org = entry
+    _html, hidden = open_form(client, token)
+    url = post_json(client, token, hidden, VALID).get_json()["url"]
+    assert f"/f/{token}" not in client.get(url).get_data(as_text=True)
