@@ -1,4 +1,4 @@
-"""The database: init, backup, restore, check-db."""
+"""The database: init, backup, restore, check-db, prune-photos."""
 import os
 
 import click
@@ -9,7 +9,7 @@ import storage
 from cli import audit, fail
 from db import get_store
 from seed import seed_first_start
-from services import deployment
+from services import deployment, photos
 from storage import portable
 
 
@@ -113,4 +113,23 @@ def check_db(path):
     click.echo("  ok")
 
 
-COMMANDS = (init, backup, restore, check_db)
+@click.command("prune-photos")
+@click.option("--days", type=int, default=None,
+              help=f"Keep photos put in the last DAYS days (default and least: "
+                   f"{photos.PRUNE_AFTER_DAYS}).")
+@with_appcontext
+def prune_photos(days):
+    """Delete the photos that cadres' pages uploaded for fills never sent (no submission refers
+    to them) and that are older than DAYS days. Safe while the server is serving; run it from
+    cron, e.g. weekly."""
+    try:
+        count = photos.prune(get_store(), days)
+    except ValueError as e:
+        fail(str(e))
+    except storage.StorageError as e:
+        fail(str(e))
+    audit("photos.prune", target=f"{days or photos.PRUNE_AFTER_DAYS} 天前", detail={"count": count})
+    click.echo(f"Deleted {count} photos that no submission refers to.")
+
+
+COMMANDS = (init, backup, restore, check_db, prune_photos)

@@ -30,6 +30,7 @@ ACTIONS = {
     "user.password": "设置密码",
     "backup": "备份",
     "restore": "恢复备份",
+    "photos.prune": "清理照片",
 }
 
 

@@ -10,18 +10,23 @@ the form can refer only to photos this service stored and described; it reveals 
 lets anyone read a photo (photos are served to logged-in admins only).
 """
 import io
+from datetime import timedelta
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from PIL import Image, ImageOps
 
 from forms.fields import client_filename
+from storage.common import now
 
 THUMB_SIDE = 320
 THUMB_QUALITY = 70
 # A reference stays valid this long: a fill may wait on a phone for days before the village
 # has a network again.
 REF_MAX_AGE = 30 * 24 * 3600
+# Photos no submission refers to are deleted after this many days (one more than a reference
+# lives).
+PRUNE_AFTER_DAYS = REF_MAX_AGE // (24 * 3600) + 1
 _REF_SALT = "taizhang.photo-ref"
 _REF_KEYS = ("name", "size", "content_type", "file", "thumb")
 
@@ -65,6 +70,16 @@ def store_field(store, field):
     upload.stream.seek(0)
     info = {"name": client_filename(upload.filename), **field.image_info}
     return store_photo(store, upload.stream.read(), info)
+
+
+def prune(store, days=None):
+    """Delete the photos pages uploaded for fills never sent: no submission refers to them
+    and none was put in the last ``days`` days (at least a reference's lifetime, so that no
+    fill still kept on a phone can send one). The number deleted."""
+    days = PRUNE_AFTER_DAYS if days is None else days
+    if days < PRUNE_AFTER_DAYS:
+        raise ValueError(f"照片至少保留 {PRUNE_AFTER_DAYS} 天(手机上未提交的填报可能还会用到)")
+    return store.prune_photos(now() - timedelta(days=days))
 
 
 def _serializer():

@@ -304,6 +304,14 @@ class Store(Protocol):
     def get_photo(self, name: str) -> Doc | None:
         """The photo with that name, or None (also for a name put_photo never makes)."""
 
+    def prune_photos(self, stored_before: datetime) -> int:
+        """Delete every photo that no stored submission refers to (in its ``files``) and that
+        was last put before ``stored_before`` (putting the same bytes again counts as a put);
+        the number deleted. Safe while photos are put and submissions added: a photo put after
+        ``stored_before`` is kept whatever happens meanwhile. What it finds are photos a page
+        uploaded for a fill never sent; callers pass a time older than any photo reference
+        still accepted (services.photos.REF_MAX_AGE), so no fill can still send one."""
+
     # ---- deployment settings --------------------------------------------------------------------
 
     def setting(self, key: str, default: str) -> str:

@@ -30,8 +30,13 @@ class FilePhotos:
     def put(self, data: bytes, content_type: str) -> str:
         name = photo_name(data, content_type)
         path = self.path(name)
-        if os.path.exists(path):
+        try:
+            os.utime(path)  # stored already: now counts as its last put (see prune)
             return name
+        except FileNotFoundError:
+            pass  # not stored, or just pruned: written below
+        except OSError as exc:
+            raise os_failure(MSG_PHOTO_WRITE_FAILED, exc) from exc
         folder = os.path.dirname(path)
         tmp = None
         try:
@@ -64,6 +69,32 @@ class FilePhotos:
             raise StorageError("照片读取失败,请稍后重试") from exc
         return {"name": name, "content_type": content_type_of(name), "size": len(data),
                 "data": data}
+
+    def prune(self, keep, before: float) -> int:
+        """Delete the photos not in ``keep`` whose last put (the file's mtime) is older than
+        ``before`` (a POSIX time); how many. A photo is first renamed away, then its time is
+        read again: a put that raced the prune either touched it first (it is put back) or
+        finds no file and writes it anew."""
+        count = 0
+        for name in list(self.names()):
+            if name in keep:
+                continue
+            path = self.path(name)
+            doomed = path + ".prune"
+            try:
+                if os.stat(path).st_mtime >= before:
+                    continue
+                os.rename(path, doomed)
+                if os.stat(doomed).st_mtime >= before:
+                    os.replace(doomed, path)
+                    continue
+                os.unlink(doomed)
+                count += 1
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise os_failure(MSG_PHOTO_WRITE_FAILED, exc) from exc
+        return count
 
     def exists(self, name: str) -> bool:
         path = self.path(name)

@@ -533,6 +533,12 @@ class TinyStore:
     def get_photo(self, name: str) -> dict | None:
         return self.photos.get(name)
 
+    def prune_photos(self, stored_before: datetime) -> int:
+        with self._engine.reading():
+            keep = {name for doc in self._engine.tables.get(SUBMISSIONS, {}).values()
+                    for name in (doc.get("files") or common.photo_refs(doc.get("answers")))}
+        return self.photos.prune(keep, stored_before.timestamp())
+
     # ---- deployment settings --------------------------------------------------------------------
 
     def setting(self, key: str, default: str) -> str:

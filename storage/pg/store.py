@@ -857,9 +857,27 @@ class PgStore:
         name = common.photo_name(bytes(data), content_type)
         with self._connection(MSG_PHOTO_WRITE) as conn:
             conn.execute("INSERT INTO photos (name, content_type, size, data) "
-                         "VALUES (%s, %s, %s, %s) ON CONFLICT (name) DO NOTHING",
+                         "VALUES (%s, %s, %s, %s) "
+                         # stored already: now counts as its last put (see prune_photos)
+                         "ON CONFLICT (name) DO UPDATE SET created_at = now()",
                          (name, content_type, len(data), bytes(data)))
         return name
+
+    def prune_photos(self, stored_before: datetime) -> int:
+        # One hash anti-join over the names every submission refers to. A put that races
+        # the delete waits on the row: it either refreshed created_at first (the row no longer
+        # matches and is kept) or inserts the photo anew after it.
+        if self.photos is not None:
+            with self._connection(MSG_READ) as conn:
+                keep = {row["name"] for row in conn.execute(
+                    "SELECT DISTINCT jsonb_array_elements_text(files) AS name FROM submissions")}
+            return self.photos.prune(keep, stored_before.timestamp())
+        with self._connection(MSG_PHOTO_WRITE) as conn:
+            return conn.execute(
+                "WITH used AS (SELECT DISTINCT jsonb_array_elements_text(files) AS name "
+                "FROM submissions) DELETE FROM photos p WHERE p.created_at < %s "
+                "AND NOT EXISTS (SELECT 1 FROM used WHERE used.name = p.name)",
+                (stored_before,)).rowcount
 
     def get_photo(self, name: str) -> dict | None:
         if self.photos is not None:

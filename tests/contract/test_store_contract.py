@@ -1135,3 +1135,33 @@ def test_check(store, clock):
     report = store.check()
     assert report["ok"] is False
     assert any(doc["receipt"] in p and lost["file"] in p for p in report["problems"])
+
+
+def test_prune_photos_deletes_only_old_photos_no_submission_refers_to(store, second_store):
+    kept = store.put_photo(PNG, "image/png")
+    orphan = store.put_photo(JPEG, "image/jpeg")
+    store.add_submission("dev", 1, "v1", {"p": {"name": "a.png", "size": len(PNG),
+                                                "content_type": "image/png", "file": kept}},
+                         "sid-photo", token="tok", files=[kept])
+    before = common.now()
+    assert store.prune_photos(before - timedelta(days=1)) == 0  # nothing that old
+    assert store.get_photo(orphan) is not None
+    time.sleep(0.05)
+    assert second_store.prune_photos(common.now() + timedelta(seconds=1)) == 1
+    assert store.get_photo(orphan) is None and store.get_photo(kept)["data"] == PNG
+    with store.snapshot() as snap:
+        assert list(snap.photo_names()) == [kept]
+
+
+def test_putting_a_photo_again_counts_as_its_last_put(store, second_store):
+    name = store.put_photo(JPEG, "image/jpeg")
+    time.sleep(0.05)
+    between = common.now()
+    time.sleep(0.05)
+    assert second_store.put_photo(JPEG, "image/jpeg") == name  # the same photo, picked again
+    assert store.prune_photos(between) == 0
+    assert store.get_photo(name)["data"] == JPEG
+    time.sleep(0.05)
+    assert store.prune_photos(common.now()) == 1
+    assert store.put_photo(JPEG, "image/jpeg") == name  # and stored anew after a prune
+    assert second_store.get_photo(name)["data"] == JPEG

@@ -3,6 +3,7 @@ receipt link) and the security headers and cache rules of every kind of page —
 on both backends."""
 import io
 import re
+from datetime import timedelta
 
 import pytest
 from PIL import Image
@@ -289,3 +290,29 @@ def test_a_forwarded_receipt_link_does_not_open_the_villages_form(client, entry)
     _html, hidden = open_form(client, token)
     url = post_json(client, token, hidden, VALID).get_json()["url"]
     assert f"/f/{token}" not in client.get(url).get_data(as_text=True)
+
+
+def test_prune_photos_deletes_what_no_fill_sent_after_the_reference_lifetime(
+        app, client, runner, entry, store, monkeypatch):
+    token, _org = entry
+    _html, hidden = open_form(client, token)
+    ref = upload(client, token, jpeg_bytes((900, 600)), hidden["csrf_token"]).get_json()["ref"]
+    upload(client, token, jpeg_bytes((700, 500)), hidden["csrf_token"])  # picked, never sent
+    receipt = post_json(client, token, hidden, {**VALID, "photo": ref}).get_json()["receipt"]
+    with store.snapshot() as snap:
+        assert snap.counts()["photos"] == 4  # two photos, two thumbnails
+    refused = runner.invoke(args=["prune-photos", "--days", "3"])
+    assert refused.exit_code == 1 and "31 天" in refused.output
+    assert "Deleted 0 photos" in runner.invoke(args=["prune-photos"]).output  # all recent
+
+    from services import photos
+    later = photos.now() + timedelta(days=32)
+    monkeypatch.setattr(photos, "now", lambda: later)  # a month later
+    result = runner.invoke(args=["prune-photos"])
+    assert result.exit_code == 0 and "Deleted 2 photos" in result.output, result.output
+    answer = store.get_submission(receipt)["answers"]["photo"]
+    assert store.get_photo(answer["file"]) and store.get_photo(answer["thumb"])
+    with store.snapshot() as snap:
+        assert snap.counts()["photos"] == 2
+    entries, _total = store.query_audit(action="photos.prune")
+    assert entries[0]["detail"] == {"count": 2}
