@@ -84,3 +84,85 @@ def export_schema(store, form_id):
     used = store.submission_versions(form_id)
     versions = [v["schema"] for v in reversed(store.form_versions(form_id))]
     return merge_versions([versions[0]] + [s for s in versions[1:] if s["version"] in used])
+
+
+# ---- drafts, publishing, versions (issue 9) ------------------------------------------------------
+# The API the builder pages, the CLI and the XLSForm import share. Each is implemented in this
+# module; until then a stub raises NotImplementedError.
+
+
+class DraftChanged(Exception):
+    """The draft was saved by someone else since ``base_revision`` was read."""
+
+    def __str__(self):
+        return "草稿已被其他人修改。请复制您的修改,刷新页面后再合并保存,以免覆盖对方的内容。"
+
+
+def get_draft(store, form_id):
+    """The draft of a form: {"form_id", "text" (the JSON text as edited, maybe invalid),
+    "revision" (int, grows with each save), "saved_at", "user"}, or None."""
+    raise NotImplementedError
+
+
+def save_draft(store, form_id, text, user=None, base_revision=None):
+    """Save ``text`` (any text: an invalid draft may be saved, never published) as the draft of
+    ``form_id``; the stored draft. ``base_revision``: the revision the editor started from
+    (0: there was no draft) — DraftChanged if the draft moved since; None: replace whatever is
+    there (the CLI's import)."""
+    raise NotImplementedError
+
+
+def check_draft(text, form_id):
+    """(schema or None, [SchemaError]): what publishing ``text`` as ``form_id`` would store,
+    or every problem found (each with its JSON path and a Chinese reason)."""
+    raise NotImplementedError
+
+
+def publish(store, form_id, user=None):
+    """Publish the form's draft as its next version (and drop the draft); the version doc.
+    SchemaError when the draft is invalid, LookupError when there is no draft."""
+    raise NotImplementedError
+
+
+def discard_draft(store, form_id):
+    """Drop the form's draft; whether there was one."""
+    raise NotImplementedError
+
+
+def diff(old, new):
+    """The changes from schema ``old`` to schema ``new``: a list of dicts {"kind": "added" |
+    "removed" | "renamed" | "changed" | "moved", "path": "steps.task", "name", "attribute",
+    "old", "new", "text": one Chinese line}. A field whose ``renamed_from`` names a field of
+    ``old`` is a rename, not a removal plus an addition."""
+    raise NotImplementedError
+
+
+def rollback(store, form_id, version, user=None):
+    """Publish a copy of ``version`` as the form's next version; the new version doc."""
+    raise NotImplementedError
+
+
+def duplicate(store, form_id, new_id, user=None, title=None):
+    """A new form ``new_id`` (version 1) with the current definition of ``form_id``."""
+    raise NotImplementedError
+
+
+def set_closed(store, form_id, closed, user=None):
+    """Close a form (its QR links show 已停止收集 and accept nothing) or reopen it."""
+    raise NotImplementedError
+
+
+def is_closed(store, form_id):
+    """Whether the form is closed."""
+    raise NotImplementedError
+
+
+def impact(store, form_id, schema):
+    """{field path: how many stored answers of the form would not fit ``schema``'s definition
+    of that field (type, choices, constraints)} for the fields where that is more than 0."""
+    raise NotImplementedError
+
+
+def json_schema(schema):
+    """The JSON Schema (draft 2020-12) of the answers of a submission made with ``schema``."""
+    raise NotImplementedError
