@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 
 from .contract import KINDS, TABLES, Snapshot, Store
-from .errors import DuplicateError, RestoreRefused, StorageError, SubmissionConflict
+from .errors import (DraftConflict, DuplicateError, RestoreRefused, StorageError,
+                     SubmissionConflict)
 from .tiny import DB_FILENAME, TinyStore
 
 __all__ = [

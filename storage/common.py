@@ -76,6 +76,16 @@ def in_batches(items, size: int):
         yield chunk
 
 
+def check_draft_args(text, base_revision) -> None:
+    """The ValueError every backend raises for a malformed save_draft call."""
+    if not isinstance(text, str):
+        raise ValueError("a draft's text must be a string")
+    json_text(text)
+    if base_revision is not None and (isinstance(base_revision, bool)
+                                      or not isinstance(base_revision, int) or base_revision < 0):
+        raise ValueError("base_revision must be None or an int >= 0")
+
+
 def text_arg(value, what: str) -> str:
     """``value`` if it is a non-empty string that every backend can store (json_text's rule:
     no U+0000, no lone surrogate); ValueError otherwise."""

@@ -62,7 +62,7 @@ Doc = dict[str, Any]
 DateArg = date | str | None
 
 # What a snapshot holds, in the order a restore loads it (photos are separate: see Snapshot).
-KINDS = ("forms", "orgs", "users", "links", "submissions", "audit")
+KINDS = ("forms", "orgs", "users", "links", "submissions", "audit", "drafts", "form_states")
 # Names accepted by Store.version_of.
 TABLES = ("forms", "orgs", "users", "links", "submissions")
 
@@ -117,6 +117,34 @@ class Store(Protocol):
 
     def list_forms(self) -> list[Doc]:
         """The latest version of every form, ordered by form id."""
+
+    # ---- drafts and form states (the builder) ---------------------------------------------------
+    # A draft is what an admin is editing: {"form_id", "text" (the definition's JSON text as
+    # typed, valid or not), "revision" (1 for a new draft, +1 at each save), "saved_at",
+    # "user"}; at most one per form id. A form state: {"form_id", "closed", "changed_at",
+    # "user"}; a form without one is open.
+
+    def get_draft(self, form_id: str) -> Doc | None: ...
+
+    def list_drafts(self) -> list[Doc]:
+        """Every draft, ordered by form id."""
+
+    def save_draft(self, form_id: str, text: str, user: str | None,
+                   base_revision: int | None) -> Doc:
+        """Store ``text`` as the draft of ``form_id``; the stored draft. ``base_revision``: the
+        revision the caller edited (0: it saw no draft) — DraftConflict, and nothing changes,
+        when the draft is not at that revision any more (another admin saved meanwhile); None
+        replaces whatever is there. Atomic across processes and hosts."""
+
+    def delete_draft(self, form_id: str) -> bool:
+        """Drop the draft of ``form_id``; whether there was one."""
+
+    def set_form_closed(self, form_id: str, closed: bool, user: str | None) -> Doc:
+        """Close (or reopen) a form; its state. Changes version_of("forms"): every process
+        sees it at its next request."""
+
+    def form_states(self) -> dict[str, Doc]:
+        """{form id: state} of every form that has one (a form without one is open)."""
 
     def form_versions(self, form_id: str) -> list[Doc]:
         """Every version of a form, oldest first ([] for an unknown form)."""

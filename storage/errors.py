@@ -26,6 +26,10 @@ class DuplicateError(ValueError):
     """A unique key (username, organization code, submission id) is already taken or repeated."""
 
 
+class DraftConflict(ValueError):
+    """A draft was saved by someone else since the revision the caller started from."""
+
+
 class RestoreRefused(StorageError):
     """A restore would overwrite a database that holds data, and force was not given."""
 

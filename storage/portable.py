@@ -14,6 +14,8 @@ Layout (a plain zip: any archive tool can open it)::
     links.jsonl        QR links, revoked ones included
     submissions.jsonl  submissions with their receipts, times and submission ids
     audit.jsonl        the audit log (who did what, when, from where), oldest first
+    drafts.jsonl       the builder's drafts of form definitions, by form id
+    form_states.jsonl  which forms are closed, by form id
     photos/<name>      each stored photo, by its content name ("ab/…32 hex….jpg")
     manifest.json      written last: format, version, when, from where, the counts and the
                        SHA-256 of every other member
@@ -21,8 +23,8 @@ Layout (a plain zip: any archive tool can open it)::
 The JSON members are deflated, photos stored as they are. The file is written to a temporary
 name, fsync'd and renamed, so a crash never leaves a half backup under the final name.
 Backups of the log format of earlier versions (a TinyDB ``taizhang-….db`` file) are still
-read, checked and restored; they hold no photos. Zip backups made before the audit log
-existed have no audit.jsonl: they restore with an empty log.
+read, checked and restored; they hold no photos. Zip backups made before the audit log (or
+the drafts, the form states) existed have no such member: they restore with none.
 """
 from __future__ import annotations
 
@@ -131,7 +133,7 @@ class BackupFile:
 
     def records(self, kind: str):
         if f"{kind}.jsonl" not in self.manifest["members"]:
-            return  # a kind added since this backup was made (the audit log): none
+            return  # a kind added since this backup was made (audit, drafts...): none
         with self._archive.open(f"{kind}.jsonl") as member:
             for line in io.TextIOWrapper(member, encoding="utf-8"):
                 if line.strip():

@@ -21,7 +21,8 @@ from tinydb import Query, TinyDB
 from . import common
 from .common import json_copy, stamp, text_arg
 from .contract import KINDS
-from .errors import DuplicateError, RestoreRefused, StorageError, SubmissionConflict
+from .errors import (DraftConflict, DuplicateError, RestoreRefused, StorageError,
+                     SubmissionConflict)
 from .indexes import LINKS, SUBMISSIONS, Indexes
 from .logdb import LogStorage, RawJSON
 from .logdb import check as check_log
@@ -29,6 +30,8 @@ from .photofiles import FilePhotos
 
 FORMS, ORGS, USERS, SESSIONS, FAILURES = "forms", "orgs", "users", "sessions", "login_failures"
 SETTINGS = "settings"
+DRAFTS = "drafts"
+FORM_STATES = "form_states"
 AUDIT = "audit"
 COUNTERS = "counters"
 DB_FILENAME = "taizhang.db"
@@ -74,7 +77,8 @@ class TinyStore:
         self._engine: LogStorage = self._db.storage
         # cache_size=0: no query cache, which could not see other processes' writes.
         self._tables = {name: self._db.table(name, cache_size=0)
-                        for name in (FORMS, ORGS, USERS, SESSIONS, FAILURES, LINKS, SETTINGS)}
+                        for name in (FORMS, ORGS, USERS, SESSIONS, FAILURES, LINKS, SETTINGS,
+                                     DRAFTS, FORM_STATES)}
         self.counters_path = os.path.splitext(self.path)[0] + ".counters.db"
         self._counter_log: LogStorage | None = None  # opened on first use
         self._counter_keys = _CounterKeys()
@@ -93,7 +97,11 @@ class TinyStore:
 
     def version_of(self, table: str) -> tuple:
         with self._engine.reading():  # caught up: a change by another process is seen
-            return (id(self), self._engine.loads, self._engine.changes.get(table, 0))
+            changes = self._engine.changes
+            if table == FORMS:  # a form's state is part of what its pages are built from
+                return (id(self), self._engine.loads, changes.get(FORMS, 0),
+                        changes.get(FORM_STATES, 0))
+            return (id(self), self._engine.loads, changes.get(table, 0))
 
     def close(self) -> None:
         self._db.close()
@@ -138,6 +146,55 @@ class TinyStore:
                    "created_at": stamp(common.now()), "source": source, "user": user}
             txn.insert(FORMS, doc)
         return json_copy(doc)
+
+    def get_draft(self, form_id: str) -> dict | None:
+        doc = self._get(DRAFTS, Q.form_id == form_id)
+        return None if doc is None else dict(doc)
+
+    def list_drafts(self) -> list[dict]:
+        return sorted((dict(d) for d in self._all(DRAFTS)), key=lambda d: d["form_id"])
+
+    def save_draft(self, form_id: str, text: str, user: str | None,
+                   base_revision: int | None) -> dict:
+        text_arg(form_id, "form id")
+        common.check_draft_args(text, base_revision)
+        with self._engine.transaction() as txn:
+            old = self._get(DRAFTS, Q.form_id == form_id)
+            revision = old["revision"] if old is not None else 0
+            if base_revision is not None and base_revision != revision:
+                raise DraftConflict(f"draft {form_id} is at revision {revision}")
+            doc = {"form_id": form_id, "text": text, "revision": revision + 1,
+                   "saved_at": stamp(common.now()), "user": user}
+            if old is None:
+                txn.insert(DRAFTS, doc)
+            else:
+                txn.put(DRAFTS, old.doc_id, doc)
+        return dict(doc)
+
+    def delete_draft(self, form_id: str) -> bool:
+        with self._engine.transaction() as txn:
+            old = self._get(DRAFTS, Q.form_id == form_id)
+            if old is None:
+                return False
+            txn.delete(DRAFTS, old.doc_id)
+        return True
+
+    def set_form_closed(self, form_id: str, closed: bool, user: str | None) -> dict:
+        text_arg(form_id, "form id")
+        if not isinstance(closed, bool):
+            raise ValueError("closed must be a bool")
+        doc = {"form_id": form_id, "closed": closed, "changed_at": stamp(common.now()),
+               "user": user}
+        with self._engine.transaction() as txn:
+            old = self._get(FORM_STATES, Q.form_id == form_id)
+            if old is None:
+                txn.insert(FORM_STATES, doc)
+            else:
+                txn.put(FORM_STATES, old.doc_id, doc)
+        return dict(doc)
+
+    def form_states(self) -> dict[str, dict]:
+        return {d["form_id"]: dict(d) for d in self._all(FORM_STATES)}
 
     def get_form(self, form_id: str, version: int | None = None) -> dict | None:
         docs = self._search(FORMS, Q.id == form_id)
@@ -674,7 +731,8 @@ class _TinySnapshot:
     mutated, so the copy is cheap) and the photo folder."""
 
     _KINDS = {"forms": FORMS, "orgs": ORGS, "users": USERS, "links": LINKS,
-              "submissions": SUBMISSIONS, "audit": AUDIT}
+              "submissions": SUBMISSIONS, "audit": AUDIT, "drafts": DRAFTS,
+              "form_states": FORM_STATES}
 
     def __init__(self, tables, photos: FilePhotos):
         self._tables = tables

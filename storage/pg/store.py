@@ -37,7 +37,8 @@ from psycopg_pool import ConnectionPool
 from .. import common
 from ..common import json_copy, stamp, text_arg
 from ..contract import KINDS, TABLES
-from ..errors import DuplicateError, RestoreRefused, StorageError, SubmissionConflict
+from ..errors import (DraftConflict, DuplicateError, RestoreRefused, StorageError,
+                      SubmissionConflict)
 from ..photofiles import FilePhotos
 from .schema import HEAD_REVISION, current_revision
 
@@ -125,6 +126,8 @@ SNAPSHOT_QUERIES = {
     "links": f"SELECT {LINK_COLUMNS} FROM links ORDER BY position",
     "submissions": f"SELECT {SUBMISSION_COLUMNS} FROM submissions ORDER BY id",
     "audit": f"SELECT {AUDIT_COLUMNS} FROM audit_log ORDER BY id",
+    "drafts": "SELECT doc FROM drafts ORDER BY form_id",
+    "form_states": "SELECT doc FROM form_states ORDER BY form_id",
 }
 
 
@@ -422,6 +425,66 @@ class PgStore:
             ).fetchone()
             self._bump(conn, "forms")
         return _form_doc(row)
+
+    def get_draft(self, form_id: str) -> dict | None:
+        with self._read() as conn:
+            row = conn.execute("SELECT doc FROM drafts WHERE form_id = %s", (form_id,)).fetchone()
+        return None if row is None else row["doc"]
+
+    def list_drafts(self) -> list[dict]:
+        with self._read() as conn:
+            return [row["doc"] for row in conn.execute("SELECT doc FROM drafts ORDER BY form_id")]
+
+    def save_draft(self, form_id: str, text: str, user: str | None,
+                   base_revision: int | None) -> dict:
+        text_arg(form_id, "form id")
+        common.check_draft_args(text, base_revision)
+        doc = {"form_id": form_id, "text": text, "revision": 1,
+               "saved_at": common.stamp(common.now()), "user": user}
+        with self._write() as conn:
+            if base_revision is None:  # whatever is there: one statement, the row locked
+                row = conn.execute(
+                    "INSERT INTO drafts (form_id, doc) VALUES (%s, %s::jsonb) "
+                    "ON CONFLICT (form_id) DO UPDATE SET doc = EXCLUDED.doc || "
+                    "jsonb_build_object('revision', (drafts.doc->>'revision')::int + 1) "
+                    "RETURNING doc", (form_id, common.json_text(doc))).fetchone()
+            elif base_revision == 0:
+                row = conn.execute(
+                    "INSERT INTO drafts (form_id, doc) VALUES (%s, %s::jsonb) "
+                    "ON CONFLICT (form_id) DO NOTHING RETURNING doc",
+                    (form_id, common.json_text(doc))).fetchone()
+            else:
+                doc["revision"] = base_revision + 1
+                row = conn.execute(
+                    "UPDATE drafts SET doc = %s::jsonb WHERE form_id = %s "
+                    "AND (doc->>'revision')::int = %s RETURNING doc",
+                    (common.json_text(doc), form_id, base_revision)).fetchone()
+            if row is None:
+                raise DraftConflict(f"draft {form_id} is not at revision {base_revision}")
+        return row["doc"]
+
+    def delete_draft(self, form_id: str) -> bool:
+        with self._write() as conn:
+            return conn.execute("DELETE FROM drafts WHERE form_id = %s",
+                                (form_id,)).rowcount > 0
+
+    def set_form_closed(self, form_id: str, closed: bool, user: str | None) -> dict:
+        text_arg(form_id, "form id")
+        if not isinstance(closed, bool):
+            raise ValueError("closed must be a bool")
+        doc = {"form_id": form_id, "closed": closed,
+               "changed_at": common.stamp(common.now()), "user": user}
+        with self._write() as conn:
+            conn.execute("INSERT INTO form_states (form_id, doc) VALUES (%s, %s::jsonb) "
+                         "ON CONFLICT (form_id) DO UPDATE SET doc = EXCLUDED.doc",
+                         (form_id, common.json_text(doc)))
+            self._bump(conn, "forms")
+        return doc
+
+    def form_states(self) -> dict[str, dict]:
+        with self._read() as conn:
+            return {row["doc"]["form_id"]: row["doc"]
+                    for row in conn.execute("SELECT doc FROM form_states")}
 
     def get_form(self, form_id: str, version: int | None = None) -> dict | None:
         with self._read() as conn:
@@ -922,7 +985,7 @@ class PgStore:
             # most a minute for running exports and snapshots to finish.
             conn.execute("SET LOCAL lock_timeout = '60s'")
             conn.execute("LOCK TABLE receipt_days, submissions, forms, orgs, users, links, "
-                         "sessions, audit_log IN ACCESS EXCLUSIVE MODE")
+                         "sessions, audit_log, drafts, form_states IN ACCESS EXCLUSIVE MODE")
             if not force:
                 held = conn.execute(
                     "SELECT EXISTS (SELECT FROM forms) OR EXISTS (SELECT FROM orgs) "
@@ -931,7 +994,7 @@ class PgStore:
                 if held:
                     raise RestoreRefused(f"数据库 {self.location} 中已有数据;确认覆盖请加 --force")
             conn.execute("TRUNCATE forms, orgs, users, links, submissions, receipt_days, "
-                         "sessions, audit_log RESTART IDENTITY")
+                         "sessions, audit_log, drafts, form_states RESTART IDENTITY")
             with conn.cursor() as cur:
                 for kind in KINDS:
                     counts[kind] = _copy_records(cur, kind, source.records(kind))
@@ -1037,6 +1100,12 @@ def _copy_records(cur, kind: str, docs: Iterable[Mapping]) -> int:
                                 doc.get("target") or "",
                                 None if detail is None else common.json_text(detail),
                                 doc.get("address")))
+                count += 1
+    elif kind in ("drafts", "form_states"):
+        with cur.copy(f"COPY {kind} (form_id, doc) FROM STDIN") as copy:
+            for doc in docs:
+                copy.write_row((text_arg(doc.get("form_id"), "form id"),
+                                common.json_text(dict(doc))))
                 count += 1
     else:
         raise ValueError(f"unknown kind {kind!r}")
@@ -1154,6 +1223,8 @@ class _PgSnapshot:
             "(SELECT count(*) FROM users) AS users, (SELECT count(*) FROM links) AS links, "
             "(SELECT count(*) FROM submissions) AS submissions, "
             "(SELECT count(*) FROM audit_log) AS audit, "
+            "(SELECT count(*) FROM drafts) AS drafts, "
+            "(SELECT count(*) FROM form_states) AS form_states, "
             "(SELECT count(*) FROM photos) AS photos").fetchone()
         counts = dict(row)
         if self._photos is not None:

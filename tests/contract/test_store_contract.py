@@ -14,8 +14,8 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from storage import (DuplicateError, RestoreRefused, StorageError, SubmissionConflict,
-                     TinyStore, common)
+from storage import (DraftConflict, DuplicateError, RestoreRefused, StorageError,
+                     SubmissionConflict, TinyStore, common)
 from storage.contract import KINDS, TABLES, Snapshot, Store
 from storage.portable import check_backup, open_backup, write_backup
 
@@ -1017,6 +1017,8 @@ def fill_with_photos(store, clock):
                               for t in ("2025-04-30T08:00:00", "2025-05-01T08:00:00")])
     clock.set(2025, 5, 2, 9, 0)
     add(store, "next-day", org="x1")
+    store.save_draft("dev", '{"id": "dev", "title": "改版中"}', "admin", None)
+    store.set_form_closed("acc", True, "admin")
 
 
 def as_loaded(docs):
@@ -1051,7 +1053,8 @@ def test_snapshot_load_across_backends(pg_url, tmp_path, clock):
         expected = snapshot_content(tiny)
         listed = as_loaded(tiny.query_submissions(None)[1])
         assert expected["counts"] == {"forms": 2, "orgs": 4, "users": 1, "links": 2,
-                                      "submissions": 9, "audit": 2, "photos": 2}
+                                      "submissions": 9, "audit": 2, "drafts": 1,
+                                      "form_states": 1, "photos": 2}
         with tiny.snapshot() as snap:
             assert pg.load(snap) == expected["counts"]
         assert snapshot_content(pg) == expected
@@ -1128,7 +1131,8 @@ def test_check(store, clock):
     assert report["ok"] is True and report["problems"] == []
     assert report["backend"] == store.backend and report["location"]
     assert report["counts"] == {"forms": 2, "orgs": 4, "users": 1, "links": 2,
-                                "submissions": 9, "audit": 2, "photos": 2}
+                                "submissions": 9, "audit": 2, "drafts": 1, "form_states": 1,
+                                "photos": 2}
     lost = {"file": "ee/ee000000000000000000000000000000.jpg", "name": "丢失.jpg",
             "size": 3, "content_type": "image/jpeg"}
     doc = add(store, "lost-photo", answers={"photo": lost})
@@ -1165,3 +1169,75 @@ def test_putting_a_photo_again_counts_as_its_last_put(store, second_store):
     assert store.prune_photos(common.now()) == 1
     assert store.put_photo(JPEG, "image/jpeg") == name  # and stored anew after a prune
     assert second_store.get_photo(name)["data"] == JPEG
+
+
+# ---- drafts and form states --------------------------------------------------------------------
+
+def test_drafts_are_saved_optimistically_one_per_form(store, second_store):
+    assert store.get_draft("dev") is None and store.list_drafts() == []
+    first = store.save_draft("dev", '{"id": "dev", "title": "草稿"', "admin", 0)  # not JSON yet
+    assert first["revision"] == 1 and first["text"] == '{"id": "dev", "title": "草稿"'
+    assert first["user"] == "admin" and first["form_id"] == "dev" and first["saved_at"]
+    assert second_store.get_draft("dev") == first
+    with pytest.raises(DraftConflict):
+        second_store.save_draft("dev", "{}", "other", 0)  # it saw no draft: there is one now
+    second = second_store.save_draft("dev", '{"id": "dev"}', "other", 1)
+    assert second["revision"] == 2
+    with pytest.raises(DraftConflict):
+        store.save_draft("dev", "{\"lost\": 1}", "admin", 1)  # edited revision 1: moved on
+    assert store.get_draft("dev")["text"] == '{"id": "dev"}'
+    assert store.save_draft("dev", "x", None, None)["revision"] == 3  # unconditional
+    store.save_draft("acc", "y", None, None)
+    assert [d["form_id"] for d in second_store.list_drafts()] == ["acc", "dev"]
+    assert store.delete_draft("dev") is True and store.delete_draft("dev") is False
+    assert second_store.get_draft("dev") is None
+    assert store.save_draft("dev", "z", None, 0)["revision"] == 1  # a new draft starts again
+    for bad in ((None, 0), ("t", -1), ("t", True), ("t", "1"), ("a\x00b", 0)):
+        with pytest.raises(ValueError):
+            store.save_draft("dev", *[bad[0], "u", bad[1]])
+
+
+def test_concurrent_draft_saves_from_one_revision_let_exactly_one_win(make_store):
+    stores = [make_store() for _ in range(4)]
+    stores[0].save_draft("dev", "base", None, None)
+
+    def save(i):
+        try:
+            stores[i % 4].save_draft("dev", f"edit {i}", f"u{i}", 1)
+            return True
+        except DraftConflict:
+            return False
+
+    with ThreadPool(8) as pool:
+        won = pool.map(save, range(8))
+    assert won.count(True) == 1
+    draft = stores[1].get_draft("dev")
+    assert draft["revision"] == 2 and draft["text"] == f"edit {won.index(True)}"
+
+
+def test_form_states_and_their_version(store, second_store):
+    assert store.form_states() == {}
+    before = second_store.version_of("forms")
+    state = store.set_form_closed("dev", True, "admin")
+    assert state["closed"] is True and state["user"] == "admin" and state["changed_at"]
+    assert second_store.version_of("forms") != before  # caches of every process refresh
+    assert second_store.form_states() == {"dev": state}
+    store.set_form_closed("dev", False, None)
+    assert second_store.form_states()["dev"]["closed"] is False
+    with pytest.raises(ValueError):
+        store.set_form_closed("dev", "yes", None)
+
+
+def test_drafts_and_form_states_travel_in_backups(store, tmp_path):
+    store.save_draft("dev", "{草稿}", "admin", None)
+    store.set_form_closed("acc", True, "admin")
+    with store.snapshot() as snap:
+        assert snap.counts()["drafts"] == 1 and snap.counts()["form_states"] == 1
+    backup = write_backup(store, tmp_path / "b.zip")
+    store.delete_draft("dev")
+    store.set_form_closed("acc", False, None)
+    with open_backup(backup["path"]) as snapshot:
+        counts = store.load(snapshot, force=True)
+    assert counts["drafts"] == 1 and counts["form_states"] == 1
+    assert store.get_draft("dev")["text"] == "{草稿}"
+    assert store.form_states()["acc"]["closed"] is True
