@@ -20,6 +20,10 @@ dates. Every value a person typed (answers, labels, titles, organization names) 
 with write_string and the workbook's string conversions are off, so "=1+1" stays the text
 "=1+1".
 
+Columns across versions (``merge_versions``): the newest version's fields first, then fields
+only older versions had; a renamed field (``renamed_from``) keeps one column, read for each
+submission under the name its version stored the answer with (``answer_of``).
+
 CSV: the main sheet's columns only (repeat fields as their count), UTF-8 with BOM so Excel opens
 Chinese correctly. A CSV cell has no type, so Excel evaluates any cell that starts with = + - @;
 following the OWASP CSV-injection advice, a text value starting with = + - @ tab CR or LF is
@@ -38,6 +42,7 @@ from decimal import Decimal
 import xlsxwriter
 
 from forms.fields import cell_value
+from forms.loader import former_names
 from services.orgs import path_columns
 
 WORKBOOK_OPTIONS = {
@@ -72,32 +77,95 @@ class ExportError(ValueError):
 # ---------------------------------------------------------------- public API
 
 def merge_versions(schemas):
-    """One schema whose fields cover every version given (newest first).
+    """One schema whose columns cover every version given (newest first), for exports.
 
-    The newest version decides order and labels; a field that only older versions have (renamed
-    or removed since) is appended after them, so exporting a form never drops data that was
-    collected under an earlier version. Repeat sub-fields are merged the same way.
+    The newest version decides order and labels; a field that only older versions have
+    (removed since) is appended after them, so exporting a form never drops data that was
+    collected under an earlier version. A field's answers stay in one column across renames:
+    a field of an older version belongs to the column of the nearest newer version's field
+    that has its name or lists it in ``renamed_from``. Repeat sub-fields are merged the same
+    way.
+
+    Each merged field carries ``stored_as``: {version: the name its answers are stored under
+    in submissions of that version, or None when that version has no such field}, which
+    ``answer_of`` reads. Sections come from the newest version only.
     """
+    versions = [(_version_key(s, i), s["fields"]) for i, s in enumerate(schemas)]
     merged = dict(schemas[0])
-    merged["fields"] = _merge_fields([s["fields"] for s in schemas])
+    merged["fields"] = _merge_fields(versions)
     return merged
 
 
-def _merge_fields(field_lists):
-    fields, index = [], {}
-    for specs in field_lists:
+def _version_key(schema, position):
+    # A schema without a version (tests, previews) still needs a key of its own.
+    return schema.get("version", ("position", position))
+
+
+class _Column:
+    def __init__(self, spec):
+        self.spec = dict(spec)
+        self.sources = {}  # version -> stored name
+        self.rows = []     # repeat: [(version, sub-fields)]
+
+
+def _merge_fields(versions):
+    """[(version, fields)] newest first -> merged field specs with ``stored_as``."""
+    columns = []
+    owner = {}  # (version, name in that version) -> _Column, for the versions seen so far
+    seen = []   # versions processed, newest first
+    for version, specs in versions:
         for spec in specs:
             if spec["type"] == "section":
-                if specs is field_lists[0]:
-                    fields.append(spec)
+                if not seen:
+                    columns.append(_Column(spec))
                 continue
-            if spec["name"] not in index:
-                index[spec["name"]] = len(fields)
-                fields.append(dict(spec))
-            elif spec["type"] == "repeat" and fields[index[spec["name"]]]["type"] == "repeat":
-                known = fields[index[spec["name"]]]
-                known["fields"] = _merge_fields([known["fields"], spec["fields"]])
+            column = _newer_column(spec["name"], seen, owner, versions)
+            if column is None or version in column.sources:
+                column = _Column(spec)
+                columns.append(column)
+            column.sources[version] = spec["name"]
+            owner[(version, spec["name"])] = column
+            if spec["type"] == "repeat":
+                column.rows.append((version, spec["fields"]))
+        seen.append(version)
+    fields = []
+    for column in columns:
+        spec = column.spec
+        if spec["type"] != "section":
+            spec["stored_as"] = {v: column.sources.get(v) for v, _ in versions}
+            if spec["type"] == "repeat":
+                spec["fields"] = _merge_fields(column.rows)
+        fields.append(spec)
     return fields
+
+
+def _newer_column(name, seen, owner, versions):
+    """The column of the nearest newer version's field named ``name`` or renamed from it."""
+    fields_of = dict(versions)
+    for version in reversed(seen):  # nearest first
+        for spec in fields_of[version]:
+            if spec["type"] != "section" and (
+                    spec["name"] == name or name in former_names(spec)):
+                return owner[(version, spec["name"])]
+    return None
+
+
+def answer_of(spec, answers, version):
+    """The answer a (merged) field's column shows for a submission of form ``version``.
+
+    Without ``stored_as`` (a plain schema), the answer under the field's name. For a version
+    the merge did not see (published after it), the field's name, else its newest stored name
+    that the answers hold."""
+    stored_as = spec.get("stored_as")
+    if stored_as is None:
+        return answers.get(spec["name"])
+    if version in stored_as:
+        name = stored_as[version]
+        return None if name is None else answers.get(name)
+    for name in [spec["name"], *stored_as.values()]:
+        if name is not None and name in answers:
+            return answers[name]
+    return None
 
 
 def main_headers(schema):
@@ -151,19 +219,20 @@ def _write_workbook(workbook, schema, submissions, org_paths, org_kinds):
     for doc in submissions:
         answers = doc.get("answers") or {}
         receipt = str(doc.get("receipt") or "")
-        values = [cell_value(spec, answers.get(spec["name"])) for spec in fields]
+        version = doc.get("form_version")
+        values = [cell_value(spec, answer_of(spec, answers, version)) for spec in fields]
         values.extend(_org_columns(doc.get("org_code"), org_paths, org_kinds))
         values.append(_format_time(doc.get("submitted_at")))
         values.append(receipt)
         main.write_row(values)
         for spec, subs, sheet in repeat_sheets:
-            items = answers.get(spec["name"])
+            items = answer_of(spec, answers, version)
             if not isinstance(items, list):
                 continue
             for index, item in enumerate(items, start=1):
                 item = item if isinstance(item, dict) else {}
                 sheet.write_row([receipt, index]
-                                + [cell_value(s, item.get(s["name"])) for s in subs])
+                                + [cell_value(s, answer_of(s, item, version)) for s in subs])
 
     main.finish()
     for _spec, _subs, sheet in repeat_sheets:
@@ -290,7 +359,8 @@ def _write_csv(text_out, schema, submissions, org_paths, org_kinds):
     writer.writerow([_csv_text(h) for h in main_headers(schema)])
     for doc in submissions:
         answers = doc.get("answers") or {}
-        row = [_csv_cell(cell_value(spec, answers.get(spec["name"]))) for spec in fields]
+        version = doc.get("form_version")
+        row = [_csv_cell(cell_value(spec, answer_of(spec, answers, version))) for spec in fields]
         row.extend(_csv_text(v) for v in _org_columns(doc.get("org_code"), org_paths, org_kinds))
         row.append(_csv_text(_format_time(doc.get("submitted_at"))))
         row.append(_csv_text(str(doc.get("receipt") or "")))

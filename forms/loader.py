@@ -141,6 +141,28 @@ def check_schema(data, source="<upload>", expected_id=None):
     return copy.deepcopy(data)
 
 
+def schema_problems(data, source="<upload>"):
+    """Every problem of ``data`` (a parsed document) that ``check_schema`` would refuse it
+    for, as a list of SchemaError (empty: it is valid): each meta-schema violation once (its
+    most relevant reason), then, when the structure is right, at most one semantic problem per
+    field. For an editor that shows every problem beside its field at once."""
+    problems, seen = [], set()
+    for error in _validator().iter_errors(data):
+        path, reason = _explain(best_match([error]), data)
+        if (path, reason) not in seen:
+            seen.add((path, reason))
+            problems.append(SchemaError(source, path, reason))
+    if not problems:
+        _check_scope(source, data["fields"], "fields", problems)
+    return problems
+
+
+def former_names(spec):
+    """The names a field had in earlier versions (its ``renamed_from``) as a list."""
+    names = spec.get("renamed_from", [])
+    return [names] if isinstance(names, str) else list(names)
+
+
 # ---------------------------------------------------------------------------
 # Turning a jsonschema error into one clear reason
 
@@ -173,6 +195,13 @@ def _explain(error, data):
     keyword = error.validator
     instance = error.instance
     key = parts[-1] if parts and isinstance(parts[-1], str) else None
+
+    if "renamed_from" in parts[-2:] and keyword is not None:
+        # The meta-schema offers a name or a list of names: say what both must be.
+        parts = parts[:parts.index("renamed_from", len(parts) - 2) + 1]
+        return format_path(parts), ("renamed_from 应为该字段以前用过的字段名,或这些字段名的"
+                                    "列表(不重复;字段名以小写字母开头,只含小写字母、数字和 _,"
+                                    "最多 40 个字符)")
 
     if keyword == "additionalProperties":
         allowed = set(error.schema.get("properties", {}))
@@ -250,29 +279,59 @@ def _explain(error, data):
 # Semantic checks (what JSON Schema cannot say)
 
 
-def _check_scope(source, fields, base):
-    """Names unique in this list; show_if refers to an earlier eligible field of the same
-    list; constraints consistent; defaults fit. Recurses into repeat rows."""
+def _check_scope(source, fields, base, problems=None):
+    """Names unique in this list; former names (renamed_from) unambiguous; show_if refers to
+    an earlier eligible field of the same list; constraints consistent; defaults fit. Recurses
+    into repeat rows. Raises the first problem, or, given a ``problems`` list, appends the
+    first problem of each field to it and goes on."""
     seen = {}
     eligible = {}
+    claimed = {}
+    current = {spec["name"]: index for index, spec in enumerate(fields)}
     for index, spec in enumerate(fields):
         path = f"{base}[{index}]"
         name = spec["name"]
-        if name in seen:
-            raise SchemaError(source, f"{path}.name",
-                              f"duplicate name '{name}' (already used by {base}[{seen[name]}])")
-        seen[name] = index
-        _check_constraints(source, spec, path)
-        if "show_if" in spec:
-            _check_show_if(source, spec, path, fields, index, eligible)
-        if "default" in spec:
-            problem = field_type(spec["type"]).default_problem(spec, spec["default"])
-            if problem:
-                raise SchemaError(source, f"{path}.default", f"invalid default: {problem}")
-        if spec["type"] == "repeat":
-            _check_scope(source, spec["fields"], f"{path}.fields")
+        try:
+            if name in seen:
+                raise SchemaError(source, f"{path}.name", f"duplicate name '{name}' "
+                                  f"(already used by {base}[{seen[name]}])")
+            seen[name] = index
+            _check_former_names(source, spec, path, base, current, claimed)
+            _check_constraints(source, spec, path)
+            if "show_if" in spec:
+                _check_show_if(source, spec, path, fields, index, eligible)
+            if "default" in spec:
+                problem = field_type(spec["type"]).default_problem(spec, spec["default"])
+                if problem:
+                    raise SchemaError(source, f"{path}.default", f"invalid default: {problem}")
+            if spec["type"] == "repeat":
+                _check_scope(source, spec["fields"], f"{path}.fields", problems)
+        except SchemaError as error:
+            if problems is None:
+                raise
+            problems.append(error)
         if spec["type"] in CONDITION_TYPES:
             eligible[name] = spec
+
+
+def _check_former_names(source, spec, path, base, current, claimed):
+    """A field's renamed_from: answers stored under each of these names belong to this field
+    alone, so a name is neither the field's own, nor a field's of this version, nor claimed by
+    two fields of one list."""
+    raw = spec.get("renamed_from")
+    if raw is None:
+        return
+    for position, old in enumerate(former_names(spec)):
+        where = f"{path}.renamed_from" + ("" if isinstance(raw, str) else f"[{position}]")
+        if old == spec["name"]:
+            raise SchemaError(source, where, f"「{old}」是该字段现在的名称,不是以前的名称")
+        if old in current:
+            raise SchemaError(source, where, f"「{old}」是本版本中 {base}[{current[old]}] 的名称;"
+                              "以前的名称不能与现有字段重名")
+        if old in claimed:
+            raise SchemaError(source, where, f"「{old}」已列在 {claimed[old]} 中;"
+                              "一个旧名称只能属于一个字段")
+        claimed[old] = f"{path}.renamed_from"
 
 
 def _check_show_if(source, spec, path, fields, index, eligible):

@@ -19,6 +19,13 @@ ACTIONS = {
     "logout": "退出登录",
     "export": "导出提交",
     "form.save": "保存表单",
+    "form.draft": "保存草稿",
+    "form.discard": "丢弃草稿",
+    "form.publish": "发布表单",
+    "form.rollback": "回滚表单",
+    "form.duplicate": "复制表单",
+    "form.close": "停止收集",
+    "form.open": "恢复收集",
     "link.create": "生成链接",
     "link.regenerate": "更换链接",
     "link.revoke": "停用链接",
@@ -64,7 +71,8 @@ DETAIL_LABELS = {
     "name_before": "原名称", "minutes": "分钟", "filters": "筛选", "township": "乡镇",
     "org": "组织", "date_from": "开始日期", "date_to": "结束日期", "forms": "表单版本",
     "orgs": "组织", "users": "账号", "links": "链接", "submissions": "提交", "audit": "日志",
-    "photos": "照片",
+    "photos": "照片", "revision": "草稿修改次数", "from_version": "回滚自版本",
+    "from": "复制自",
 }
 
 
