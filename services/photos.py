@@ -19,7 +19,7 @@ from PIL import Image, ImageOps
 from forms.fields import client_filename
 from storage.common import now
 
-THUMB_SIDE = 320
+THUMB_SIDE = 640  # shown ~300 CSS px wide on 2x phone screens
 THUMB_QUALITY = 70
 # A reference stays valid this long: a fill may wait on a phone for days before the village
 # has a network again.
@@ -78,7 +78,7 @@ def prune(store, days=None):
     fill still kept on a phone can send one). The number deleted."""
     days = PRUNE_AFTER_DAYS if days is None else days
     if days < PRUNE_AFTER_DAYS:
-        raise ValueError(f"照片至少保留 {PRUNE_AFTER_DAYS} 天(手机上未提交的填报可能还会用到)")
+        raise ValueError(f"照片至少保留 {PRUNE_AFTER_DAYS} 天（手机上未提交的填报可能还会用到）")
     return store.prune_photos(now() - timedelta(days=days))
 
 

@@ -400,6 +400,31 @@
     hidden.value = ref;
     file.required = false;
     showPhotoState(box, text, false);
+    showRemove(box, true);
+  }
+
+  function showRemove(box, shown) {
+    var remove = box.querySelector('[data-photo-remove]');
+    if (remove) {
+      remove.hidden = !shown;
+    }
+  }
+
+  function showPreview(box, blob) {
+    var img = box.querySelector('[data-photo-preview]');
+    if (!img) {
+      return;
+    }
+    if (img.src) {
+      URL.revokeObjectURL(img.src);
+    }
+    if (blob) {
+      img.src = URL.createObjectURL(blob);
+      img.hidden = false;
+    } else {
+      img.removeAttribute('src');
+      img.hidden = true;
+    }
   }
 
   function showPhotoState(box, text, isError) {
@@ -654,7 +679,7 @@
       var quiet = !fill.status || fill.status.hidden || fill.statusKind === 'saved' ||
         fill.statusKind === 'unsaved';
       if (!fill.save()) {
-        fill.setStatus('手机存储空间不足,填写的内容无法保存在手机上,提交前请不要关闭本页。', 'unsaved');
+        fill.setStatus('手机存储空间不足，填写的内容无法保存在手机上，提交前请不要关闭本页。', 'unsaved');
       } else if (quiet && !fill.pending && !fill.sending) {
         fill.setStatus('已自动保存在手机上', 'saved');
       }
@@ -695,8 +720,8 @@
       var time = banner.querySelector('[data-tz-draft-time]');
       if (time && draft.savedAt) {
         var at = new Date(draft.savedAt);
-        time.textContent = '(保存于 ' + (at.getMonth() + 1) + '月' + at.getDate() + '日 ' +
-          pad(at.getHours()) + ':' + pad(at.getMinutes()) + ')';
+        time.textContent = '（保存于 ' + (at.getMonth() + 1) + '月' + at.getDate() + '日 ' +
+          pad(at.getHours()) + ':' + pad(at.getMinutes()) + '）';
       }
       banner.hidden = false;
     }
@@ -714,8 +739,10 @@
     setPhotoRef(this.form, name, null);
     showPhotoState(box, '正在压缩照片…', false);
     var job = {};
+    showRemove(box, true);
     job.promise = shrink(file).then(function (blob) {
       job.blob = blob;
+      showPreview(box, blob);
       job.fileName = blob === file ? file.name : jpegName(file.name);
       return photoPut(fill.photoKey(name), {blob: blob, fileName: job.fileName});
     }).then(function () {
@@ -728,6 +755,21 @@
 
   Fill.prototype.photoKey = function (name) {
     return this.key + '|' + name;
+  };
+
+  // "删除照片": the fill has no photo in that field any more (one being uploaded is dropped).
+  Fill.prototype.removePhoto = function (box) {
+    var file = box.querySelector('input[type=file]');
+    var name = file.name;
+    delete this.uploads[name];
+    photoDelete(this.photoKey(name));
+    setPhotoRef(this.form, name, null);
+    file.value = '';
+    showPreview(box, null);
+    showPhotoState(box, '', false);
+    showRemove(box, false);
+    box.querySelector('[data-photo-progress]').hidden = true;
+    this.save();
   };
 
   // Photos of the saved fill that were picked but not uploaded: from IndexedDB, uploaded
@@ -744,10 +786,12 @@
         }
         if (!saved || !saved.blob) {
           lost = true;
-          showPhotoState(file.closest('[data-photo]'), '上次选择的照片没有保存下来,请重新选择照片。', true);
+          showPhotoState(file.closest('[data-photo]'), '上次选择的照片没有保存下来，请重新选择照片。', true);
           return;
         }
         var job = {blob: saved.blob, fileName: saved.fileName};
+        showPreview(file.closest('[data-photo]'), saved.blob);
+        showRemove(file.closest('[data-photo]'), true);
         fill.uploads[name] = job;
         job.promise = fill.upload(name, job);
       });
@@ -766,7 +810,7 @@
     data.append('photo', job.blob, job.fileName);
     progress.value = 0;
     progress.hidden = false;
-    showPhotoState(box, '正在上传照片(' + sizeText(job.blob.size) + ')…', false);
+    showPhotoState(box, '正在上传照片（' + sizeText(job.blob.size) + ')…', false);
     return post(this.photoUrl, data, this.csrf(), UPLOAD_TIMEOUT_MS, function (part) {
       progress.value = Math.round(part * 100);
     }).then(function (answer) {
@@ -778,7 +822,7 @@
         delete fill.uploads[name];
         photoDelete(fill.photoKey(name));
         setPhotoRef(fill.form, name, answer.data.ref,
-                    '已上传照片:' + answer.data.name + '(' + sizeText(answer.data.size) + ')');
+                    '已上传照片：' + answer.data.name + '（' + sizeText(answer.data.size) + '）');
         fill.save();
         return true;
       }
@@ -788,13 +832,13 @@
         return fill.upload(name, job);
       }
       if (TRANSIENT.indexOf(answer.status) >= 0) {
-        showPhotoState(box, '网络不通,照片尚未上传;网络恢复后会自动上传。', true);
+        showPhotoState(box, '网络不通，照片尚未上传；网络恢复后会自动上传。', true);
         return null;
       }
       delete fill.uploads[name];
       photoDelete(fill.photoKey(name));
       fill.save();
-      showPhotoState(box, answer.data.error || '照片上传失败,请重新选择。', true);
+      showPhotoState(box, answer.data.error || '照片上传失败，请重新选择。', true);
       return false;
     });
   };
@@ -873,7 +917,7 @@
       // Kept until the receipt page has loaded (static/js/receipt.js forgets it): if it does
       // not, the next open of the link says where the receipt is.
       storageSet(this.key, {sent: {receipt: data.receipt, url: data.url}});
-      this.setStatus('已提交,回执编号 ' + data.receipt, 'done');
+      this.setStatus('已提交，回执编号 ' + data.receipt, 'done');
       this.setBusy(true, '已提交');
       window.location.replace(data.url);
       return;
@@ -895,7 +939,7 @@
       }
       this.retries = (this.retries || 0) + 1;
       this.setStatus((answer.status === 0 ? '网络不通' : '服务器暂时繁忙') +
-        (this.kept ? ',填写的内容已保存在手机上,' : ',手机存储空间不足,请不要关闭本页,') +
+        (this.kept ? '，填写的内容已保存在手机上，' : '，手机存储空间不足，请不要关闭本页，') +
         wait + ' 秒后或网络恢复时将自动重新提交。', 'offline');
       this.scheduleRetry(wait);
       return;
@@ -906,7 +950,7 @@
     this.save();
     this.setBusy(false);
     if (answer.status === 'photo') {
-      this.setStatus('有照片未能上传,请查看标红的项目后重新选择。', 'error');
+      this.setStatus('有照片未能上传，请查看标红的项目后重新选择。', 'error');
     } else if (answer.status === 422) {
       if (!showErrors(this.form, data.errors || {})) {
         // The form changed since this page was served (a new version): the page is loaded
@@ -914,11 +958,11 @@
         window.location.reload();
         return;
       }
-      this.setStatus(data.message || '有项目需要修改,请查看标红的项目。', 'error');
+      this.setStatus(data.message || '有项目需要修改，请查看标红的项目。', 'error');
     } else if (answer.status === 409) {
       this.conflict(data);
     } else {
-      this.setStatus(data.error || ('提交失败(错误 ' + answer.status + '),请稍后重试;' +
+      this.setStatus(data.error || ('提交失败（错误 ' + answer.status + '），请稍后重试；' +
         '填写的内容仍保存在手机上。'), 'error');
     }
   };
@@ -932,7 +976,7 @@
     if (data.url) {
       var link = document.createElement('a');
       link.href = data.url;
-      link.textContent = ' 查看已提交的内容(回执 ' + data.receipt + ')';
+      link.textContent = ' 查看已提交的内容（回执 ' + data.receipt + '）';
       this.status.appendChild(link);
     }
     var again = document.createElement('button');
@@ -1014,6 +1058,11 @@
     var canKeep = !!(window.FormData && window.Promise && form.getAttribute('data-draft-key'));
     var fill = canKeep ? new Fill(form) : null;
     var draft = fill ? fill.restore() : null;
+    if (fill) {
+      each(form.querySelectorAll('[data-photo] input[data-photo-ref]'), function (ref) {
+        showRemove(ref.closest('[data-photo]'), true); // kept by the server after an error
+      });
+    }
     var changed = fill ? function () { fill.saveSoon(); } : function () {};
     each(form.querySelectorAll('[data-repeat]'), function (box) {
       initRepeat(form, box, changed);
@@ -1030,6 +1079,12 @@
     if (!fill) {
       return;
     }
+    form.addEventListener('click', function (event) {
+      var remove = event.target.closest('[data-photo-remove]');
+      if (remove) {
+        fill.removePhoto(remove.closest('[data-photo]'));
+      }
+    });
     form.addEventListener('submit', function (event) {
       event.preventDefault();
       fill.retries = 0;
@@ -1038,7 +1093,7 @@
     var reset = document.querySelector('[data-tz-reset]');
     if (reset) {
       reset.addEventListener('click', function () {
-        if (window.confirm('确定清空已填写的全部内容,重新填写吗?')) {
+        if (window.confirm('确定清空已填写的全部内容，重新填写吗?')) {
           fill.clear();
           window.location.replace(window.location.pathname);
         }
@@ -1053,7 +1108,7 @@
     });
     window.addEventListener('storage', function (event) {
       if (event.key === fill.key && event.newValue && !fill.cleared) {
-        fill.setStatus('本表单在另一个页面中也打开着并在填写,请只在一个页面中填写,以免内容互相覆盖。', 'error');
+        fill.setStatus('本表单在另一个页面中也打开着并在填写，请只在一个页面中填写，以免内容互相覆盖。', 'error');
       }
     });
     window.addEventListener('pagehide', function () {
@@ -1065,11 +1120,11 @@
       fill.restorePhotos(draft).then(function (complete) {
         if (draft.pending && complete) {
           fill.pending = true;
-          fill.setStatus('上次提交未完成,正在重新提交…', 'sending');
+          fill.setStatus('上次提交未完成，正在重新提交…', 'sending');
           fill.submit();
         } else if (draft.pending) {
           fill.save();
-          fill.setStatus('上次提交未完成:请重新选择照片后再点“提交”。', 'error');
+          fill.setStatus('上次提交未完成：请重新选择照片后再点“提交”。', 'error');
         }
       });
     }

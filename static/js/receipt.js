@@ -20,7 +20,7 @@
     navigator.clipboard.writeText(button.getAttribute('data-copy')).then(function () {
       button.textContent = '已复制';
     }, function () {
-      button.textContent = '复制失败,请长按链接复制';
+      button.textContent = '复制失败，请长按链接复制';
     });
   });
 })();

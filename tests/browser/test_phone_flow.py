@@ -235,7 +235,7 @@ def test_a_phone_photo_is_shrunk_uploaded_once_and_survives_a_validation_error(
         assert max(image.size) <= 1600
         assert image.size[1] > image.size[0], "orientation kept: the sideways photo is upright"
     with Image.open(io.BytesIO(store.get_photo(answer["thumb"])["data"])) as thumb:
-        assert max(thumb.size) <= 320
+        assert max(thumb.size) <= 640
 
 
 def test_the_receipt_link_shows_the_answers_again(live, browser):
@@ -379,3 +379,34 @@ def test_a_fill_sent_from_another_page_can_be_sent_again_as_a_new_one(live, brow
     expect(second.locator("[data-receipt]")).to_be_visible(timeout=20000)
     jobs = sorted(d["answers"]["jobs"] for d in all_submissions(store))
     assert jobs == [35, 40]
+
+
+def test_a_picked_photo_is_previewed_and_can_be_removed(live, browser, tmp_path):
+    app, store = live
+    picture = tmp_path / "错的.jpg"
+    Image.new("RGB", (1200, 900), (200, 60, 40)).save(picture, "JPEG")
+    context, page, url = open_link(browser, app, store, "monthly_report", "深村村")
+    page.fill('[name="report_month"]', "2026-11")
+    page.fill('[name="project_name"]', "冬桃基地")
+    page.get_by_label("书记项目", exact=True).check()
+    page.fill('[name="done_tasks"]', "完成栽植")
+    page.fill('[name="progress"]', "60")
+    page.get_by_label("按序时推进", exact=True).check()
+    page.fill('[name="next_plan"]', "施肥")
+    page.fill('[name="reporter"]', "王建国")
+    page.fill('[name="phone"]', "13955667788")
+    page.set_input_files('[name="photo"][type=file]', str(picture))
+    box = page.locator('[data-field="photo"]')
+    expect(box.locator("[data-photo-state]")).to_contain_text("已上传照片", timeout=20000)
+    expect(box.locator("[data-photo-preview]")).to_be_visible()
+    box.get_by_role("button", name="删除照片").click()
+    expect(box.locator("[data-photo-preview]")).to_be_hidden()
+    expect(box.locator("[data-photo-state]")).to_be_hidden()
+    page.wait_for_timeout(500)
+    page.reload()  # the removal is kept on the phone too
+    expect(page.locator('[name="project_name"]')).to_have_value("冬桃基地")
+    expect(page.locator('[data-field="photo"] [data-photo-remove]')).to_be_hidden()
+    page.click("[data-tz-submit]")
+    expect(page.locator("[data-receipt]")).to_be_visible(timeout=20000)
+    doc = store.get_submission(page.locator("[data-receipt]").get_attribute("data-receipt"))
+    assert doc["answers"]["photo"] is None

@@ -47,7 +47,7 @@ def test_a_photo_uploaded_on_its_own_is_stored_with_a_thumbnail_and_referred_to(
     photo = doc["answers"]["photo"]
     assert store.get_photo(photo["file"])["data"] == data  # stored as received
     with Image.open(io.BytesIO(store.get_photo(photo["thumb"])["data"])) as thumb:
-        assert thumb.size == (320, 240)
+        assert thumb.size == (640, 480)
     assert set(doc["files"]) == {photo["file"], photo["thumb"]}
     assert result["url"].endswith(f"/{result['receipt']}") and "/r/" in result["url"]
 
@@ -89,7 +89,7 @@ def test_json_errors_name_the_inputs_and_store_nothing(client, entry, store):
     body = refused.get_json()
     assert set(body["errors"]) == {"title", "steps-1-month", "assigner"}
     assert all(isinstance(m, str) and m for ms in body["errors"].values() for m in ms)
-    assert body["message"] == "有 3 处需要修改,请查看标红的项目。"
+    assert body["message"] == "有 3 处需要修改，请查看标红的项目。"
     assert store.count_submissions("t_project") == 0
 
 
@@ -132,7 +132,7 @@ def test_a_page_without_javascript_keeps_its_photo_across_a_validation_error(
                           content_type="multipart/form-data")
     assert refused.status_code == 422
     html = refused.get_data(as_text=True)
-    assert "已上传照片:现场.jpg" in html
+    assert "已上传照片：现场.jpg" in html
     ref = re.search(r'type="hidden" name="photo" value="([^"]+)" data-photo-ref', html).group(1)
     sent = client.post(f"/f/{token}", data={**hidden, **VALID, "photo": ref},
                        content_type="multipart/form-data")
@@ -215,8 +215,10 @@ def test_photos_are_private_and_static_files_may_be_cached(admin_client, client,
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     detail = admin_client.get(f"/admin/submissions/{receipt}").get_data(as_text=True)
     assert f"/admin/uploads/{photo['thumb']}" in detail  # the page shows the thumbnail
-    static = client.get("/static/js/form.js")
-    assert "no-store" not in static.headers.get("Cache-Control", "")
+    page = client.get(f"/f/{token}").get_data(as_text=True)
+    script = re.search(r'src="(/static/js/form\.js\?v=[0-9a-f]{12})"', page).group(1)
+    static = client.get(script)
+    assert static.headers["Cache-Control"] == "public, max-age=31536000, immutable"
     assert_hardened(static)
     static.close()
 
@@ -316,3 +318,12 @@ def test_prune_photos_deletes_what_no_fill_sent_after_the_reference_lifetime(
         assert snap.counts()["photos"] == 2
     entries, _total = store.query_audit(action="photos.prune")
     assert entries[0]["detail"] == {"count": 2}
+
+
+def test_export_headers_are_right_and_a_head_request_exports_nothing(admin_client, store):
+    csv = admin_client.get("/admin/forms/monthly_report/export.csv")
+    assert csv.headers["Content-Type"] == "text/csv; charset=utf-8"
+    before = store.query_audit(action="export")[1]
+    head = admin_client.head("/admin/forms/monthly_report/export.xlsx")
+    assert head.status_code == 200 and head.headers["Content-Disposition"].startswith("attachment")
+    assert store.query_audit(action="export")[1] == before

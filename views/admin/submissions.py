@@ -106,6 +106,11 @@ def export(form_id, fmt):
     form_doc = get_form_or_404(form_id)
     index = org_index(store)
     _form, query = _filters(index)
+    name = f"{form_doc['schema']['title']}.{fmt}"
+    disposition = f"attachment; filename=export.{fmt}; filename*=UTF-8''{quote(name)}"
+    if request.method == "HEAD":  # a link checker or `curl -I`: no export, nothing to audit
+        return current_app.response_class(content_type=EXPORT_TYPES[fmt],
+                                          headers={"Content-Disposition": disposition})
     # Written to a temp file first: a failure (disk full...) is a 503 page, never half a file.
     count, stream = submission_service.export_to_temp_file(
         store, index, form_id, fmt, current_app.config["DATA_DIR"], **query)
@@ -113,9 +118,7 @@ def export(form_id, fmt):
         "format": fmt, "rows": count,
         "filters": {key: request.args[key] for key in ("township", "org", "date_from", "date_to")
                     if request.args.get(key)}})
-    name = f"{form_doc['schema']['title']}.{fmt}"
-    disposition = f"attachment; filename=export.{fmt}; filename*=UTF-8''{quote(name)}"
-    return current_app.response_class(_chunks(stream), mimetype=EXPORT_TYPES[fmt],
+    return current_app.response_class(_chunks(stream), content_type=EXPORT_TYPES[fmt],
                                       headers={"Content-Disposition": disposition})
 
 
