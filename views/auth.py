@@ -72,7 +72,7 @@ def login():
             audit("login.throttled", target=form.username.data, detail={"minutes": e.minutes})
             flash(str(e), "error")
             response = current_app.make_response(
-                (render_template("auth/login.html", form=form), 429))
+                (render_template("auth/login.html", form=form, no_users=_no_users()), 429))
             response.headers["Retry-After"] = str(int(e.wait.total_seconds()) + 1)
             return response
         except accounts.BadLogin as e:
@@ -86,7 +86,12 @@ def login():
             return redirect(_safe_next(request.args.get("next")) or url_for("admin.dashboard"))
     elif request.method == "POST":
         status = 422
-    return render_template("auth/login.html", form=form), status
+    return render_template("auth/login.html", form=form, no_users=_no_users()), status
+
+
+def _no_users():
+    """Whether nobody can log in yet: the page then says how to create the first admin."""
+    return not get_store().list_users()
 
 
 @bp.route("/logout", methods=["POST"])

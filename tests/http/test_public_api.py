@@ -327,3 +327,15 @@ def test_export_headers_are_right_and_a_head_request_exports_nothing(admin_clien
     head = admin_client.head("/admin/forms/monthly_report/export.xlsx")
     assert head.status_code == 200 and head.headers["Content-Disposition"].startswith("attachment")
     assert store.query_audit(action="export")[1] == before
+
+
+def test_the_login_page_says_how_to_make_the_first_admin_only_while_there_is_none(
+        client, admin_client):
+    # admin_client made an admin (and logged in with its own client: this one is anonymous)
+    assert "create-user" not in admin_client.application.test_client().get(
+        "/login").get_data(as_text=True)
+
+
+def test_the_login_page_names_the_first_admin_command_on_a_new_install(client):
+    html = client.get("/login").get_data(as_text=True)
+    assert ".venv/bin/flask --app app create-user" in html
