@@ -73,6 +73,18 @@ def fill_application(page):
     page.locator('[name="pledge"]').check()
 
 
+def fill_monthly_report(page, progress="60"):
+    page.fill('[name="report_month"]', "2026-11")
+    page.fill('[name="project_name"]', "冬桃基地")
+    page.get_by_label("书记项目", exact=True).check()
+    page.fill('[name="done_tasks"]', "完成栽植")
+    page.fill('[name="progress"]', progress)
+    page.get_by_label("按序时推进", exact=True).check()
+    page.fill('[name="next_plan"]', "施肥")
+    page.fill('[name="reporter"]', "王建国")
+    page.fill('[name="phone"]', "13955667788")
+
+
 def assert_application(doc):
     answers = doc["answers"]
     assert answers["topic_source"] == "县委组织部"
@@ -205,15 +217,7 @@ def test_a_phone_photo_is_shrunk_uploaded_once_and_survives_a_validation_error(
     context, page, url = open_link(browser, app, store, "monthly_report", "千佛塔村")
     uploads = []
     page.on("request", lambda r: uploads.append(r.url) if r.url.endswith("/photo") else None)
-    page.fill('[name="report_month"]', "2026-11")
-    page.fill('[name="project_name"]', "冬桃基地")
-    page.get_by_label("书记项目", exact=True).check()
-    page.fill('[name="done_tasks"]', "完成栽植")
-    page.fill('[name="progress"]', "150")  # refused: at most 100
-    page.get_by_label("按序时推进", exact=True).check()
-    page.fill('[name="next_plan"]', "施肥")
-    page.fill('[name="reporter"]', "王建国")
-    page.fill('[name="phone"]', "13955667788")
+    fill_monthly_report(page, progress="150")  # refused: at most 100
     page.set_input_files('[name="photo"][type=file]', str(photo))
     expect(page.locator('[data-field="photo"] [data-photo-state]')).to_contain_text(
         "已上传照片", timeout=60000)
@@ -273,15 +277,7 @@ def test_a_photo_picked_offline_waits_on_the_phone_through_a_closed_tab(
     picture = tmp_path / "田间.jpg"
     Image.new("RGB", (2400, 1800), (40, 140, 60)).save(picture, "JPEG", quality=92)
     context, page, url = open_link(browser, app, store, "monthly_report", "深村村")
-    page.fill('[name="report_month"]', "2026-11")
-    page.fill('[name="project_name"]', "冬桃基地")
-    page.get_by_label("书记项目", exact=True).check()
-    page.fill('[name="done_tasks"]', "完成栽植")
-    page.fill('[name="progress"]', "60")
-    page.get_by_label("按序时推进", exact=True).check()
-    page.fill('[name="next_plan"]', "施肥")
-    page.fill('[name="reporter"]', "王建国")
-    page.fill('[name="phone"]', "13955667788")
+    fill_monthly_report(page)
     network(context, page, offline=True)
     page.set_input_files('[name="photo"][type=file]', str(picture))
     state = page.locator('[data-field="photo"] [data-photo-state]')
@@ -386,15 +382,7 @@ def test_a_picked_photo_is_previewed_and_can_be_removed(live, browser, tmp_path)
     picture = tmp_path / "错的.jpg"
     Image.new("RGB", (1200, 900), (200, 60, 40)).save(picture, "JPEG")
     context, page, url = open_link(browser, app, store, "monthly_report", "深村村")
-    page.fill('[name="report_month"]', "2026-11")
-    page.fill('[name="project_name"]', "冬桃基地")
-    page.get_by_label("书记项目", exact=True).check()
-    page.fill('[name="done_tasks"]', "完成栽植")
-    page.fill('[name="progress"]', "60")
-    page.get_by_label("按序时推进", exact=True).check()
-    page.fill('[name="next_plan"]', "施肥")
-    page.fill('[name="reporter"]', "王建国")
-    page.fill('[name="phone"]', "13955667788")
+    fill_monthly_report(page)
     page.set_input_files('[name="photo"][type=file]', str(picture))
     box = page.locator('[data-field="photo"]')
     expect(box.locator("[data-photo-state]")).to_contain_text("已上传照片", timeout=20000)
