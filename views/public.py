@@ -8,7 +8,7 @@ import db
 from db import get_store
 from forms.builder import build_form_class, display_rows, error_map, new_submission_id
 from forms.fields import field_type
-from services import photos, receipts
+from services import formdefs, photos, receipts
 from services import submissions as submission_service
 from services.orgs import org_index
 from storage import SubmissionConflict
@@ -16,17 +16,23 @@ from storage import SubmissionConflict
 bp = Blueprint("public", __name__)
 
 
+CLOSED_TITLE = "已停止收集"
+CLOSED_MESSAGE = "本表单已停止收集，不再接受填报。如有疑问，请联系乡镇党委或县委组织部。"
+
+
 def _form_entry(store, form_id):
-    """(schema, form class) of the latest version of a form, or None."""
+    """(schema, form class, closed) of the latest version of a form, or None. Closing a form
+    changes the "forms" table, so the cached entry follows it."""
     form_doc = store.get_form(form_id)
     if form_doc is None:
         return None
-    return form_doc["schema"], build_form_class(form_doc["schema"])
+    return (form_doc["schema"], build_form_class(form_doc["schema"]),
+            formdefs.is_closed(store, form_id))
 
 
 def _resolve(token):
     """The active link, its form (latest version) with its form class, its organization and
-    the organization's path, or 404.
+    the organization's path, or 404; 410 for the form page and photo upload of a closed form.
 
     Every request of a village's link needs the same form and organization: they are built
     once per process and reused until a form or an organization changes (on any worker or
@@ -40,8 +46,22 @@ def _resolve(token):
     index = org_index(store)
     if form_entry is None or code not in index:
         abort(404)
-    schema, form_class = form_entry
+    schema, form_class, closed = form_entry
+    if closed and request.endpoint in ("public.entry", "public.photo_upload"):
+        abort(410)  # receipts of a closed form stay readable
     return link, schema, form_class, index.get(code), index.path(code)
+
+
+@bp.errorhandler(410)
+def closed_form(_error):
+    """A closed form's QR link: 410 with 已停止收集, nothing shown to fill or accepted (JSON for
+    the page's own script, which shows the message and does not retry a 410)."""
+    if wants_json():
+        return jsonify(error=CLOSED_MESSAGE), 410
+    response = current_app.make_response((render_template(
+        "error.html", code=410, title=CLOSED_TITLE, message=CLOSED_MESSAGE), 410))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/")
@@ -74,7 +94,7 @@ def entry(token):
             doc = store.find_submission(form.submission_id.data)
             if doc is None or (doc["form_id"], doc["org_code"]) != (schema["id"], org["code"]):
                 doc = None  # an id of another form or village: say nothing of it
-            return jsonify(error="这份填报此前已经提交过(内容与现在不同),修改后的内容没有提交。",
+            return jsonify(error="这份填报此前已经提交过（内容与现在不同），修改后的内容没有提交。",
                            receipt=doc and doc["receipt"], url=doc and receipt_url(doc)), 409
         url = receipt_url(doc)
         if wants_json():
@@ -85,7 +105,7 @@ def entry(token):
         if wants_json():
             errors = error_map(form)
             return jsonify(errors=errors,
-                           message=f"有 {len(errors)} 处需要修改,请查看标红的项目。"), 422
+                           message=f"有 {len(errors)} 处需要修改，请查看标红的项目。"), 422
     status = 422 if request.method == "POST" else 200
     response = current_app.make_response((render_template(
         "public/form.html", form=form, schema=schema, org=org, org_path=path), status))
