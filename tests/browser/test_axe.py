@@ -8,6 +8,7 @@ policy refuses on a page (an inline script, handler or style) is reported here t
 """
 import functools
 import io
+import json
 import os
 import random
 
@@ -16,6 +17,7 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from seed_data.demo_answers import fake_answers, to_formdata
+from services import formdefs
 
 pytestmark = pytest.mark.browser
 
@@ -220,6 +222,93 @@ def _long_audit_entries(page, site):
     page.reload()
 
 
+def _draft(site, edit=None):
+    """Save a draft of FORM: its current definition, changed by ``edit(schema)``."""
+    schema = {k: v for k, v in site["store"].get_form(FORM)["schema"].items() if k != "version"}
+    if edit:
+        edit(schema)
+    draft = formdefs.get_draft(site["store"], FORM)
+    return formdefs.save_draft(site["store"], FORM, json.dumps(schema, ensure_ascii=False),
+                               user="admin", base_revision=draft["revision"] if draft else 0)
+
+
+def _fewer_themes(schema):
+    """A change stored answers do not fit: the theme choices cut to one, a step's task
+    shortened, a field renamed, one removed."""
+    fields = {f["name"]: f for f in schema["fields"]}
+    fields["theme"]["choices"] = fields["theme"]["choices"][:1]
+    fields["project_name"].update(name="project_title", renamed_from=["project_name"])
+    next(s for s in fields["steps"]["fields"] if s["name"] == "task")["max_length"] = 2
+    schema["fields"].remove(fields["partners"])
+
+
+def _builder_cards_open(page, site):
+    """Every card open (a repeat's sub-fields too): a select, show_if with "equals" and with
+    "in", a repeat, a section, a photo-less boolean."""
+    expect(page.locator(".bf-card").first).to_be_visible()
+    closed = page.locator(".bf-toggle[aria-expanded=false]")
+    while closed.count():  # a repeat's sub-field cards show once the repeat's card is open
+        closed.first.click()
+    expect(page.locator(".bf-card .bf-body:visible")).to_have_count(page.locator(".bf-card").count())
+
+
+def _builder_json_tab(page, site):
+    page.get_by_role("tab", name="高级(JSON)").click()
+    expect(page.get_by_label("表单定义(JSON)")).to_be_visible()
+
+
+def _builder_with_problems(page, site):
+    """A draft with problems: they show beside their cards and the 发布 button says why."""
+    def broken(schema):
+        schema["fields"][1]["label"] = ""
+        schema["fields"][7]["show_if"] = {"field": "no_such_field", "equals": "x"}
+    _draft(site, broken)
+    page.reload()
+    expect(page.locator(".bf-card.bf-invalid").first).to_be_visible()
+    expect(page.locator("[data-publish-why]")).to_be_visible()
+    _builder_cards_open(page, site)
+
+
+def _builder_bad_json(page, site):
+    page.get_by_role("tab", name="高级(JSON)").click()
+    page.get_by_label("表单定义(JSON)").fill('{"id": "%s", "title": ' % FORM)
+    page.get_by_role("tab", name="字段").click()
+    expect(page.locator("[data-json-error]")).to_be_visible()
+
+
+def _new_form_error(page, site):
+    page.click("form.card button[type=submit]")
+    expect(page.locator(".tz-error").first).to_be_visible()
+
+
+def _publish_with_impact(page, site):
+    _draft(site, _fewer_themes)
+    page.goto(f"{site['base']}/admin/forms/{FORM}/publish")
+    expect(page.locator(".bf-impact")).to_be_visible()
+
+
+def _publish_invalid(page, site):
+    _draft(site, lambda schema: schema["fields"][1].update(label=""))
+    page.goto(f"{site['base']}/admin/forms/{FORM}/publish")
+    expect(page.locator(".flash-error")).to_be_visible()
+
+
+def _history_with_draft_closed(page, site):
+    _draft(site, _fewer_themes)
+    formdefs.publish(site["store"], FORM, user="admin")
+    _draft(site, lambda schema: schema.update(title=schema["title"] + "(修订)"))
+    formdefs.set_closed(site["store"], FORM, True, user="admin")
+    page.reload()
+    expect(page.locator("table.reflow tbody tr")).to_have_count(2)
+
+
+def _compare_two_versions(page, site):
+    _draft(site, _fewer_themes)
+    formdefs.publish(site["store"], FORM, user="admin")
+    page.goto(f"{site['base']}/admin/forms/{FORM}/compare")
+    expect(page.locator(".bf-change").first).to_be_visible()
+
+
 # (name, path from the site's fixture, what to do on the page before checking it)
 ADMIN_PAGES = [
     ("dashboard", lambda s: "/admin/", None),
@@ -245,6 +334,20 @@ ADMIN_PAGES = [
     ("audit_log", lambda s: "/admin/audit", _long_audit_entries),
     ("audit_log_filtered", lambda s: "/admin/audit?action=login&date_from=2099-01-01"
      "&date_to=2000-01-01", None),
+    ("form_new", lambda s: "/admin/forms/new-form", None),
+    ("form_new_error", lambda s: "/admin/forms/new-form", _new_form_error),
+    ("builder", lambda s: f"/admin/forms/{FORM}/builder", None),
+    ("builder_cards_open", lambda s: f"/admin/forms/{FORM}/builder", _builder_cards_open),
+    ("builder_json", lambda s: f"/admin/forms/{FORM}/builder", _builder_json_tab),
+    ("builder_problems", lambda s: f"/admin/forms/{FORM}/builder", _builder_with_problems),
+    ("builder_bad_json", lambda s: f"/admin/forms/{FORM}/builder", _builder_bad_json),
+    ("builder_preview", lambda s: f"/admin/forms/{FORM}/builder/preview", None),
+    ("form_publish", lambda s: f"/admin/forms/{FORM}/publish", _publish_with_impact),
+    ("form_publish_invalid", lambda s: f"/admin/forms/{FORM}/publish", _publish_invalid),
+    ("form_history", lambda s: f"/admin/forms/{FORM}/history", None),
+    ("form_history_draft_closed", lambda s: f"/admin/forms/{FORM}/history",
+     _history_with_draft_closed),
+    ("form_compare", lambda s: f"/admin/forms/{FORM}/compare", _compare_two_versions),
     ("not_found", lambda s: "/admin/forms/no_such_form", None),
 ]
 

@@ -22,4 +22,4 @@ def labels():
     return {"kind_labels": KIND_LABELS}
 
 
-from views.admin import audit, forms, links, orgs, submissions  # noqa: E402,F401  (the views)
+from views.admin import audit, builder, forms, links, orgs, submissions  # noqa: E402,F401  (the views)
