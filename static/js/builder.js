@@ -669,11 +669,29 @@
     }
   }
 
+  // Drawing the cards again while a finger or the mouse is down on a button would swallow
+  // its click (the button is replaced between press and release): wait for the release.
   let renderTimer = null;
+  let pressed = false;
+  let renderAfterPress = false;
   function renderSoon() {
     window.clearTimeout(renderTimer);
+    if (pressed) {
+      renderAfterPress = true;
+      return;
+    }
     renderTimer = window.setTimeout(render, 0);
   }
+  document.addEventListener('pointerdown', () => { pressed = true; }, true);
+  ['pointerup', 'pointercancel'].forEach((type) => {
+    document.addEventListener(type, () => {
+      pressed = false;
+      if (renderAfterPress) {
+        renderAfterPress = false;
+        renderSoon(); // after the click this release makes
+      }
+    }, true);
+  });
 
   // ---- problems beside their fields ------------------------------------------------------------
 
@@ -1095,10 +1113,17 @@
     const value = node.value;
     if (key === 'label') {
       field.label = value;
-      const title = document.querySelector('#bf-' + uid(field) + ' > .bf-card-head [data-title]');
+      const id = 'bf-' + uid(field);
+      const title = document.querySelector('#' + id + ' > .bf-card-head [data-title]');
       if (title) {
         title.textContent = value || '(未填标题)';
       }
+      [['up', '上移:'], ['down', '下移:'], ['drag', '拖动排序:']].forEach(([what, text]) => {
+        const button = document.getElementById(id + '-' + what);
+        if (button) {
+          button.setAttribute('aria-label', text + (value || '(未填标题)'));
+        }
+      });
     } else if (key === 'hint' || key === 'unit' || key === 'pattern' || key === 'pattern_message') {
       setOrDelete(field, key, value.trim() ? value : undefined);
     } else if (key === 'min' || key === 'max') {

@@ -293,6 +293,16 @@ def test_problems_show_beside_their_field(live, browser):
     expect(errors).to_be_hidden(timeout=10000)
     expect(page.get_by_role("button", name="发布…")).to_be_enabled()
 
+    # a label typed, then at once ↑ on its card: the cards drawn again do not swallow the click
+    card.get_by_label(LABEL).fill(label + "(改)")
+    up = cards(page).nth(3).locator(":scope > .bf-card-head").get_by_role("button", name="上移")
+    box = up.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.wait_for_timeout(150)  # a person's press: the label's "change" is handled meanwhile
+    page.mouse.up()
+    expect(cards(page).nth(2).locator(":scope > .bf-card-head .bf-title")).to_have_text(label + "(改)")
+
 
 def test_a_draft_saved_by_someone_else_is_never_overwritten(live, browser):
     app, store = live
