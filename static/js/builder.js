@@ -74,6 +74,7 @@
     dirty: false,
     saving: null,
     saveAgain: false,
+    againAction: '', // the action of the save asked for while one was running
     conflict: null,
     problems: [],
     previewedText: jsonBox.value,
@@ -862,12 +863,14 @@
 
   class SaveProblem extends Error {}
 
-  function post(text, revision, retried) {
+  // ``action``: 'save' or 'publish' when the admin asked for it (audited), '' for an autosave.
+  function post(text, revision, action, retried) {
     // URL-encoded, not multipart: a multipart body turns every newline into CRLF.
     const body = new URLSearchParams();
     body.append('csrf_token', saveForm.querySelector('[name=csrf_token]').value);
     body.append('text', text);
     body.append('base_revision', String(revision));
+    body.append('action', action || '');
     return fetch(SAVE_URL, {method: 'POST', body: body, credentials: 'same-origin',
                             headers: {Accept: 'application/json'}})
       .then((response) => {
@@ -884,26 +887,29 @@
                 input.value = answer.csrf_token;
               }
             });
-            return post(text, revision, true);
+            return post(text, revision, action, true);
           }
           return {status: response.status, answer: answer};
         });
       });
   }
 
-  function save(overwrite) {
+  function save(overwrite, action) {
     if (state.saving) {
       state.saveAgain = true;
+      state.againAction = action || state.againAction;
       return state.saving;
     }
     if (state.conflict && overwrite === undefined) {
+      setStatus('没有保存:草稿已被其他人修改。请先选择“用我的内容覆盖草稿”或“放弃我的修改”。', 'error');
+      conflictBox.scrollIntoView({block: 'nearest'});
       return Promise.resolve(false);
     }
     window.clearTimeout(saveTimer);
     const text = currentText();
     setStatus('正在保存…');
     saveBtn.disabled = true;
-    state.saving = post(text, overwrite === undefined ? state.revision : overwrite)
+    state.saving = post(text, overwrite === undefined ? state.revision : overwrite, action)
       .then((result) => {
         const answer = result.answer;
         if (result.status === 200) {
@@ -941,9 +947,11 @@
         state.saving = null;
         saveBtn.disabled = false;
         if (state.saveAgain) {
+          const again = state.againAction;
           state.saveAgain = false;
+          state.againAction = '';
           if (ok && state.dirty) {
-            return save();
+            return save(undefined, again);
           }
         }
         return ok;
@@ -1016,7 +1024,7 @@
     }
     if (button.hasAttribute('data-overwrite')) {
       if (window.confirm('用您的内容覆盖最新的草稿吗?对方保存的修改将丢失。')) {
-        save(state.conflict ? state.conflict.revision : state.revision);
+        save(state.conflict ? state.conflict.revision : state.revision, 'save');
       }
       return;
     }
@@ -1364,7 +1372,7 @@
       state.jsonOfModel = jsonBox.value;
     }
     const needed = state.dirty || state.revision === 0 || !toPublish;
-    (needed ? save() : Promise.resolve(true)).then((ok) => {
+    (needed ? save(undefined, toPublish ? 'publish' : 'save') : Promise.resolve(true)).then((ok) => {
       if (!ok || !toPublish) {
         return;
       }

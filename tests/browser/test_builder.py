@@ -179,6 +179,9 @@ def test_build_publish_fill_rename_fill_export(live, browser, tmp_path):
     assert draft["fields"][0]["name"] == "leader"
     assert draft["fields"][0]["renamed_from"] == ["field_1"]
     publish(page, 2)
+    published = [e["detail"]["version"] for e in store.query_audit(action="form.publish")[0]]
+    assert published == [2, 1]
+    assert store.query_audit(action="form.draft")[1] >= 2  # created, and 保存草稿 (not autosaves)
     second = fill_on_phone(browser, url, "李书记", "产业发展", None, [("2026-04", "栽桃苗")])
     assert "leader" in store.get_submission(second)["answers"]
     assert "field_1" in store.get_submission(first)["answers"]
@@ -323,6 +326,9 @@ def test_a_draft_saved_by_someone_else_is_never_overwritten(live, browser):
     expect(conflict).to_contain_text("other")
     expect(card.get_by_label("分节标题")).to_have_value("我的修改")
     expect(page.get_by_role("button", name="发布…")).to_be_disabled()
+    assert formdefs.get_draft(store, "monthly_report")["text"] == theirs
+    page.get_by_role("button", name="保存草稿").click()  # again: still refused, and says so
+    expect(page.locator("[data-status]")).to_contain_text("没有保存")
     assert formdefs.get_draft(store, "monthly_report")["text"] == theirs
 
     # overwriting is a choice the admin makes (after a confirm)

@@ -138,8 +138,11 @@ def test_save_and_the_draft_conflict(admin_client, store):
     assert formdefs.get_draft(store, FORM)["text"] == theirs
 
     # an explicit overwrite names the revision it overwrites
-    assert save(admin_client, late, 2).get_json()["revision"] == 3
+    assert save(admin_client, late, 2, action="save").get_json()["revision"] == 3
     assert formdefs.get_draft(store, FORM)["text"] == late
+    # the script's autosaves are not in the audit log, a save the admin asked for is
+    [entry], total = store.query_audit(action="form.draft")
+    assert total == 1 and entry["detail"]["revision"] == 3 and entry["target"] == FORM
 
 
 def test_save_without_the_script_keeps_the_admins_text_on_a_conflict(admin_client, store):
