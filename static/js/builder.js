@@ -519,6 +519,9 @@
                    type === 'boolean' ? '用于承诺等必须勾选的项目。' :
                      type === 'repeat' ? '至少填写一行。' : null));
     }
+    if (!refused(type, 'show_if')) {
+      add(conditionControls(field, index, scope, id));
+    }
     if (!refused(type, 'unit')) {
       add(control(id + '-unit', '单位(可不填,如 万元、人、亩)', textInput(id + '-unit', 'unit', field.unit, {maxlength: 20})));
     }
@@ -555,9 +558,6 @@
       row.appendChild(control(id + '-min_items', '最少行数', textInput(id + '-min_items', 'min_items', field.min_items, {inputmode: 'numeric'})));
       row.appendChild(control(id + '-max_items', '最多行数', textInput(id + '-max_items', 'max_items', field.max_items, {inputmode: 'numeric'})));
       add(row);
-    }
-    if (!refused(type, 'show_if')) {
-      add(conditionControls(field, index, scope, id));
     }
     if (type === 'repeat' && Array.isArray(field.fields)) {
       add(subList(field, scope, id));

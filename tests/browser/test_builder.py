@@ -148,6 +148,10 @@ def test_build_publish_fill_rename_fill_export(live, browser, tmp_path):
     expect(preview.get_by_label("其他项目说明")).to_be_hidden()
     preview.get_by_label("其他", exact=True).check()
     expect(preview.get_by_label("其他项目说明")).to_be_visible()
+    for n in (0, 1, 3, 4):  # the picture: the conditional field's card open, the others closed
+        cards(page).nth(n).locator(":scope > .bf-card-head .bf-toggle").click()
+    page.locator("#bf-list-title").scroll_into_view_if_needed()
+    page.evaluate("window.scrollBy(0, document.querySelector('#bf-list-title').getBoundingClientRect().top - 8)")
     page.screenshot(path=os.path.join(shots, "builder.png"))
 
     publish(page, 1)
