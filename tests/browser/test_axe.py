@@ -249,7 +249,8 @@ def _builder_cards_open(page, site):
     closed = page.locator(".bf-toggle[aria-expanded=false]")
     while closed.count():  # a repeat's sub-field cards show once the repeat's card is open
         closed.first.click()
-    expect(page.locator(".bf-card .bf-body:visible")).to_have_count(page.locator(".bf-card").count())
+    cards = page.locator(".bf-card").count()
+    expect(page.locator(".bf-card .bf-body:visible")).to_have_count(cards)
 
 
 def _builder_json_tab(page, site):

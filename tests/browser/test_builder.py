@@ -150,8 +150,8 @@ def test_build_publish_fill_rename_fill_export(live, browser, tmp_path):
     expect(preview.get_by_label("其他项目说明")).to_be_visible()
     for n in (0, 1, 3, 4):  # the picture: the conditional field's card open, the others closed
         cards(page).nth(n).locator(":scope > .bf-card-head .bf-toggle").click()
-    page.locator("#bf-list-title").scroll_into_view_if_needed()
-    page.evaluate("window.scrollBy(0, document.querySelector('#bf-list-title').getBoundingClientRect().top - 8)")
+    page.evaluate("window.scrollBy(0, "
+                  "document.querySelector('#bf-list-title').getBoundingClientRect().top - 8)")
     page.screenshot(path=os.path.join(shots, "builder.png"))
 
     publish(page, 1)
@@ -308,7 +308,8 @@ def test_problems_show_beside_their_field(live, browser):
     page.mouse.down()
     page.wait_for_timeout(150)  # a person's press: the label's "change" is handled meanwhile
     page.mouse.up()
-    expect(cards(page).nth(2).locator(":scope > .bf-card-head .bf-title")).to_have_text(label + "(改)")
+    moved = cards(page).nth(2).locator(":scope > .bf-card-head .bf-title")
+    expect(moved).to_have_text(label + "(改)")
 
 
 def test_a_draft_saved_by_someone_else_is_never_overwritten(live, browser):

@@ -75,9 +75,9 @@ def test_pages_need_a_login(client, url):
 @pytest.mark.parametrize("url", POSTS)
 def test_posts_need_a_login_and_change_nothing(client, store, url):
     anonymous = csrf_token(client.get("/login").get_data(as_text=True))  # a valid token
-    response = client.post(url, data={"csrf_token": anonymous, "text": "{}", "base_revision": 0, "closed": "1",
-                                      "version": 1, "new_id": "copy_x", "form_id": "new_x",
-                                      "title": "x"})
+    response = client.post(url, data={"csrf_token": anonymous, "text": "{}", "base_revision": 0,
+                                      "closed": "1", "version": 1, "new_id": "copy_x",
+                                      "form_id": "new_x", "title": "x"})
     assert response.status_code == 302 and "/login" in response.headers["Location"]
     assert formdefs.get_draft(store, FORM) is None and formdefs.get_draft(store, "new_x") is None
     assert store.get_form("copy_x") is None and not formdefs.is_closed(store, FORM)
@@ -107,7 +107,8 @@ def test_builder_starts_from_the_current_version(admin_client, store):
     response = admin_client.get(f"/admin/forms/{FORM}/builder")
     assert response.status_code == 200
     html = page_text(response)
-    text = re.search(r'<textarea id="bf-json" name="text"[^>]*>\n?(.*?)</textarea>', html, re.S).group(1)
+    text = re.search(r'<textarea id="bf-json" name="text"[^>]*>\n?(.*?)</textarea>', html,
+                     re.S).group(1)
     assert json.loads(text) == json.loads(current_text(store))
     assert 'name="base_revision" value="0"' in html
     assert "从第 1 版开始编辑" in html
@@ -246,7 +247,8 @@ def test_publish_shows_the_changes_and_the_answers_that_no_longer_fit(admin_clie
     schema = store.get_form(FORM)["schema"]
     kind = next(f for f in schema["fields"] if f["type"] == "select")
     org = store.list_orgs()[-1]["code"]
-    value = kind["choices"][-1] if isinstance(kind["choices"][-1], str) else kind["choices"][-1]["value"]
+    last = kind["choices"][-1]
+    value = last if isinstance(last, str) else last["value"]
     store.add_submission(FORM, 1, org, {kind["name"]: value}, "a" * 32)
 
     def fewer(s):

@@ -58,9 +58,9 @@ TYPE_LABELS = {
     "repeat": "重复组(多行明细)",
 }
 
-# A draft's problems whose path names no field: the form's own keys, or the JSON syntax.
+# The field a problem's path names: "fields[3]", "fields[3].fields[1]", then the attribute.
+# (Other paths name the form's own keys, or a line and column of the JSON text.)
 FIELD_PATH = re.compile(r"^fields\[(\d+)\](?:\.fields\[(\d+)\])?(?:\.(.*))?$")
-
 
 
 def form_id_check(form, field):
@@ -78,13 +78,15 @@ class DraftForm(FlaskForm):
 
 
 class NewFormForm(FlaskForm):
-    form_id = StringField("表单编号(英文)", validators=[InputRequired("请填写表单编号"), form_id_check])
+    form_id = StringField("表单编号(英文)",
+                          validators=[InputRequired("请填写表单编号"), form_id_check])
     title = StringField("表单标题", validators=[InputRequired("请填写表单标题"),
                                                  Length(max=200, message="标题最多 200 个字")])
 
 
 class DuplicateForm(FlaskForm):
-    new_id = StringField("新表单编号(英文)", validators=[InputRequired("请填写新表单的编号"), form_id_check])
+    new_id = StringField("新表单编号(英文)",
+                         validators=[InputRequired("请填写新表单的编号"), form_id_check])
     title = StringField("新表单标题(可不填)", validators=[Optional(), Length(max=200)])
 
 
