@@ -75,9 +75,24 @@ def wants_json():
     return request.accept_mimetypes.best == "application/json"
 
 
+def _served_version(store, schema, form_class):
+    """(schema, form class) of the version the page being sent was served with (its hidden
+    form_version): a page open on a phone while the admin published a new version still
+    submits against its own. The latest one when the page says none, or names none stored."""
+    version = request.form.get("form_version", type=int)
+    if request.method != "POST" or version in (None, schema["version"]):
+        return schema, form_class
+    form_id = schema["id"]
+    older = db.cached("forms", (form_id, version), lambda: store.get_form(form_id, version))
+    if older is None:
+        return schema, form_class
+    return older["schema"], build_form_class(older["schema"])
+
+
 @bp.route("/f/<token>", methods=["GET", "POST"])
 def entry(token):
     link, schema, form_class, org, path = _resolve(token)
+    schema, form_class = _served_version(get_store(), schema, form_class)
     form = form_class()
     form.photo_scope = photos.scope(schema["id"], org["code"])
     store = get_store()

@@ -339,3 +339,27 @@ def test_the_login_page_says_how_to_make_the_first_admin_only_while_there_is_non
 def test_the_login_page_names_the_first_admin_command_on_a_new_install(client):
     html = client.get("/login").get_data(as_text=True)
     assert ".venv/bin/flask --app app create-user" in html
+
+
+def test_a_page_open_while_a_new_version_is_published_submits_against_its_own(
+        client, entry, store):
+    token, _org = entry
+    html, hidden = open_form(client, token)
+    assert 'name="form_version" value="1"' in html
+    v1 = store.get_form("t_project")["schema"]
+    v2 = {k: v for k, v in v1.items() if k != "version"}
+    v2["fields"] = [{**f, "name": "project_title", "renamed_from": ["title"]}
+                    if f["name"] == "title" else f for f in v1["fields"]]
+    v2["fields"].append({"name": "budget", "type": "integer", "label": "预算",
+                         "required": True})
+    from forms.loader import check_schema
+    store.add_form_version(check_schema(v2), source="cli")
+    sent = post_json(client, token, {**hidden, "form_version": "1"}, VALID)
+    assert sent.status_code == 200, sent.get_json()
+    doc = store.get_submission(sent.get_json()["receipt"])
+    assert doc["form_version"] == 1 and doc["answers"]["title"] == VALID["title"]
+    # a page that says nothing (an old page, no script) is checked against the newest one
+    refused = post_json(client, token, {k: v for k, v in hidden.items()}, VALID)
+    assert refused.status_code == 422 and "budget" in refused.get_json()["errors"]
+    html, fresh = open_form(client, token)
+    assert 'name="form_version" value="2"' in html
