@@ -604,3 +604,18 @@ def _range_notes(spec):
     if "max" in spec:
         notes.append(f"最大 {spec['max']}")
     return notes
+
+
+def import_xlsform(store, data, filename, form_id=None, user=None, replace=False):
+    """An XLSForm workbook (bytes) as the draft of its form, to review in the builder:
+    (draft, schema, unmapped rows). A form that has a draft already keeps it unless
+    ``replace``: DraftChanged then (nothing stored). XLSFormError when unusable."""
+    from forms.xlsform import convert
+
+    schema, unmapped = convert(data, filename, form_id=form_id)
+    existing = get_draft(store, schema["id"])
+    if existing is not None and not replace:
+        raise DraftChanged(existing)
+    draft = save_draft(store, schema["id"], schema_json(schema) + "\n", user=user,
+                       base_revision=None)
+    return draft, schema, unmapped

@@ -294,6 +294,17 @@ def _publish_invalid(page, site):
     expect(page.locator(".flash-error")).to_be_visible()
 
 
+def _xlsform_imported(page, site):
+    from support.xlsforms import VILLAGE_SURVEY
+
+    path = os.path.join(site["app"].config["DATA_DIR"], "village.xlsx")
+    with open(path, "wb") as f:
+        f.write(VILLAGE_SURVEY)
+    page.set_input_files('input[type=file]', path)
+    page.click("form.card button[type=submit]")
+    expect(page.locator("[data-unmapped]")).to_be_visible()
+
+
 def _history_with_draft_closed(page, site):
     _draft(site, _fewer_themes)
     formdefs.publish(site["store"], FORM, user="admin")
@@ -346,6 +357,8 @@ ADMIN_PAGES = [
     ("form_publish", lambda s: f"/admin/forms/{FORM}/publish", _publish_with_impact),
     ("form_publish_invalid", lambda s: f"/admin/forms/{FORM}/publish", _publish_invalid),
     ("form_history", lambda s: f"/admin/forms/{FORM}/history", None),
+    ("xlsform_import", lambda s: "/admin/forms/import-xlsform", None),
+    ("xlsform_imported", lambda s: "/admin/forms/import-xlsform", _xlsform_imported),
     ("form_history_draft_closed", lambda s: f"/admin/forms/{FORM}/history",
      _history_with_draft_closed),
     ("form_compare", lambda s: f"/admin/forms/{FORM}/compare", _compare_two_versions),
@@ -446,7 +459,7 @@ def test_the_checks_catch_what_they_are_for(site, browser):
 
 # Admin URLs that answer with a file, not a page.
 NOT_PAGES = {"admin.export", "admin.link_qr", "admin.photo", "admin.form_version_json",
-             "admin.orgs_csv"}
+             "admin.form_version_json_schema", "admin.orgs_csv"}
 
 
 def test_every_admin_page_is_checked(site):

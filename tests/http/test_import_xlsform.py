@@ -103,3 +103,53 @@ def test_unusable_workbooks_are_refused_and_nothing_stored(runner, store, tmp_pa
     result = runner.invoke(args=["import-xlsform", str(path)])
     assert result.exit_code != 0 and reason in result.output
     assert formdefs.get_draft(store, "bad_form") is None
+
+
+# ---------------------------------------------------------------- the same in the browser
+
+def import_page(client, data, filename="村级摸底.xlsx", **fields):
+    from support.helpers import csrf_token
+
+    token = csrf_token(client.get("/admin/forms/import-xlsform").get_data(as_text=True))
+    return client.post("/admin/forms/import-xlsform", data={
+        "csrf_token": token, "file": (__import__("io").BytesIO(data), filename), **fields},
+        content_type="multipart/form-data")
+
+
+def test_the_import_page_makes_a_draft_and_lists_every_row_it_could_not_import(
+        admin_client, store):
+    page = import_page(admin_client, VILLAGE_SURVEY)
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    for row in (3, 11, 12):
+        assert f"survey 表第 {row} 行" in html
+    assert "/admin/forms/village_survey/builder" in html
+    draft = store.get_draft("village_survey")
+    assert json.loads(draft["text"]) == convert(VILLAGE_SURVEY, "村级摸底.xlsx")[0]
+    assert store.get_form("village_survey") is None  # a draft, not published
+    assert store.query_audit(action="form.draft")[0][0]["detail"]["source"] == "xlsform"
+    # a second import does not silently replace the draft
+    again = import_page(admin_client, VILLAGE_SURVEY)
+    assert again.status_code == 422 and "已有未发布的草稿" in again.get_data(as_text=True)
+    assert store.get_draft("village_survey")["revision"] == draft["revision"]
+    replaced = import_page(admin_client, VILLAGE_SURVEY, replace="y", form_id="village_two")
+    assert replaced.status_code == 200 and store.get_draft("village_two") is not None
+
+
+def test_the_import_page_refuses_what_is_not_an_xlsform(admin_client, store):
+    refused = import_page(admin_client, b"not a workbook", "a.xlsx")
+    assert refused.status_code == 422
+    assert "xlsx" in refused.get_data(as_text=True).lower()
+    assert store.list_drafts() == []
+    assert admin_client.application.test_client().get(
+        "/admin/forms/import-xlsform").status_code == 302  # login required
+
+
+def test_the_json_schema_of_a_version_is_downloadable(admin_client):
+    response = admin_client.get("/admin/forms/monthly_report/v1.schema.json")
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"].endswith("monthly_report.v1.schema.json")
+    schema = json.loads(response.get_data(as_text=True))
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert "report_month" in schema["properties"]
+    assert admin_client.get("/admin/forms/monthly_report/v99.schema.json").status_code == 404

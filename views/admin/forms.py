@@ -5,12 +5,13 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import TextAreaField
+from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import InputRequired
 
 from db import get_store
 from forms.builder import build_form_class, collect_answers, display_rows, new_submission_id
 from forms.loader import SchemaError
+from forms.xlsform import XLSFormError
 from services import formdefs
 from services.orgs import org_index
 from views.admin import bp
@@ -66,6 +67,54 @@ def form_upload():
             return redirect(url_for("admin.form_detail", form_id=schema["id"]))
     status = 422 if error else 200
     return render_template("admin/form_upload.html", form=form, error=error), status
+
+
+class XLSFormUploadForm(FlaskForm):
+    file = FileField("XLSForm 文件(.xlsx)")
+    form_id = StringField("表单编号(可不填:取 settings 表的 form_id,否则取文件名)")
+    replace = BooleanField("该表单已有草稿时,用导入的内容替换它")
+
+
+@bp.route("/forms/import-xlsform", methods=["GET", "POST"])
+def xlsform_import():
+    """An ODK / KoboToolbox XLSForm becomes the draft of its form, to review in the builder;
+    every row that could not be imported is listed (none is dropped silently)."""
+    form = XLSFormUploadForm()
+    error, result = None, None
+    if form.validate_on_submit():
+        upload = form.file.data
+        try:
+            if not (upload and upload.filename):
+                raise XLSFormError("请选择 XLSForm 文件(.xlsx)")
+            draft, schema, unmapped = formdefs.import_xlsform(
+                get_store(), upload.read(), upload.filename,
+                form_id=(form.form_id.data or "").strip() or None,
+                user=current_user.username, replace=form.replace.data)
+        except XLSFormError as e:
+            error = str(e)
+        except formdefs.DraftChanged:
+            error = "该表单已有未发布的草稿。若要用导入的内容替换它,请勾选下面的选项后重新导入。"
+        except ValueError as e:
+            error = str(e)
+        else:
+            audit("form.draft", target=schema["id"], detail={
+                "revision": draft["revision"], "source": "xlsform", "file": upload.filename})
+            result = {"schema": schema, "unmapped": unmapped,
+                      "exists": get_store().get_form(schema["id"]) is not None}
+    status = 422 if error else 200
+    return render_template("admin/xlsform_import.html", form=form, error=error,
+                           result=result), status
+
+
+@bp.route("/forms/<form_id>/v<int:version>.schema.json")
+def form_version_json_schema(form_id, version):
+    """The JSON Schema (draft 2020-12) of the answers of that version's submissions."""
+    doc = get_form_or_404(form_id, version)
+    return current_app.response_class(
+        json.dumps(formdefs.json_schema(doc["schema"]), ensure_ascii=False, indent=2),
+        mimetype="application/schema+json",
+        headers={"Content-Disposition":
+                 f"attachment; filename={form_id}.v{version}.schema.json"})
 
 
 @bp.route("/forms/<form_id>", methods=["GET", "POST"])
