@@ -9,6 +9,7 @@ cell. ``FIELD_TYPES`` maps the type name to its entry; an unknown type is an err
 User-facing messages are Chinese; the users are village cadres on a phone.
 """
 
+import json
 import os
 import re
 import unicodedata
@@ -51,6 +52,11 @@ class UnknownFieldType(ValueError):
 
 # ---------------------------------------------------------------------------
 # Small helpers shared by the types
+
+
+def _json(value):
+    """A JSON value as the admin wrote it in the form definition (for error messages)."""
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _as_text(value):
@@ -288,8 +294,9 @@ class FieldType:
 
     # -- reading JSON values (defaults, show_if values, answers)
     def to_data(self, spec, value):
-        """A JSON value -> the field's ``data`` form; ValueError (English reason) if it does
-        not fit the type. Constraints are not checked here (see ``check``)."""
+        """A JSON value -> the field's ``data`` form; ValueError (a Chinese reason for the
+        admin, shown by the loader) if it does not fit the type. Constraints are not checked
+        here (see ``check``)."""
         raise NotImplementedError
 
     def check(self, spec, data):
@@ -303,7 +310,7 @@ class FieldType:
         except ValueError as error:
             return str(error)
         problem = self.check(spec, data)
-        return f"does not satisfy the field's constraints ({problem})" if problem else None
+        return f"不符合本字段的限制（{problem}）" if problem else None
 
     def expected_problem(self, spec, value):
         """Why ``value`` can never match this field in a show_if, or None."""
@@ -375,7 +382,7 @@ class TextType(FieldType):
 
     def to_data(self, spec, value):
         if not isinstance(value, str):
-            raise ValueError(f"expected a string, got {value!r}")
+            raise ValueError(f"应为文字，实际是 {_json(value)}")
         return self.parse(value)
 
     def check(self, spec, data):
@@ -423,7 +430,7 @@ class IntegerType(FieldType):
 
     def to_data(self, spec, value):
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"expected an integer, got {value!r}")
+            raise ValueError(f"应为整数，实际是 {_json(value)}")
         return value
 
     def check(self, spec, data):
@@ -470,7 +477,7 @@ class DecimalType(IntegerType):
         try:
             return _to_decimal(value)
         except ValueError:
-            raise ValueError(f"expected a number, got {value!r}") from None
+            raise ValueError(f"应为数字，实际是 {_json(value)}") from None
 
     def check(self, spec, data):
         if "min" in spec and data < _to_decimal(spec["min"]):
@@ -485,6 +492,7 @@ class DecimalType(IntegerType):
 
 class DateType(FieldType):
     name = "date"
+    noun = "日期"
     example = "2024-05-01"
     widget = widgets.DateInput
     iso_re = _ISO_DATE_RE
@@ -512,11 +520,11 @@ class DateType(FieldType):
     def to_data(self, spec, value):
         match = self.iso_re.match(value) if isinstance(value, str) else None
         if not match:
-            raise ValueError(f"expected a {self.name} like '{self.example}', got {value!r}")
+            raise ValueError(f"应为{self.noun}，写成 {self.example} 这样，实际是 {_json(value)}")
         try:
             return self.iso(*(int(p) for p in match.groups()))
         except ValueError:
-            raise ValueError(f"'{value}' is not a real {self.name}") from None
+            raise ValueError(f"「{value}」不是真实存在的{self.noun}") from None
 
     def check(self, spec, data):
         if "min" in spec and data < spec["min"]:
@@ -528,6 +536,7 @@ class DateType(FieldType):
 
 class MonthType(DateType):
     name = "month"
+    noun = "月份"
     example = "2024-05"
     widget = widgets.MonthInput
     iso_re = _ISO_MONTH_RE
@@ -551,7 +560,7 @@ class SelectType(FieldType):
 
     def to_data(self, spec, value):
         if not isinstance(value, str):
-            raise ValueError(f"expected a choice value (string), got {value!r}")
+            raise ValueError(f"应为某个选项的值（文字），实际是 {_json(value)}")
         return value
 
     def check(self, spec, data):
@@ -562,7 +571,8 @@ class SelectType(FieldType):
     def expected_problem(self, spec, value):
         values = [v for v, _ in choice_pairs(spec)]
         if value not in values:
-            return f"{value!r} is not one of the choices of '{spec['name']}' ({', '.join(values)})"
+            shown = f"「{value}」" if isinstance(value, str) else _json(value)
+            return f"{shown}不是字段「{spec['name']}」的选项（可选的值：{'、'.join(values)}）"
         return None
 
     def format_value(self, spec, value):
@@ -579,9 +589,9 @@ class MultiselectType(SelectType):
 
     def to_data(self, spec, value):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ValueError(f"expected a list of choice values, got {value!r}")
+            raise ValueError(f"应为选项值的列表，实际是 {_json(value)}")
         if len(set(value)) != len(value):
-            raise ValueError("the same choice is listed twice")
+            raise ValueError("同一个选项写了两次")
         return list(value)
 
     def check(self, spec, data):
@@ -631,7 +641,7 @@ class BooleanType(FieldType):
 
     def to_data(self, spec, value):
         if not isinstance(value, bool):
-            raise ValueError(f"expected true or false, got {value!r}")
+            raise ValueError(f"应为 true 或 false，实际是 {_json(value)}")
         return value
 
     def is_empty(self, field):
@@ -669,7 +679,7 @@ class PhoneType(FieldType):
 
     def to_data(self, spec, value):
         if not isinstance(value, str) or not PHONE_RE.match(value):
-            raise ValueError(f"expected an 11-digit mainland mobile number, got {value!r}")
+            raise ValueError(f"应为 11 位手机号码，实际是 {_json(value)}")
         return value
 
 
@@ -685,7 +695,7 @@ class ImageType(FieldType):
         return [first, ImageCheck()]
 
     def to_data(self, spec, value):
-        raise ValueError("a photo field cannot have a default")
+        raise ValueError("照片字段不能设置默认值")
 
     def is_empty(self, field):
         return not field.data or not isinstance(field.data, (FileStorage, str))
@@ -736,7 +746,7 @@ class RepeatType(FieldType):
         return RepeatField.for_spec(spec, row_class, **kwargs)
 
     def to_data(self, spec, value):
-        raise ValueError("a repeat field cannot have a default")
+        raise ValueError("重复组不能设置默认值")
 
     def row_count_problem(self, spec, count):
         """Chinese message if ``count`` filled rows break required/min_items/max_items."""

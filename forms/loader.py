@@ -1,9 +1,11 @@
 """Read and check form schemas: JSON text -> meta-schema (jsonschema) -> semantic checks.
 
 Every failure is one SchemaError naming the source (file or label), the JSON path
-("fields[3].type") and the reason, with a near miss when there is one
-("'selct' — did you mean 'select'?"). Only the most relevant error is reported:
-one clear error is more use to an admin than a wall of them.
+("fields[3].type", never translated: the builder maps paths to cards) and the reason, in
+Chinese for a county admin, with a near miss when there is one ("未知的字段类型「selct」，
+是否想写「select」？"). Key and type names the admin must type stay as they are in the text.
+Only the most relevant error is reported: one clear error is more use to an admin than a
+wall of them.
 """
 
 import copy
@@ -21,9 +23,44 @@ from forms.fields import CONDITION_TYPES, FIELD_TYPES, ROW_TYPES, field_type, ma
 SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
 META_SCHEMA_PATH = SCHEMAS_DIR / "meta.schema.json"
 
-_JSON_TYPES = {"object": "an object", "array": "a list", "string": "a string",
-               "integer": "an integer", "number": "a number", "boolean": "true or false",
-               "null": "null"}
+_JSON_TYPES = {"object": "一组键值（{…}）", "array": "列表（[…]）", "string": "文字",
+               "integer": "整数", "number": "数字", "boolean": "true/false", "null": "null"}
+
+# What each key of the format means, shown after the key: "label（字段标题）".
+KEY_NAMES = {
+    "id": "表单编号", "title": "表单标题", "description": "表单说明", "stage": "阶段",
+    "version": "版本号", "fields": "字段列表", "name": "字段名", "type": "字段类型",
+    "label": "字段标题", "hint": "填写说明", "required": "是否必填", "default": "默认值",
+    "show_if": "显示条件", "unit": "单位", "min_length": "最少字数", "max_length": "最多字数",
+    "pattern": "格式", "pattern_message": "格式不符时的提示", "min": "最小值", "max": "最大值",
+    "choices": "选项", "value": "选项的值", "min_items": "最少行数", "max_items": "最多行数",
+    "renamed_from": "以前的字段名", "field": "条件字段", "equals": "等于", "in": "属于其中之一",
+}
+
+# The keys of a choice written as {"value", "label"}.
+_CHOICE_KEY_NAMES = {"value": "选项的值", "label": "选项显示的文字"}
+
+# The field types as an admin knows them (the builder's names).
+TYPE_NAMES = {
+    "text": "单行文字", "textarea": "多行文字", "integer": "整数", "decimal": "数字",
+    "date": "日期", "month": "月份", "select": "单选", "multiselect": "多选",
+    "boolean": "是/否", "phone": "手机号码", "image": "照片", "section": "分节标题",
+    "repeat": "重复组",
+}
+
+# json.JSONDecodeError.msg -> what is wrong, in words an admin understands.
+_JSON_MESSAGES = {
+    "Expecting value": "此处缺少内容（或多了逗号）",
+    "Expecting ',' delimiter": "缺少英文逗号 ,",
+    "Expecting ':' delimiter": "缺少英文冒号 :",
+    "Expecting property name enclosed in double quotes":
+        "此处应为用英文双引号 \" 括起来的键名（或多了逗号）",
+    "Unterminated string starting at": "文字缺少结尾的英文双引号 \"",
+    "Invalid control character at": "文字中有不允许的字符（如直接换行）",
+    "Invalid \\escape": "无效的转义符 \\",
+    "Invalid \\uXXXX escape": "无效的转义符 \\u",
+    "Extra data": "JSON 已结束，后面还有多余的内容",
+}
 
 
 class SchemaError(Exception):
@@ -57,11 +94,28 @@ def _validator():
 
 
 def near_miss(word, candidates):
-    """" — did you mean 'x'?" for a close candidate, else ""."""
+    """"，是否想写「x」？" for a close candidate, else ""."""
     if not isinstance(word, str):
         return ""
     close = difflib.get_close_matches(word, sorted(candidates), n=1, cutoff=0.6)
-    return f" — did you mean '{close[0]}'?" if close else ""
+    return f"，是否想写「{close[0]}」？" if close else ""
+
+
+def key_text(key):
+    """"label" -> "label（字段标题）": the key as typed, then what it means."""
+    return f"{key}（{KEY_NAMES[key]}）" if key in KEY_NAMES else str(key)
+
+
+def type_text(kind):
+    """"text" -> "「text」（单行文字）"."""
+    return f"「{kind}」（{TYPE_NAMES[kind]}）" if kind in TYPE_NAMES else f"「{kind}」"
+
+
+def shown(value):
+    """A value as the admin wrote it: a string in 「」, anything else as JSON."""
+    if isinstance(value, str):
+        return f"「{value}」"
+    return json.dumps(value, ensure_ascii=False)
 
 
 def format_path(parts):
@@ -83,7 +137,7 @@ def _reject_duplicate_keys(pairs):
     seen = {}
     for key, value in pairs:
         if key in seen:
-            raise ValueError(f"键 '{key}' 重复出现")
+            raise ValueError(f"键「{key}」在同一处出现了两次")
         seen[key] = value
     return seen
 
@@ -95,15 +149,15 @@ def parse_schema_text(text, source="<upload>"):
         try:
             text = text.decode("utf-8-sig")
         except UnicodeDecodeError:
-            raise SchemaError(source, "", "文件不是 UTF-8 编码") from None
+            raise SchemaError(source, "", "文件不是 UTF-8 编码，请另存为 UTF-8 后再试") from None
     text = text.lstrip("\ufeff")
     try:
         return json.loads(text, object_pairs_hook=_reject_duplicate_keys)
     except json.JSONDecodeError as error:
         raise SchemaError(source, f"第 {error.lineno} 行第 {error.colno} 列",
-                          f"JSON 格式错误:{error.msg}") from None
+                          f"JSON 格式错误：{_JSON_MESSAGES.get(error.msg, error.msg)}") from None
     except ValueError as error:  # from _reject_duplicate_keys
-        raise SchemaError(source, "", f"JSON 格式错误:{error}") from None
+        raise SchemaError(source, "", f"JSON 格式错误：{error}") from None
 
 
 def load_schema_file(path):
@@ -113,9 +167,19 @@ def load_schema_file(path):
     try:
         raw = path.read_bytes()
     except OSError as error:
-        raise SchemaError(path, "", f"cannot read the file: {error.strerror or error}") from None
+        raise SchemaError(path, "", f"无法读取文件：{_os_reason(error)}") from None
     data = parse_schema_text(raw, source=str(path))
     return check_schema(data, source=str(path), expected_id=path.stem)
+
+
+def _os_reason(error):
+    if isinstance(error, FileNotFoundError):
+        return "文件不存在"
+    if isinstance(error, PermissionError):
+        return "没有读取权限"
+    if isinstance(error, IsADirectoryError):
+        return "这是一个文件夹，不是文件"
+    return error.strerror or str(error)
 
 
 def load_builtin_schemas():
@@ -136,7 +200,7 @@ def check_schema(data, source="<upload>", expected_id=None):
         raise SchemaError(source, path, reason)
     if expected_id is not None and data["id"] != expected_id:
         raise SchemaError(source, "id",
-                          f"id '{data['id']}' must equal the file name '{expected_id}'")
+                          f"表单编号 id「{data['id']}」应与文件名「{expected_id}」相同")
     _check_scope(source, data["fields"], "fields")
     return copy.deepcopy(data)
 
@@ -199,15 +263,15 @@ def _explain(error, data):
     if "renamed_from" in parts[-2:] and keyword is not None:
         # The meta-schema offers a name or a list of names: say what both must be.
         parts = parts[:parts.index("renamed_from", len(parts) - 2) + 1]
-        return format_path(parts), ("renamed_from 应为该字段以前用过的字段名,或这些字段名的"
-                                    "列表(不重复;字段名以小写字母开头,只含小写字母、数字和 _,"
-                                    "最多 40 个字符)")
+        return format_path(parts), ("renamed_from 应为该字段以前用过的字段名，或这些字段名的"
+                                    "列表（不重复；字段名以小写字母开头，只含小写字母、数字和 _，"
+                                    "最多 40 个字符）")
 
     if keyword == "additionalProperties":
         allowed = set(error.schema.get("properties", {}))
         extra = [k for k in instance if k not in allowed]
         unknown = extra[0]
-        reason = f"unknown key '{unknown}'{near_miss(unknown, allowed)}"
+        reason = f"不认识的设置项「{unknown}」{near_miss(unknown, allowed)}"
         return format_path(parts + [unknown]), reason
 
     if keyword is None:  # a `false` subschema: a key this field type does not take
@@ -217,62 +281,78 @@ def _explain(error, data):
             refused = _refused_keys(kind)
             bad = next((k for k in owner if k in refused), None)
             if bad is not None:
-                return format_path(parts + [bad]), f"'{bad}' is not allowed for type '{kind}'"
-        return path, error.message
+                return format_path(parts + [bad]), (f"{type_text(kind)}类型的字段不能设置 "
+                                                    f"{key_text(bad)}")
+        return path, "此处不能有这一项"
 
     if keyword == "required":
         missing = [k for k in error.validator_value if k not in instance]
         name = missing[0] if missing else error.validator_value[0]
         kind = instance.get("type") if isinstance(instance, dict) else None
         if name in ("choices", "fields") and kind:
-            return path, f"type '{kind}' needs '{name}'"
-        return path, f"missing key '{name}'"
+            return path, f"{type_text(kind)}类型的字段必须有 {key_text(name)}"
+        if "choices" in parts and name in _CHOICE_KEY_NAMES:
+            return path, f"缺少必填项 {name}（{_CHOICE_KEY_NAMES[name]}）"
+        return path, f"缺少必填项 {key_text(name)}"
 
     if keyword == "enum" and key == "type":
         allowed = ROW_TYPES if _in_repeat(parts) else FIELD_TYPES
         if instance in FIELD_TYPES and _in_repeat(parts):
-            return path, f"type '{instance}' is not allowed inside a repeat"
-        return path, f"unknown type '{instance}'{near_miss(instance, allowed)}"
+            return path, f"重复组里不能放{type_text(instance)}类型的字段"
+        return path, f"未知的字段类型{shown(instance)}{near_miss(instance, allowed)}"
 
     if keyword == "not" and key == "name":
-        return path, f"'{instance}' is a reserved name (it would break the form); choose another"
+        return path, f"「{instance}」是系统保留的名称（会使表单出错），请换一个字段名"
 
     if keyword == "pattern":
         if key == "name" or (key == "field" and "show_if" in parts):
-            return path, (f"'{instance}' is not a valid field name: start with a lowercase "
-                          f"letter, then lowercase letters, digits or _, at most 40 characters")
+            return path, (f"「{instance}」不是有效的字段名：须以小写英文字母开头，只含小写字母、"
+                          f"数字和 _，最多 40 个字符")
         if key == "id":
-            return path, (f"'{instance}' is not a valid form id: start with a lowercase letter, "
-                          f"then lowercase letters, digits or _, 2 to 64 characters")
+            return path, (f"「{instance}」不是有效的表单编号：须以小写英文字母开头，只含小写字母、"
+                          f"数字和 _，2 到 64 个字符")
         if key in ("min", "max"):
             owner = _parent(data, parts[:-1]) or {}
             example = "2024-05" if owner.get("type") == "month" else "2024-05-01"
-            return path, f"'{instance}' is not in the form {example}"
-        return path, f"{instance!r} does not match {error.validator_value}"
+            return path, f"「{instance}」格式不对，应写成 {example} 这样"
+        return path, f"{shown(instance)}不符合要求的格式 {error.validator_value}"
 
     if keyword == "type":
         expected = error.validator_value
         expected = [expected] if isinstance(expected, str) else expected
-        wanted = " or ".join(_JSON_TYPES.get(t, t) for t in expected)
-        return path, f"expected {wanted}, got {json.dumps(instance, ensure_ascii=False)}"
+        names = [_JSON_TYPES.get(t, t) for t in expected]
+        if names == ["true/false"]:
+            names = ["true 或 false"]
+        wanted = "、".join(names[:-1]) + "或" + names[-1] if len(names) > 1 else names[0]
+        wanted = re.sub(r"(?<=[\u4e00-\u9fff])(?=[a-z])", " ", f"应为{wanted}")
+        return path, f"{wanted}，实际是 {json.dumps(instance, ensure_ascii=False)}"
 
     if keyword == "oneOf" and key == "show_if":
-        return path, "show_if needs exactly one of 'equals' or 'in'"
+        return path, "显示条件 show_if 须有 equals（等于）或 in（属于其中之一），两者只能选一个"
 
     if keyword == "dependentRequired":
-        return path, "'pattern_message' needs a 'pattern'"
+        return path, "填了 pattern_message（格式不符时的提示），就必须同时填 pattern（格式）"
 
     if keyword in ("minItems", "minLength"):
-        return path, "must not be empty" if error.validator_value == 1 else error.message
+        if error.validator_value == 1:
+            return path, "不能为空"
+        unit = "项" if keyword == "minItems" else "个字符"
+        return path, f"太少了（至少 {error.validator_value} {unit}）"
     if keyword == "minimum":
-        return path, f"must be at least {error.validator_value}"
+        return path, f"不能小于 {error.validator_value}"
     if keyword == "maximum":
-        return path, f"must be at most {error.validator_value}"
+        return path, f"不能大于 {error.validator_value}"
     if keyword == "maxLength":
-        return path, f"too long (at most {error.validator_value} characters)"
+        return path, f"太长了（最多 {error.validator_value} 个字符）"
     if keyword == "maxItems":
-        return path, f"too many items (at most {error.validator_value})"
-    return path, error.message
+        return path, f"项数太多（最多 {error.validator_value} 项）"
+    if keyword == "uniqueItems":
+        return path, "列表中有重复的项"
+    if keyword in ("enum", "const"):
+        values = error.validator_value if keyword == "enum" else [error.validator_value]
+        allowed = "、".join(json.dumps(v, ensure_ascii=False) for v in values)
+        return path, f"{shown(instance)}不是可用的值（可用：{allowed}）"
+    return path, f"不符合表单格式要求（{error.message}）"
 
 
 # ---------------------------------------------------------------------------
@@ -293,8 +373,8 @@ def _check_scope(source, fields, base, problems=None):
         name = spec["name"]
         try:
             if name in seen:
-                raise SchemaError(source, f"{path}.name", f"duplicate name '{name}' "
-                                  f"(already used by {base}[{seen[name]}])")
+                raise SchemaError(source, f"{path}.name", f"字段名「{name}」重复"
+                                  f"（已被 {base}[{seen[name]}] 使用）")
             seen[name] = index
             _check_former_names(source, spec, path, base, current, claimed)
             _check_constraints(source, spec, path)
@@ -303,7 +383,7 @@ def _check_scope(source, fields, base, problems=None):
             if "default" in spec:
                 problem = field_type(spec["type"]).default_problem(spec, spec["default"])
                 if problem:
-                    raise SchemaError(source, f"{path}.default", f"invalid default: {problem}")
+                    raise SchemaError(source, f"{path}.default", f"默认值 default 不合适：{problem}")
             if spec["type"] == "repeat":
                 _check_scope(source, spec["fields"], f"{path}.fields", problems)
         except SchemaError as error:
@@ -324,12 +404,12 @@ def _check_former_names(source, spec, path, base, current, claimed):
     for position, old in enumerate(former_names(spec)):
         where = f"{path}.renamed_from" + ("" if isinstance(raw, str) else f"[{position}]")
         if old == spec["name"]:
-            raise SchemaError(source, where, f"「{old}」是该字段现在的名称,不是以前的名称")
+            raise SchemaError(source, where, f"「{old}」是该字段现在的名称，不是以前的名称")
         if old in current:
-            raise SchemaError(source, where, f"「{old}」是本版本中 {base}[{current[old]}] 的名称;"
+            raise SchemaError(source, where, f"「{old}」是本版本中 {base}[{current[old]}] 的名称；"
                               "以前的名称不能与现有字段重名")
         if old in claimed:
-            raise SchemaError(source, where, f"「{old}」已列在 {claimed[old]} 中;"
+            raise SchemaError(source, where, f"「{old}」已列在 {claimed[old]} 中；"
                               "一个旧名称只能属于一个字段")
         claimed[old] = f"{path}.renamed_from"
 
@@ -338,17 +418,17 @@ def _check_show_if(source, spec, path, fields, index, eligible):
     condition = spec["show_if"]
     target = condition["field"]
     if target == spec["name"]:
-        raise SchemaError(source, f"{path}.show_if.field", "a field cannot depend on itself")
+        raise SchemaError(source, f"{path}.show_if.field", "显示条件不能引用本字段自己")
     if target not in eligible:
         later = [f for f in fields[index + 1:] if f["name"] == target]
         earlier = [f for f in fields[:index] if f["name"] == target]
         if later:
-            reason = f"'{target}' comes after this field; show_if must refer to an earlier field"
+            reason = f"显示条件引用的「{target}」在本字段之后；只能引用前面的字段"
         elif earlier:
-            reason = (f"'{target}' is a {earlier[0]['type']} field; show_if can only depend on "
-                      f"a field with a value (not section, repeat or image)")
+            reason = (f"「{target}」是{type_text(earlier[0]['type'])}字段，没有填写的值；显示条件"
+                      f"只能引用有值的字段（不能是分节标题、重复组或照片）")
         else:
-            reason = f"no earlier field named '{target}' here{near_miss(target, eligible)}"
+            reason = f"前面没有名为「{target}」的字段{near_miss(target, eligible)}"
         raise SchemaError(source, f"{path}.show_if.field", reason)
     target_spec = eligible[target]
     ftype = FIELD_TYPES[target_spec["type"]]
@@ -359,7 +439,7 @@ def _check_show_if(source, spec, path, fields, index, eligible):
     for key, value in values:
         problem = ftype.expected_problem(target_spec, value)
         if problem:
-            raise SchemaError(source, f"{path}.show_if.{key}", f"can never match: {problem}")
+            raise SchemaError(source, f"{path}.show_if.{key}", f"这个显示条件永远不会满足：{problem}")
 
 
 def _check_constraints(source, spec, path):
@@ -367,14 +447,14 @@ def _check_constraints(source, spec, path):
     ftype = FIELD_TYPES[kind]
     if "min_length" in spec and spec["min_length"] > max_length(spec):
         raise SchemaError(source, f"{path}.min_length",
-                          f"min_length ({spec['min_length']}) is greater than max_length "
-                          f"({max_length(spec)}{'' if 'max_length' in spec else ', the default'})")
+                          f"最少字数 min_length（{spec['min_length']}）大于最多字数 max_length"
+                          f"（{max_length(spec)}{'' if 'max_length' in spec else '，未填时的默认值'}）")
     if "pattern" in spec:
         try:
             re.compile(spec["pattern"])
         except re.error as error:
             raise SchemaError(source, f"{path}.pattern",
-                              f"invalid regular expression: {error}") from None
+                              f"格式 pattern 不是有效的正则表达式（{error}）") from None
     if kind in ("date", "month"):
         for key in ("min", "max"):
             if key in spec:
@@ -384,20 +464,19 @@ def _check_constraints(source, spec, path):
                     raise SchemaError(source, f"{path}.{key}", str(error)) from None
     if "min" in spec and "max" in spec and spec["min"] > spec["max"]:
         raise SchemaError(source, f"{path}.min",
-                          f"min ({spec['min']}) is greater than max ({spec['max']})")
+                          f"最小值 min（{spec['min']}）大于最大值 max（{spec['max']}）")
     if "choices" in spec:
         seen = set()
         for index, choice in enumerate(spec["choices"]):
             value = choice if isinstance(choice, str) else choice["value"]
             if value in seen:
                 raise SchemaError(source, f"{path}.choices[{index}]",
-                                  f"duplicate choice value '{value}'")
+                                  f"选项的值「{value}」重复")
             seen.add(value)
         if kind == "multiselect" and spec.get("min", 0) > len(seen):
             raise SchemaError(source, f"{path}.min",
-                              f"min ({spec['min']}) is more than the number of choices "
-                              f"({len(seen)})")
+                              f"最少选择 min（{spec['min']}）项，多于选项的个数（{len(seen)}）")
     if spec.get("min_items", 0) > spec.get("max_items", float("inf")):
         raise SchemaError(source, f"{path}.min_items",
-                          f"min_items ({spec['min_items']}) is greater than max_items "
-                          f"({spec['max_items']})")
+                          f"最少行数 min_items（{spec['min_items']}）大于最多行数 max_items"
+                          f"（{spec['max_items']}）")

@@ -278,7 +278,7 @@ def test_advanced_tab_edits_the_same_draft(live, browser):
     page.get_by_role("button", name="保存草稿").click()
     expect(page.locator("[data-status]")).to_contain_text("草稿已保存")
     expect(page.get_by_role("button", name="发布…")).to_be_disabled()
-    expect(page.locator("[data-problems]")).to_contain_text("JSON")
+    expect(page.locator("[data-problems]")).to_contain_text("JSON 格式错误：")
     assert formdefs.get_draft(store, "monthly_report")["text"] == box.input_value()
 
 
@@ -293,6 +293,7 @@ def test_problems_show_beside_their_field(live, browser):
     card.get_by_label(LABEL).fill("")
     errors = card.locator(":scope > [data-errors]")
     expect(errors).to_contain_text("fields[3].label", timeout=10000)
+    expect(errors).to_contain_text("不能为空")
     expect(card.get_by_label(LABEL)).to_have_attribute("aria-invalid", "true")
     expect(page.get_by_role("button", name="发布…")).to_be_disabled()
     expect(page.locator("[data-publish-why]")).to_contain_text("1 处错误")

@@ -173,7 +173,7 @@ def test_an_invalid_draft_is_saved_with_its_problems_and_never_published(admin_c
     assert response.status_code == 200
     [problem] = response.get_json()["errors"]
     assert problem["path"] == "fields[3].label" and problem["field"] == 3
-    assert problem["key"] == "label" and problem["reason"]
+    assert problem["key"] == "label" and problem["reason"] == "不能为空"
     assert formdefs.get_draft(store, FORM)["revision"] == 1
 
     page = publish_page(admin_client)
@@ -190,7 +190,8 @@ def test_an_invalid_draft_is_saved_with_its_problems_and_never_published(admin_c
     response = save(admin_client, '{"id": "monthly_report",', 1)
     assert response.status_code == 200
     [problem] = response.get_json()["errors"]
-    assert "JSON" in problem["reason"] and problem["field"] is None
+    assert problem["reason"] == 'JSON 格式错误：此处应为用英文双引号 " 括起来的键名（或多了逗号）'
+    assert problem["field"] is None
 
 
 def test_an_empty_save_is_refused(admin_client, store):
@@ -226,6 +227,7 @@ def test_preview_lists_problems_with_their_paths(admin_client, store):
                                  data={"csrf_token": token(admin_client), "_draft": text})
     html = response.get_data(as_text=True)
     assert 'data-path="fields[2].type"' in html and 'data-field-index="2"' in html
+    assert "未知的字段类型「selct」，是否想写「select」？" in html
     assert "tz-form" not in html
 
 

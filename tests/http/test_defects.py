@@ -70,7 +70,7 @@ def test_admin_json_with_a_key_given_twice_is_refused(admin_client, store):
     response = admin_client.post("/admin/forms/monthly_report",
                                  data={"csrf_token": csrf_token(page), "text": text})
     assert response.status_code == 422
-    assert "键 &#39;title&#39; 重复出现" in response.get_data(as_text=True)
+    assert "JSON 格式错误：键「title」在同一处出现了两次" in response.get_data(as_text=True)
     assert store.get_form("monthly_report")["version"] == 1
 
 
