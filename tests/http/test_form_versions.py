@@ -385,3 +385,12 @@ def test_json_schema_of_an_older_version(runner, store, entry):
 def test_help_of_the_version_commands(runner, command):
     result = run(runner, command, "--help")
     assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_the_forms_list_marks_drafts_and_closed_forms(admin_client, store):
+    html = admin_client.get("/admin/forms").get_data(as_text=True)
+    assert "有未发布的草稿" not in html and "已停止收集" not in html
+    store.save_draft("monthly_report", "{}", "admin", None)
+    store.set_form_closed("acceptance", True, "admin")
+    html = admin_client.get("/admin/forms").get_data(as_text=True)
+    assert html.count("有未发布的草稿") == 1 and html.count("已停止收集") == 1

@@ -41,7 +41,10 @@ def forms_list():
     store = get_store()
     forms = store.list_forms()
     counts = {f["id"]: store.count_submissions(f["id"]) for f in forms}
-    return render_template("admin/forms.html", forms=forms, counts=counts)
+    drafts = {d["form_id"] for d in store.list_drafts()}
+    closed = {form_id for form_id, state in store.form_states().items() if state["closed"]}
+    return render_template("admin/forms.html", forms=forms, counts=counts, drafts=drafts,
+                           closed=closed)
 
 
 @bp.route("/forms/upload", methods=["GET", "POST"])
