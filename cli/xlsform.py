@@ -51,15 +51,14 @@ def import_xlsform(file, form_id, out):
                    f"或加 --draft 存为草稿。")
         return
     store = get_store()
-    replaced = formdefs.get_draft(store, schema["id"])
     try:
-        doc = formdefs.save_draft(store, schema["id"], text, user=command_user(),
-                                  base_revision=None)
+        doc, replaced = formdefs.save_imported_draft(store, schema, user=command_user(),
+                                                     replace=True)
     except ValueError as e:
         fail(f"{file}: {e}")
     audit("form.draft", target=schema["id"], detail={
         "revision": doc["revision"], "source": "xlsform", "file": os.path.basename(file)})
-    if replaced is not None:
+    if replaced:
         click.echo(f"表单 {schema['id']} 原有的草稿已被替换。")
     current = store.get_form(schema["id"])
     if current is not None:

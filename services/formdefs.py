@@ -613,9 +613,16 @@ def import_xlsform(store, data, filename, form_id=None, user=None, replace=False
     from forms.xlsform import convert
 
     schema, unmapped = convert(data, filename, form_id=form_id)
+    draft, _replaced = save_imported_draft(store, schema, user=user, replace=replace)
+    return draft, schema, unmapped
+
+
+def save_imported_draft(store, schema, user=None, replace=False):
+    """Store an imported form definition as the draft of its form: (draft, whether it replaced
+    an existing draft). An existing draft is kept unless ``replace``: DraftChanged then."""
     existing = get_draft(store, schema["id"])
     if existing is not None and not replace:
         raise DraftChanged(existing)
     draft = save_draft(store, schema["id"], schema_json(schema) + "\n", user=user,
                        base_revision=None)
-    return draft, schema, unmapped
+    return draft, existing is not None

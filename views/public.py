@@ -92,10 +92,10 @@ def _served_version(store, schema, form_class):
 @bp.route("/f/<token>", methods=["GET", "POST"])
 def entry(token):
     link, schema, form_class, org, path = _resolve(token)
-    schema, form_class = _served_version(get_store(), schema, form_class)
+    store = get_store()
+    schema, form_class = _served_version(store, schema, form_class)
     form = form_class()
     form.photo_scope = photos.scope(schema["id"], org["code"])
-    store = get_store()
     if request.method == "GET":
         form.submission_id.data = new_submission_id()
     elif form.validate_on_submit():
