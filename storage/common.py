@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import secrets
 from collections.abc import Mapping
 from itertools import islice
 from datetime import date, datetime, timedelta
@@ -234,3 +235,199 @@ def session_expiry(created: datetime, lifetime: timedelta) -> datetime:
     if lifetime <= timedelta(0):
         raise ValueError("a session lifetime must be positive")
     return created + lifetime
+
+
+# ---- the lifecycle: review state of submissions, projects, API tokens (Store.update_*) -------
+
+REVIEW_STATUSES = ("待审核", "已通过", "退回修改", "已作废")
+PENDING, VOID = "待审核", "已作废"
+# What a submission stored before the lifecycle existed reads as (see with_lifecycle).
+_SUBMISSION_CHANGES = frozenset({"status", "answers", "files", "form_version", "period", "slot",
+                                 "project_id", "event", "reason", "user"})
+_PROJECT_FIXED = frozenset({"id", "application", "created_at", "updated_at", "revision",
+                            "history"})
+EVENT_KEYS = ("at", "user", "action", "from", "to", "comment")
+
+
+def lifecycle_args(status=PENDING, period=None, slot=None, project_id=None) -> None:
+    """The ValueError every backend raises for malformed lifecycle keys of a submission."""
+    if status not in REVIEW_STATUSES:
+        raise ValueError(f"status must be one of {REVIEW_STATUSES}")
+    for name, value in (("period", period), ("slot", slot)):
+        if value is not None:
+            text_arg(value, name)
+    if project_id is not None and (isinstance(project_id, bool)
+                                   or not isinstance(project_id, int) or project_id < 1):
+        raise ValueError("project_id must be an integer >= 1 or None")
+
+
+def with_lifecycle(doc: dict) -> dict:
+    """A stored submission with every lifecycle key present (older records have none): the
+    shape Store methods return. Changes and returns ``doc``."""
+    doc.setdefault("status", PENDING)
+    doc.setdefault("period", None)
+    doc.setdefault("slot", None)
+    doc.setdefault("project_id", None)
+    doc.setdefault("revision", 1)
+    doc.setdefault("history", [])
+    doc.setdefault("versions", [])
+    doc.setdefault("updated_at", doc.get("submitted_at"))
+    doc.setdefault("edit", {"n": len(doc["versions"]) + 1, "at": doc.get("submitted_at"),
+                            "user": None, "reason": None})
+    return doc
+
+
+def event_entry(event: Mapping, moment: datetime) -> dict:
+    """A history entry as stored: EVENT_KEYS in order, ``at`` now; ValueError when malformed."""
+    if not isinstance(event, Mapping):
+        raise ValueError("an event must be a mapping")
+    doc = {"at": stamp(moment), "user": event.get("user"),
+           "action": text_arg(event.get("action"), "event action"),
+           "from": event.get("from"), "to": event.get("to"),
+           "comment": event.get("comment") or ""}
+    json_text(doc)
+    return doc
+
+
+def changed_submission(doc: Mapping, revision: int, changes: Mapping,
+                       moment: datetime) -> dict:
+    """The submission ``doc`` (as a Store returns it) after ``changes`` (Store.update_submission):
+    a new dict. RecordChanged when ``revision`` is not the stored one; ValueError for malformed
+    changes. Pure: each backend writes what this returns."""
+    from .errors import RecordChanged
+
+    if not isinstance(changes, Mapping) or not changes.keys() <= _SUBMISSION_CHANGES:
+        raise ValueError(f"submission changes may only hold {sorted(_SUBMISSION_CHANGES)}")
+    if doc["revision"] != revision:
+        raise RecordChanged()
+    new = json_copy(dict(doc))
+    for key in ("status", "period", "slot", "project_id"):
+        if key in changes:
+            new[key] = changes[key]
+    lifecycle_args(new["status"], new["period"], new["slot"], new["project_id"])
+    at = stamp(moment)
+    if "answers" in changes:
+        if not isinstance(changes["answers"], Mapping):
+            raise ValueError("answers must be a mapping")
+        version = changes.get("form_version", doc["form_version"])
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise ValueError("form_version must be an integer >= 1")
+        new["versions"].append({**json_copy(doc["edit"]), "answers": json_copy(doc["answers"]),
+                                "files": list(doc["files"]),
+                                "form_version": doc["form_version"]})
+        new["answers"] = json.loads(json_text(dict(changes["answers"])))
+        new["files"] = list(changes.get("files", doc["files"]) or [])
+        new["form_version"] = version
+        new["edit"] = {"n": len(new["versions"]) + 1, "at": at, "user": changes.get("user"),
+                       "reason": changes.get("reason")}
+    elif "files" in changes or "form_version" in changes:
+        raise ValueError("files and form_version change only with answers")
+    if changes.get("event") is not None:
+        new["history"].append(event_entry({"user": changes.get("user"), **changes["event"]},
+                                          moment))
+    new["revision"] = doc["revision"] + 1
+    new["updated_at"] = at
+    json_text(new)
+    return new
+
+
+def holds_slot(doc: Mapping) -> tuple | None:
+    """The (form, organization, slot) key a submission holds, or None (no slot, or voided)."""
+    if doc.get("slot") is None or doc.get("status", PENDING) == VOID:
+        return None
+    return doc["form_id"], doc["org_code"], doc["slot"]
+
+
+PROJECT_KEYS = ("title", "category", "kind", "org_code", "secretary", "year", "steps",
+                "status", "application")
+
+
+def new_project(doc: Mapping, project_id: int, moment: datetime) -> dict:
+    """A project as stored by add_project: ``doc`` (PROJECT_KEYS required, any further JSON
+    keys kept) with id, history [], created_at/updated_at now, revision 1."""
+    if not isinstance(doc, Mapping):
+        raise ValueError("a project must be a mapping")
+    missing = [k for k in PROJECT_KEYS if k not in doc]
+    if missing:
+        raise ValueError(f"a project needs {missing}")
+    text_arg(doc["application"], "application receipt")
+    text_arg(doc["org_code"], "organization code")
+    text_arg(doc["status"], "status")
+    if isinstance(doc["year"], bool) or not isinstance(doc["year"], int):
+        raise ValueError("year must be an integer")
+    at = stamp(moment)
+    out = {"id": project_id, **json_copy(dict(doc)), "history": list(doc.get("history") or []),
+           "created_at": at, "updated_at": at, "revision": 1}
+    out["id"] = project_id
+    json_text(out)
+    return out
+
+
+def changed_project(doc: Mapping, revision: int, changes: Mapping, moment: datetime) -> dict:
+    """The project ``doc`` after ``changes`` (any project keys but id, application, created_at,
+    updated_at, revision, history; ``event`` appends to the history, ``user`` is its author):
+    a new dict. RecordChanged for a stale revision; ValueError when malformed."""
+    from .errors import RecordChanged
+
+    if not isinstance(changes, Mapping) or changes.keys() & _PROJECT_FIXED:
+        raise ValueError(f"a project's {sorted(_PROJECT_FIXED)} cannot be changed")
+    if doc["revision"] != revision:
+        raise RecordChanged()
+    new = json_copy(dict(doc))
+    for key, value in changes.items():
+        if key not in ("event", "user"):
+            new[key] = json_copy(value)
+    text_arg(new["status"], "status")
+    if changes.get("event") is not None:
+        new["history"].append(event_entry({"user": changes.get("user"), **changes["event"]},
+                                          moment))
+    new["revision"] = doc["revision"] + 1
+    new["updated_at"] = stamp(moment)
+    json_text(new)
+    return new
+
+
+def statuses_arg(statuses) -> frozenset | None:
+    """A statuses filter (None = any) as a set; ValueError for an unknown status or a string
+    given where a collection is meant."""
+    if statuses is None:
+        return None
+    if isinstance(statuses, str):
+        raise ValueError("statuses must be a collection of statuses, not a string")
+    found = frozenset(statuses)
+    if not found <= set(REVIEW_STATUSES):
+        raise ValueError(f"unknown status in {sorted(found)}")
+    return found
+
+
+def since_arg(changed_since) -> datetime | None:
+    """A changed_since filter (None, "", an ISO time or an aware datetime) -> aware datetime."""
+    if changed_since is None or changed_since == "":
+        return None
+    if isinstance(changed_since, datetime):
+        return changed_since if changed_since.tzinfo else changed_since.astimezone()
+    return parse_stamp(changed_since)  # ValueError when malformed
+
+
+def token_doc(username, token_hash, label, expires_at, moment: datetime) -> dict:
+    """An API token as stored (add_api_token); ValueError when malformed."""
+    doc = {"id": secrets.token_hex(8), "username": text_arg(username, "username"),
+           "label": label or "", "token_hash": text_arg(token_hash, "token hash"),
+           "created_at": stamp(moment),
+           "expires_at": None if expires_at is None else stamp(since_arg(expires_at)),
+           "revoked_at": None}
+    if not isinstance(doc["label"], str):
+        raise ValueError("a token label must be text")
+    json_text(doc)
+    return doc
+
+
+def user_changes(changes: Mapping) -> dict:
+    """The changes update_user accepts (role, org_code, active, name, phone); ValueError else."""
+    allowed = {"role", "org_code", "active", "name", "phone"}
+    if not isinstance(changes, Mapping) or not changes.keys() <= allowed:
+        raise ValueError(f"user changes may only hold {sorted(allowed)}")
+    if "active" in changes and not isinstance(changes["active"], bool):
+        raise ValueError("active must be a bool")
+    json_text(dict(changes))
+    return dict(changes)

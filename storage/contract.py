@@ -31,14 +31,31 @@ Document shapes (keys always present unless marked optional):
   the form definition with ``schema["version"] == version``.
 * organization: ``{"code", "name", "parent_code", "kind", ...}`` — any further keys given are
   kept (contact fields and the like).
-* user: ``{"username", "password_hash", "role", "created_at", ...}`` (optional ``active``).
+* user: ``{"username", "password_hash", "role", "org_code", "created_at", ...}`` (optional
+  ``active``, ``name``, ``phone``); ``org_code`` is the organization a scoped role works under
+  (None: the whole deployment).
 * session: ``{"id", "username", "created_at", "expires_at"}``.
 * link: ``{"token", "form_id", "org_code", "created_at", "revoked_at"}`` (revoked_at None while
   active).
 * submission: ``{"id", "form_id", "form_version", "org_code", "receipt", "submitted_at",
   "submission_id", "token", "files", "answers"}``. ``id`` is a positive integer that grows with
   every submission stored (the order of "newest first"); ``receipt`` is "YYMMDD-NNNN", the
-  NNNN-th submission of that local day in the whole deployment.
+  NNNN-th submission of that local day in the whole deployment. Lifecycle keys (always
+  present; a submission stored before they existed reads with the defaults): ``status`` (one
+  of common.REVIEW_STATUSES, "待审核" at first), ``period`` (the period it reports on, or
+  None), ``slot`` (the key of one-per-period forms: at most one submission that is not
+  "已作废" holds a (form, organization, slot); None: no such rule), ``project_id`` (int or
+  None), ``revision`` (1 at first, +1 at each update), ``history`` (entries ``{"at", "user",
+  "action", "from", "to", "comment"}``, oldest first), ``versions`` (the answers each
+  correction replaced, oldest first: ``{"n", "at", "user", "reason", "answers", "files",
+  "form_version"}``), ``edit`` (``{"n", "at", "user", "reason"}`` of the current answers)
+  and ``updated_at`` (submitted_at until the first update).
+* project: ``{"id", "title", "category", "kind", "org_code", "secretary", "year", "steps",
+  "status", "application", "history", "created_at", "updated_at", "revision", ...}``: ``id``
+  a positive integer, ``application`` the receipt of the application that opened it (one
+  project per application), ``history`` as a submission's; any further keys are kept.
+* API token: ``{"id", "username", "label", "token_hash", "created_at", "expires_at",
+  "revoked_at"}`` (only a hash of the secret is stored).
 * photo: ``{"name", "content_type", "size", "data"}`` (data: bytes).
 * audit entry: ``{"id", "at", "user", "action", "target", "detail", "address"}``: who (a
   username, or None) did what (``action``, a short code such as "login" or "org.delete") to
@@ -53,16 +70,19 @@ from contextlib import AbstractContextManager
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
-from .errors import DuplicateError, RestoreRefused, StorageError, SubmissionConflict
+from .errors import (DuplicateError, PeriodTaken, RecordChanged, RestoreRefused, StorageError,
+                     SubmissionConflict)
 
 __all__ = ["Store", "Snapshot", "KINDS", "TABLES",
-           "StorageError", "SubmissionConflict", "DuplicateError", "RestoreRefused"]
+           "StorageError", "SubmissionConflict", "DuplicateError", "RestoreRefused",
+           "RecordChanged", "PeriodTaken"]
 
 Doc = dict[str, Any]
 DateArg = date | str | None
 
 # What a snapshot holds, in the order a restore loads it (photos are separate: see Snapshot).
-KINDS = ("forms", "orgs", "users", "links", "submissions", "audit", "drafts", "form_states")
+KINDS = ("forms", "orgs", "users", "links", "submissions", "audit", "drafts", "form_states",
+         "projects", "api_tokens")
 # Names accepted by Store.version_of.
 TABLES = ("forms", "orgs", "users", "links", "submissions")
 
@@ -170,8 +190,15 @@ class Store(Protocol):
 
     # ---- users and sessions ---------------------------------------------------------------------
 
-    def add_user(self, username: str, password_hash: str, role: str) -> Doc:
+    def add_user(self, username: str, password_hash: str, role: str,
+                 org_code: str | None = None) -> Doc:
         """Create a user; DuplicateError if the username is taken."""
+
+    def update_user(self, username: str, changes: Mapping) -> Doc | None:
+        """Change a user's ``role``, ``org_code``, ``active``, ``name`` or ``phone``
+        (ValueError for any other key); the updated user, or None if there is none. Setting
+        active to False, or changing the role or the organization, ends every session of that
+        user in the same write (what they may see changed)."""
 
     def get_user(self, username: str) -> Doc | None: ...
 
@@ -270,8 +297,16 @@ class Store(Protocol):
 
     def add_submission(self, form_id: str, form_version: int, org_code: str, answers: Mapping,
                        submission_id: str, token: str | None = None,
-                       files: list | None = None) -> tuple[Doc, bool]:
+                       files: list | None = None, period: str | None = None,
+                       slot: str | None = None, project_id: int | None = None
+                       ) -> tuple[Doc, bool]:
         """Store a submission, idempotently on ``submission_id``.
+
+        ``period``, ``slot`` and ``project_id`` are stored as given (status "待审核");
+        ``PeriodTaken`` (with the holder's receipt), and nothing stored, when ``slot`` is
+        given and a submission of the form and organization that is not "已作废" holds it —
+        checked atomically, across processes and hosts (a retry of the same submission id is
+        answered as a retry first).
 
         (doc, True) for a new submission, which gets the next receipt of today and
         ``submitted_at`` = now; (the stored doc, False) when ``submission_id`` was already
@@ -292,10 +327,38 @@ class Store(Protocol):
     def find_submission(self, submission_id: str) -> Doc | None:
         """The submission stored under a client submission id, or None."""
 
+    def update_submission(self, receipt: str, revision: int, changes: Mapping,
+                          project: tuple | None = None) -> tuple[Doc, Doc | None]:
+        """Change a submission (and, in the same transaction, a project): (the submission, the
+        project or None) as stored afterwards.
+
+        ``changes`` may hold ``status``, ``period``, ``slot``, ``project_id``; ``answers``
+        (optionally with ``files`` and ``form_version``: the answers replaced become the last
+        entry of ``versions``, ``edit`` describes the new ones with ``user`` and ``reason``);
+        ``event`` (a history entry: ``action`` required, ``from``, ``to``, ``comment``; ``at``
+        is now and ``user`` is changes["user"]). ``project`` is (project id, its revision,
+        changes as in update_project). ``revision`` is the submission's revision the caller
+        read: ``RecordChanged`` when either record changed since; ``LookupError`` for an
+        unknown receipt or project; ``PeriodTaken`` when the submission would hold a slot
+        another holds (changing its slot, or restoring a voided one); ``ValueError`` for
+        malformed changes. All or nothing."""
+
+    def reported_periods(self, form_id: str, org_codes: Iterable[str] | None = None
+                         ) -> list[Doc]:
+        """``{"org_code", "period", "slot", "project_id", "receipt", "submitted_at",
+        "status"}`` of every submission of the form that has a period and is not "已作废",
+        oldest first (among org_codes when given): what 催报 needs, without the answers."""
+
     def query_submissions(self, form_id: str | None, org_codes: Iterable[str] | None = None,
                           date_from: DateArg = None, date_to: DateArg = None, offset: int = 0,
-                          limit: int | None = None) -> tuple[int, list[Doc]]:
+                          limit: int | None = None, *, statuses: Iterable[str] | None = None,
+                          changed_since: datetime | str | None = None,
+                          after_id: int | None = None) -> tuple[int, list[Doc]]:
         """(how many match, one page of them newest first: ``id`` descending).
+
+        statuses: only those review statuses (None: any); changed_since: only submissions
+        whose ``updated_at`` is at or after that time; after_id: only ids above it, and the
+        page is then in ``id`` ASCENDING order (cursor paging for incremental sync).
 
         form_id None = every form; org_codes None = every organization (an empty collection
         matches nothing); date_from/date_to (date or "YYYY-MM-DD", inclusive) compare with the
@@ -304,9 +367,11 @@ class Store(Protocol):
         the size of the database."""
 
     def iter_submissions(self, form_id: str | None, org_codes: Iterable[str] | None = None,
-                         date_from: DateArg = None, date_to: DateArg = None
+                         date_from: DateArg = None, date_to: DateArg = None, *,
+                         statuses: Iterable[str] | None = None
                          ) -> tuple[int, Iterator[Doc]]:
-        """(how many match, the matching submissions oldest first), for exports of any size.
+        """(how many match, the matching submissions oldest first), for exports of any size
+        (statuses as in query_submissions).
 
         Memory stays flat whatever the count (the iterator fetches in batches). The selection
         is fixed when this is called: later writes are not included. Consume the iterator to
@@ -317,11 +382,44 @@ class Store(Protocol):
 
     def submission_counts(self, form_id: str, date_from: DateArg = None,
                           date_to: DateArg = None,
-                          org_codes: Iterable[str] | None = None) -> dict[str, int]:
-        """org code -> number of submissions of the form (within the dates, inclusive, and
-        among org_codes when given). Organizations with none are absent."""
+                          org_codes: Iterable[str] | None = None, *,
+                          statuses: Iterable[str] | None = None) -> dict[str, int]:
+        """org code -> number of submissions of the form (within the dates, inclusive, among
+        org_codes and with one of statuses when given). Organizations with none are absent."""
 
     def count_submissions(self, form_id: str | None = None) -> int: ...
+
+    # ---- projects -------------------------------------------------------------------------------
+
+    def add_project(self, doc: Mapping) -> tuple[Doc, bool]:
+        """Open a project (common.new_project: ids grow from 1, never reused); (project, True).
+        Idempotent on ``doc["application"]``: (the project that application opened, False)
+        when there is one, from any process or host."""
+
+    def get_project(self, project_id: int) -> Doc | None: ...
+
+    def list_projects(self, org_codes: Iterable[str] | None = None, year: int | None = None,
+                      statuses: Iterable[str] | None = None) -> list[Doc]:
+        """The matching projects ordered by id (org_codes/statuses None: any)."""
+
+    def update_project(self, project_id: int, revision: int, changes: Mapping) -> Doc:
+        """Change a project (common.changed_project); the stored project. RecordChanged for a
+        stale revision, LookupError for an unknown id."""
+
+    # ---- API tokens -----------------------------------------------------------------------------
+
+    def add_api_token(self, username: str, token_hash: str, label: str,
+                      expires_at: datetime | str | None) -> Doc:
+        """Store a token (only the hash of its secret); DuplicateError for a hash stored."""
+
+    def find_api_token(self, token_hash: str) -> Doc | None:
+        """The token with that hash (revoked and expired ones too: the caller checks)."""
+
+    def list_api_tokens(self, username: str | None = None) -> list[Doc]:
+        """Tokens (of one user, or all) oldest first."""
+
+    def revoke_api_token(self, token_id: str) -> Doc | None:
+        """Revoke a token (a no-op when already revoked); the token, or None if unknown."""
 
     # ---- photos ---------------------------------------------------------------------------------
 

@@ -51,3 +51,23 @@ def os_failure(message: str, exc: OSError | None = None) -> StorageError:
     if hint:
         message = f"{message.rstrip('。')}({hint})"
     return StorageError(message)
+
+
+class RecordChanged(ValueError):
+    """A submission or project was changed by someone else since the revision the caller read
+    (optimistic concurrency: read, decide, write with the revision read)."""
+
+    def __str__(self):
+        return "这条记录刚被其他人修改过，请刷新后再操作"
+
+
+class PeriodTaken(ValueError):
+    """The form takes one submission per organization and period (and project), and a
+    submission that is not voided already holds that slot: ``receipt`` is its receipt."""
+
+    def __init__(self, receipt: str):
+        super().__init__(receipt)
+        self.receipt = receipt
+
+    def __str__(self):
+        return f"本期已经提交过(回执号 {self.receipt})，如需修改请通过回执链接更正"

@@ -86,6 +86,8 @@ class SubmissionKeys:
         self.by_sid: dict[str, int] = {}
         self.by_receipt: dict[str, int] = {}
         self.last_number: dict[str, int] = {}  # "YYMMDD" -> highest receipt number of the day
+        # (form, organization, slot) -> the submission holding it (one-per-period forms)
+        self.by_slot: dict[tuple, int] = {}
 
     def add(self, doc_id: int, doc: dict) -> None:
         # .get() throughout: a malformed document must not leave the indexes half-updated.
@@ -97,10 +99,14 @@ class SubmissionKeys:
             day, _, number = str(receipt).partition("-")
             if number.isdigit() and int(number) > self.last_number.get(day, 0):
                 self.last_number[day] = int(number)
+        slot = _slot_key(doc)
+        if slot is not None:
+            self.by_slot[slot] = doc_id
 
     def remove(self, doc_id: int, doc: dict) -> None:
         for index, key in ((self.by_sid, doc.get("submission_id")),
-                           (self.by_receipt, doc.get("receipt"))):
+                           (self.by_receipt, doc.get("receipt")),
+                           (self.by_slot, _slot_key(doc))):
             if index.get(key) == doc_id:
                 del index[key]
 
@@ -204,3 +210,11 @@ class Dated:
 
     def count_between(self, low: str, high: str) -> int:
         return bisect_right(self.days, high) - bisect_left(self.days, low)
+
+
+def _slot_key(doc: dict) -> tuple | None:
+    """The (form, organization, slot) a stored submission holds: None without a slot or once
+    voided (storage.common.holds_slot, on the stored form of a document)."""
+    if doc.get("slot") is None or doc.get("status") == "已作废":
+        return None
+    return doc.get("form_id"), doc.get("org_code"), doc.get("slot")

@@ -21,8 +21,8 @@ from tinydb import Query, TinyDB
 from . import common
 from .common import json_copy, stamp, text_arg
 from .contract import KINDS
-from .errors import (DraftConflict, DuplicateError, RestoreRefused, StorageError,
-                     SubmissionConflict)
+from .errors import (DraftConflict, DuplicateError, PeriodTaken, RecordChanged, RestoreRefused,
+                     StorageError, SubmissionConflict)
 from .indexes import LINKS, SUBMISSIONS, Indexes
 from .logdb import LogStorage, RawJSON
 from .logdb import check as check_log
@@ -34,6 +34,8 @@ DRAFTS = "drafts"
 FORM_STATES = "form_states"
 AUDIT = "audit"
 COUNTERS = "counters"
+PROJECTS = "projects"
+TOKENS = "api_tokens"
 DB_FILENAME = "taizhang.db"
 FAILURE_KEEP = timedelta(days=1)
 # The counters file is rewritten with only the live counters once more lines were appended
@@ -50,6 +52,19 @@ def _submission_out(doc_id: int, doc: Mapping) -> dict:
     out = {k: json_copy(v) for k, v in doc.items() if k != "answers"}
     out["answers"] = doc["answers"].load()
     out["id"] = doc_id
+    return common.with_lifecycle(out)
+
+
+def _submission_stored(doc: Mapping) -> dict:
+    """A submission as this backend keeps it: answers raw (read when asked for), and the
+    lifecycle keys only where they differ from what common.with_lifecycle fills in, so that a
+    submission nobody reviewed costs no more than before."""
+    out = {k: v for k, v in doc.items() if k != "id"}
+    out["answers"] = RawJSON(common.json_text(doc["answers"]).encode("utf-8"))
+    defaults = common.with_lifecycle({"submitted_at": doc.get("submitted_at")})
+    for key, value in defaults.items():
+        if key in out and key != "submitted_at" and out[key] == value:
+            del out[key]
     return out
 
 
@@ -78,7 +93,7 @@ class TinyStore:
         # cache_size=0: no query cache, which could not see other processes' writes.
         self._tables = {name: self._db.table(name, cache_size=0)
                         for name in (FORMS, ORGS, USERS, SESSIONS, FAILURES, LINKS, SETTINGS,
-                                     DRAFTS, FORM_STATES)}
+                                     DRAFTS, FORM_STATES, PROJECTS, TOKENS)}
         self.counters_path = os.path.splitext(self.path)[0] + ".counters.db"
         self._counter_log: LogStorage | None = None  # opened on first use
         self._counter_keys = _CounterKeys()
@@ -252,22 +267,40 @@ class TinyStore:
 
     # ---- users and sessions ---------------------------------------------------------------------
 
-    def add_user(self, username: str, password_hash: str, role: str) -> dict:
+    def add_user(self, username: str, password_hash: str, role: str,
+                 org_code: str | None = None) -> dict:
         username = text_arg(username, "username")
+        if org_code is not None:
+            text_arg(org_code, "organization code")
         with self._engine.transaction() as txn:
             if self._get(USERS, Q.username == username) is not None:
                 raise DuplicateError(f"用户名已存在:{username}")
             doc = {"username": username, "password_hash": password_hash, "role": role,
-                   "created_at": stamp(common.now())}
+                   "org_code": org_code, "created_at": stamp(common.now())}
             txn.insert(USERS, doc)
         return dict(doc)
 
+    def update_user(self, username: str, changes: Mapping) -> dict | None:
+        changes = common.user_changes(changes)
+        with self._engine.transaction() as txn:
+            user = self._get(USERS, Q.username == username)
+            if user is None:
+                return None
+            new = {"org_code": None, **user, **changes}
+            txn.put(USERS, user.doc_id, new)
+            if (not new.get("active", True) or new["role"] != user["role"]
+                    or new["org_code"] != user.get("org_code")):
+                for session in self._search(SESSIONS, Q.username == username):
+                    txn.delete(SESSIONS, session.doc_id)
+        return self.get_user(username)
+
     def get_user(self, username: str) -> dict | None:
         doc = self._get(USERS, Q.username == username)
-        return None if doc is None else json_copy(dict(doc))
+        return None if doc is None else {"org_code": None, **json_copy(dict(doc))}
 
     def list_users(self) -> list[dict]:
-        return sorted((json_copy(dict(d)) for d in self._all(USERS)), key=lambda d: d["username"])
+        return sorted(({"org_code": None, **json_copy(dict(d))} for d in self._all(USERS)),
+                      key=lambda d: d["username"])
 
     def set_password(self, username: str, password_hash: str) -> dict | None:
         with self._engine.transaction() as txn:
@@ -468,8 +501,10 @@ class TinyStore:
 
     def add_submission(self, form_id: str, form_version: int, org_code: str, answers: Mapping,
                        submission_id: str, token: str | None = None,
-                       files=None) -> tuple[dict, bool]:
+                       files=None, period: str | None = None, slot: str | None = None,
+                       project_id: int | None = None) -> tuple[dict, bool]:
         common.check_submission_args(form_id, form_version, org_code, answers, submission_id)
+        common.lifecycle_args(common.PENDING, period, slot, project_id)
         raw = RawJSON(common.json_text(dict(answers)).encode("utf-8"))
         self.warm_up()  # the first time: outside the file lock, other writers do not wait
         with self._engine.transaction() as txn:
@@ -479,6 +514,9 @@ class TinyStore:
                 if common.same_submission(doc, form_id, org_code, answers):
                     return doc, False
                 raise SubmissionConflict(submission_id, doc["receipt"])
+            holder = slot and self._indexes.keys.by_slot.get((form_id, org_code, slot))
+            if holder:
+                raise PeriodTaken(self._engine.tables[SUBMISSIONS][holder]["receipt"])
             moment = common.now()
             day = moment.strftime("%y%m%d")
             number = self._indexes.keys.last_number.get(day, 0) + 1
@@ -488,6 +526,9 @@ class TinyStore:
                 "submitted_at": stamp(moment), "submission_id": submission_id,
                 "token": token, "files": list(files or []), "answers": raw,
             }
+            for key, value in (("period", period), ("slot", slot), ("project_id", project_id)):
+                if value is not None:
+                    doc[key] = value
             doc_id = txn.insert(SUBMISSIONS, doc)
         return _submission_out(doc_id, doc), True
 
@@ -520,6 +561,47 @@ class TinyStore:
                 })
         return len(prepared)
 
+    def update_submission(self, receipt: str, revision: int, changes: Mapping,
+                          project: tuple | None = None) -> tuple[dict, dict | None]:
+        self.warm_up()
+        with self._engine.transaction() as txn:
+            doc_id = self._indexes.keys.by_receipt.get(receipt)
+            if doc_id is None:
+                raise LookupError(receipt)
+            old = _submission_out(doc_id, self._engine.tables[SUBMISSIONS][doc_id])
+            new = common.changed_submission(old, revision, changes, common.now())
+            key = common.holds_slot(new)
+            holder = key and self._indexes.keys.by_slot.get(key)
+            if holder and holder != doc_id:
+                raise PeriodTaken(self._engine.tables[SUBMISSIONS][holder]["receipt"])
+            stored_project = None
+            if project is not None:
+                project_id, project_revision, project_changes = project
+                found = self._get(PROJECTS, Q.id == project_id)
+                if found is None:
+                    raise LookupError(project_id)
+                stored_project = common.changed_project(dict(found), project_revision,
+                                                        project_changes, common.now())
+                txn.put(PROJECTS, found.doc_id, stored_project)
+            txn.put(SUBMISSIONS, doc_id, _submission_stored(new))
+        return new, None if stored_project is None else json_copy(stored_project)
+
+    def reported_periods(self, form_id: str, org_codes: Iterable[str] | None = None
+                         ) -> list[dict]:
+        wanted = None if org_codes is None else set(org_codes)
+        found = []
+        with self._engine.reading():
+            for doc_id in self._indexes.lists.by_form.get(form_id, []):
+                doc = self._submission(doc_id)
+                if doc.get("period") is None or doc.get("status") == common.VOID \
+                        or (wanted is not None and doc["org_code"] not in wanted):
+                    continue
+                found.append({"org_code": doc["org_code"], "period": doc["period"],
+                              "slot": doc.get("slot"), "project_id": doc.get("project_id"),
+                              "receipt": doc["receipt"], "submitted_at": doc["submitted_at"],
+                              "status": doc.get("status", common.PENDING)})
+        return found
+
     def _submission(self, doc_id: int | None) -> dict | None:
         """The stored document (not a copy: never changed in place), or None."""
         return None if doc_id is None else self._engine.tables[SUBMISSIONS][doc_id]
@@ -536,29 +618,48 @@ class TinyStore:
             doc = self._submission(doc_id)
         return None if doc is None else _submission_out(doc_id, doc)
 
-    def _matching(self, form_id, org_codes, date_from, date_to) -> list[int]:
-        """Ids of the matching submissions, newest first. Call inside ``reading()``."""
+    def _matching(self, form_id, org_codes, date_from, date_to, statuses=None,
+                  changed_since=None, after_id=None) -> list[int]:
+        """Ids of the matching submissions, newest first (oldest first when after_id is
+        given). Call inside ``reading()``."""
         wanted = None if org_codes is None else set(org_codes)
-        return self._indexes.lists.matching(form_id, wanted, common.day_of(date_from),
-                                                  common.day_of(date_to))
+        statuses = common.statuses_arg(statuses)
+        since = common.since_arg(changed_since)
+        if after_id is not None and (isinstance(after_id, bool) or not isinstance(after_id, int)):
+            raise ValueError("after_id must be an integer")
+        ids = self._indexes.lists.matching(form_id, wanted, common.day_of(date_from),
+                                           common.day_of(date_to))
+        if after_id is not None:
+            ids = [i for i in reversed(ids) if i > after_id]
+        if statuses is not None:
+            ids = [i for i in ids
+                   if self._submission(i).get("status", common.PENDING) in statuses]
+        if since is not None:
+            ids = [i for i in ids if common.parse_stamp(
+                self._submission(i).get("updated_at") or self._submission(i)["submitted_at"]
+            ) >= since]
+        return ids
 
     def query_submissions(self, form_id: str | None, org_codes: Iterable[str] | None = None,
                           date_from=None, date_to=None, offset: int = 0,
-                          limit: int | None = None) -> tuple[int, list[dict]]:
+                          limit: int | None = None, *, statuses=None, changed_since=None,
+                          after_id=None) -> tuple[int, list[dict]]:
         if offset < 0 or (limit is not None and limit < 0):
             raise ValueError("offset and limit must be >= 0")
         stop = None if limit is None else offset + limit
         with self._engine.reading():
-            ids = self._matching(form_id, org_codes, date_from, date_to)
+            ids = self._matching(form_id, org_codes, date_from, date_to, statuses,
+                                 changed_since, after_id)
             page = [(i, self._submission(i)) for i in ids[offset:stop]]
         return len(ids), [_submission_out(i, doc) for i, doc in page]
 
     def iter_submissions(self, form_id: str | None, org_codes: Iterable[str] | None = None,
-                         date_from=None, date_to=None) -> tuple[int, Iterator[dict]]:
+                         date_from=None, date_to=None, *, statuses=None
+                         ) -> tuple[int, Iterator[dict]]:
         # The documents are taken now (never changed in place: safe to hold outside the
         # lock); their answers are read from the file one at a time as the caller iterates.
         with self._engine.reading():
-            ids = self._matching(form_id, org_codes, date_from, date_to)
+            ids = self._matching(form_id, org_codes, date_from, date_to, statuses)
             docs = [(i, self._submission(i)) for i in reversed(ids)]
         return len(docs), (_submission_out(i, doc) for i, doc in docs)
 
@@ -568,17 +669,95 @@ class TinyStore:
                     for i in self._indexes.lists.by_form.get(form_id, [])}
 
     def submission_counts(self, form_id: str, date_from=None, date_to=None,
-                          org_codes: Iterable[str] | None = None) -> dict[str, int]:
+                          org_codes: Iterable[str] | None = None, *,
+                          statuses=None) -> dict[str, int]:
         low, high = common.day_of(date_from), common.day_of(date_to)
         wanted = None if org_codes is None else set(org_codes)
+        statuses = common.statuses_arg(statuses)
         with self._engine.reading():
-            return self._indexes.lists.counts_by_org(form_id, wanted, low, high)
+            if statuses is None:
+                return self._indexes.lists.counts_by_org(form_id, wanted, low, high)
+            counts: dict[str, int] = {}
+            for doc_id in self._matching(form_id, wanted, low, high, statuses):
+                code = self._submission(doc_id)["org_code"]
+                counts[code] = counts.get(code, 0) + 1
+            return counts
 
     def count_submissions(self, form_id: str | None = None) -> int:
         with self._engine.reading():
             if form_id is None:
                 return len(self._engine.tables.get(SUBMISSIONS, {}))
             return len(self._indexes.lists.by_form.get(form_id, []))
+
+    # ---- projects -------------------------------------------------------------------------------
+
+    def add_project(self, doc: Mapping) -> tuple[dict, bool]:
+        common.new_project(doc, 1, common.now())  # ValueError before anything is written
+        with self._engine.transaction() as txn:
+            found = self._get(PROJECTS, Q.application == doc["application"])
+            if found is not None:
+                return json_copy(dict(found)), False
+            ids = [d["id"] for d in self._engine.tables.get(PROJECTS, {}).values()]
+            project = common.new_project(doc, max(ids, default=0) + 1, common.now())
+            txn.insert(PROJECTS, project)
+        return json_copy(project), True
+
+    def get_project(self, project_id: int) -> dict | None:
+        if isinstance(project_id, bool) or not isinstance(project_id, int):
+            return None
+        doc = self._get(PROJECTS, Q.id == project_id)
+        return None if doc is None else json_copy(dict(doc))
+
+    def list_projects(self, org_codes: Iterable[str] | None = None, year: int | None = None,
+                      statuses: Iterable[str] | None = None) -> list[dict]:
+        wanted = None if org_codes is None else set(org_codes)
+        if isinstance(statuses, str):
+            raise ValueError("statuses must be a collection, not a string")
+        statuses = None if statuses is None else set(statuses)
+        found = [json_copy(dict(d)) for d in self._all(PROJECTS)
+                 if (wanted is None or d["org_code"] in wanted)
+                 and (year is None or d["year"] == year)
+                 and (statuses is None or d["status"] in statuses)]
+        return sorted(found, key=lambda d: d["id"])
+
+    def update_project(self, project_id: int, revision: int, changes: Mapping) -> dict:
+        with self._engine.transaction() as txn:
+            found = self._get(PROJECTS, Q.id == project_id)
+            if found is None:
+                raise LookupError(project_id)
+            new = common.changed_project(dict(found), revision, changes, common.now())
+            txn.put(PROJECTS, found.doc_id, new)
+        return json_copy(new)
+
+    # ---- API tokens -----------------------------------------------------------------------------
+
+    def add_api_token(self, username: str, token_hash: str, label: str, expires_at) -> dict:
+        doc = common.token_doc(username, token_hash, label, expires_at, common.now())
+        with self._engine.transaction() as txn:
+            if self._get(TOKENS, Q.token_hash == token_hash) is not None:
+                raise DuplicateError("token already stored")
+            txn.insert(TOKENS, doc)
+        return dict(doc)
+
+    def find_api_token(self, token_hash: str) -> dict | None:
+        if not isinstance(token_hash, str):
+            return None
+        doc = self._get(TOKENS, Q.token_hash == token_hash)
+        return None if doc is None else dict(doc)
+
+    def list_api_tokens(self, username: str | None = None) -> list[dict]:
+        return [dict(d) for d in self._all(TOKENS)
+                if username is None or d["username"] == username]
+
+    def revoke_api_token(self, token_id: str) -> dict | None:
+        with self._engine.transaction() as txn:
+            doc = self._get(TOKENS, Q.id == token_id)
+            if doc is None:
+                return None
+            if doc["revoked_at"] is None:
+                doc = {**doc, "revoked_at": stamp(common.now())}
+                txn.put(TOKENS, self._get(TOKENS, Q.id == token_id).doc_id, doc)
+        return dict(doc)
 
     # ---- photos ---------------------------------------------------------------------------------
 
@@ -714,7 +893,7 @@ def _stored_form(kind: str, doc: Mapping) -> dict:
     if kind == "submissions":
         doc.pop("id", None)
         doc["files"] = list(doc.get("files") or common.photo_refs(doc.get("answers")))
-        doc["answers"] = RawJSON(common.json_text(doc["answers"]).encode("utf-8"))
+        doc = _submission_stored(doc)
     return doc
 
 
@@ -732,7 +911,7 @@ class _TinySnapshot:
 
     _KINDS = {"forms": FORMS, "orgs": ORGS, "users": USERS, "links": LINKS,
               "submissions": SUBMISSIONS, "audit": AUDIT, "drafts": DRAFTS,
-              "form_states": FORM_STATES}
+              "form_states": FORM_STATES, "projects": PROJECTS, "api_tokens": TOKENS}
 
     def __init__(self, tables, photos: FilePhotos):
         self._tables = tables
@@ -749,7 +928,8 @@ class _TinySnapshot:
         for doc_id in ids:
             doc = table[doc_id]
             if kind == "submissions":
-                doc = {k: (v.load() if k == "answers" else json_copy(v)) for k, v in doc.items()}
+                doc = common.with_lifecycle(
+                    {k: (v.load() if k == "answers" else json_copy(v)) for k, v in doc.items()})
             else:
                 doc = json_copy(doc)
             yield doc

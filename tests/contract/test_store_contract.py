@@ -487,7 +487,13 @@ def test_add_submission(store):
     assert doc["files"] == ["ab/0123456789abcdef0123456789abcdef.jpg"]
     assert doc["submission_id"] == "sid-1" and doc["id"] >= 1
     assert set(doc) == {"id", "form_id", "form_version", "org_code", "receipt", "submitted_at",
-                        "submission_id", "token", "files", "answers"}
+                        "submission_id", "token", "files", "answers", "status", "period",
+                        "slot", "project_id", "revision", "history", "versions", "edit",
+                        "updated_at"}
+    assert (doc["status"], doc["period"], doc["slot"], doc["project_id"]) == (
+        "待审核", None, None, None)
+    assert (doc["revision"], doc["history"], doc["versions"]) == (1, [], [])
+    assert doc["updated_at"] == doc["submitted_at"] and doc["edit"]["n"] == 1
     second = add(store, "sid-2")
     assert second["receipt"].endswith("-0002") and second["id"] > doc["id"]
     assert store.get_submission(doc["receipt"]) == doc
@@ -1132,6 +1138,7 @@ def test_check(store, clock):
     assert report["backend"] == store.backend and report["location"]
     assert report["counts"] == {"forms": 2, "orgs": 4, "users": 1, "links": 2,
                                 "submissions": 9, "audit": 2, "drafts": 1, "form_states": 1,
+                                "projects": 0, "api_tokens": 0,
                                 "photos": 2}
     lost = {"file": "ee/ee000000000000000000000000000000.jpg", "name": "丢失.jpg",
             "size": 3, "content_type": "image/jpeg"}
