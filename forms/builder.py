@@ -3,7 +3,9 @@
 ``build_form_class`` makes one fresh, named class per schema version (cached), so no two
 forms ever share mutable class state. ``show_if`` is applied on the server in ``validate``:
 a field whose condition is false is not required, not validated and not stored. The same
-rule holds inside each repeat row.
+rule holds inside each repeat row. A form with a ``period`` field refuses a period the form
+does not take (services.periods.period_problem); a project field offers the projects a view
+gives one form instance (``set_project_choices``).
 """
 
 import hashlib
@@ -24,6 +26,7 @@ from wtforms.validators import ValidationError
 from forms import show_if
 from forms.fields import FIELD_TYPES, field_type, format_value
 from forms.loader import SchemaError
+from services import periods
 
 MAX_ROWS = 500  # hard cap on submitted repeat rows; max_items in the meta-schema is <= this
 CACHE_SIZE = 256
@@ -84,6 +87,49 @@ def _validate_scope(form, extra_validators):
     return success
 
 
+class PeriodCheck:
+    """The period a form's period field names must be one the form takes: within its
+    ``year``, not after the current period (services.periods.period_problem; today from the
+    stores' clock, storage.common.now)."""
+
+    def __init__(self, spec):
+        self.spec = spec
+
+    def __call__(self, form, field):
+        if field.process_errors or field.data is None:
+            return
+        from storage import common  # the clock the stores use (tests move it)
+
+        period = periods.period_from_value(self.spec, field.data)
+        if period is None:
+            raise ValidationError("请填写正确的报告年份，例如 2026" if self.spec.every == "year"
+                                  else "请填写正确的报告月份，例如 2026-11")
+        problem = periods.period_problem(self.spec, period, common.now().date())
+        if problem:
+            raise ValidationError(problem)
+
+
+def _period_validators(schema):
+    """{period field name: [PeriodCheck]} for a form whose period is read from a field."""
+    spec = periods.period_spec(schema)
+    if spec is None or not spec.field:
+        return {}
+    return {spec.field: [PeriodCheck(spec)]}
+
+
+def set_project_choices(form, choices):
+    """Offer ``choices`` — [(project id, label)], the submitting organization's projects —
+    in every project field of ``form`` (one instance; call before ``validate``). A value
+    outside them is refused; with none, a required project field says there is no project
+    yet."""
+    for spec in form._specs:
+        if spec["type"] == "project":
+            field = form[spec["name"]]
+            ftype = FIELD_TYPES["project"]
+            field.choices = ftype.instance_choices(choices)
+            field.project_ids = frozenset(choice.value for choice in field.choices[1:])
+
+
 class LazyCSRFTokenField(CSRFTokenField):
     """Flask-WTF's CSRF field, but the token to render (``current_token``) is signed when the
     page is rendered, not when the form is built: a valid POST answered with a redirect never
@@ -117,11 +163,15 @@ class BaseForm(FlaskForm):
 
     _specs = ()
     _schema = None
+    _extra_validators = {}
 
     submission_id = HiddenField(default=new_submission_id, validators=[SubmissionIdCheck()])
 
     def validate(self, extra_validators=None):
-        return _validate_scope(self, extra_validators)
+        merged = {name: list(found) for name, found in self._extra_validators.items()}
+        for name, found in (extra_validators or {}).items():
+            merged[name] = merged.get(name, []) + list(found)
+        return _validate_scope(self, merged)
 
 
 class RowForm(Form):
@@ -237,6 +287,7 @@ def _build(schema):
     attrs = _field_attrs(schema["id"], schema["fields"], "fields")
     attrs["_specs"] = tuple(schema["fields"])
     attrs["_schema"] = schema
+    attrs["_extra_validators"] = _period_validators(schema)
     version = schema.get("version")
     suffix = f"V{version}" if version else ""
     return type(f"{_camel(schema['id'])}{suffix}Form", (BaseForm,), attrs)

@@ -579,6 +579,74 @@ class SelectType(FieldType):
         return "" if value is None else _choice_label(spec, value)
 
 
+class ProjectChoice:
+    """A project field's value must be one of the projects offered to this form instance
+    (``forms.builder.set_project_choices``): one of the organization's own projects."""
+
+    message = "请选择本村（单位）的项目"
+
+    def __call__(self, form, field):
+        if field.process_errors or field.data is None:
+            return
+        if field.data not in getattr(field, "project_ids", ()):
+            raise ValidationError(self.message)
+
+
+class ProjectRequired(Required):
+    """Required, saying so differently when there is no project to choose from."""
+
+    no_projects = "本村（单位）还没有已立项的项目，请先申报"
+
+    def __call__(self, form, field):
+        if self.ftype.is_empty(field) and not getattr(field, "project_ids", ()):
+            field.errors[:] = []
+            raise StopValidation(self.no_projects)
+        super().__call__(form, field)
+
+
+class ProjectType(SelectType):
+    """One of the submitting organization's projects (a monthly report's or an acceptance
+    request's). The choices belong to the form instance, not the schema: the view offers the
+    organization's projects with ``forms.builder.set_project_choices`` before validating;
+    without them nothing can be chosen. The answer is the project id as text ("12")."""
+
+    name = "project"
+    placeholder = "请选择项目"
+    no_choices = "暂无可选的项目"
+
+    def make_field(self, spec, **kwargs):
+        return ChoiceField(spec["label"], self.validators(spec),
+                           choices=[SelectChoice("", self.placeholder)], validate_choice=False,
+                           **kwargs)
+
+    def validators(self, spec):
+        first = ProjectRequired(self) if spec.get("required") else Optional()
+        return [first, ProjectChoice()]
+
+    def instance_choices(self, pairs):
+        """The choices of one form instance for [(project id, label)]."""
+        pairs = [(str(value), str(label)) for value, label in pairs]
+        first = SelectChoice("", self.placeholder if pairs else self.no_choices)
+        return [first] + [SelectChoice(value, label) for value, label in pairs]
+
+    def to_data(self, spec, value):
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise ValueError(f"应为项目编号，实际是 {_json(value)}")
+        return str(value)
+
+    def check(self, spec, data):
+        return None  # the offered projects are checked by ProjectChoice
+
+    def expected_problem(self, spec, value):
+        return "项目字段不能作为显示条件"
+
+    def format_value(self, spec, value):
+        return "" if value is None else str(value)
+
+    def cell_value(self, spec, value):
+        return None if value is None else str(value)
+
+
 class MultiselectType(SelectType):
     name = "multiselect"
 
@@ -780,12 +848,14 @@ FIELD_TYPES = {
     for ftype in (
         TextType(), TextareaType(), IntegerType(), DecimalType(), DateType(), MonthType(),
         SelectType(), MultiselectType(), BooleanType(), PhoneType(), ImageType(),
-        SectionType(), RepeatType(),
+        SectionType(), RepeatType(), ProjectType(),
     )
 }
 
-# Types a show_if may depend on, and types allowed inside a repeat row.
-CONDITION_TYPES = frozenset(t for t in FIELD_TYPES if t not in ("section", "repeat", "image"))
+# Types a show_if may depend on, and types allowed inside a repeat row. A project field's
+# choices differ from one organization to the next: nothing may depend on them.
+CONDITION_TYPES = frozenset(t for t in FIELD_TYPES
+                            if t not in ("section", "repeat", "image", "project"))
 ROW_TYPES = CONDITION_TYPES
 
 

@@ -12,6 +12,7 @@ import copy
 import difflib
 import json
 import re
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
@@ -35,7 +36,16 @@ KEY_NAMES = {
     "pattern": "格式", "pattern_message": "格式不符时的提示", "min": "最小值", "max": "最大值",
     "choices": "选项", "value": "选项的值", "min_items": "最少行数", "max_items": "最多行数",
     "renamed_from": "以前的字段名", "field": "条件字段", "equals": "等于", "in": "属于其中之一",
+    "audience": "填报对象", "kinds": "组织类型", "orgs": "组织代码", "period": "报告周期",
+    "every": "周期", "due_day": "每月截止日", "due": "截止日期", "year": "年度",
+    "unique": "每期只报一份", "project": "项目", "role": "用途", "kind": "项目类型",
+    "category": "项目类别", "category_field": "项目类别字段",
 }
+
+# Keys of the form's ``project`` whose names mean something else elsewhere ("title").
+_PROJECT_KEY_NAMES = {"kind": "项目类型", "category": "项目类别", "title": "项目名称字段",
+                      "secretary": "书记姓名字段", "steps": "实施步骤字段",
+                      "category_field": "项目类别字段"}
 
 # The keys of a choice written as {"value", "label"}.
 _CHOICE_KEY_NAMES = {"value": "选项的值", "label": "选项显示的文字"}
@@ -45,7 +55,7 @@ TYPE_NAMES = {
     "text": "单行文字", "textarea": "多行文字", "integer": "整数", "decimal": "数字",
     "date": "日期", "month": "月份", "select": "单选", "multiselect": "多选",
     "boolean": "是/否", "phone": "手机号码", "image": "照片", "section": "分节标题",
-    "repeat": "重复组",
+    "repeat": "重复组", "project": "项目",
 }
 
 # json.JSONDecodeError.msg -> what is wrong, in words an admin understands.
@@ -202,6 +212,7 @@ def check_schema(data, source="<upload>", expected_id=None):
         raise SchemaError(source, "id",
                           f"表单编号 id「{data['id']}」应与文件名「{expected_id}」相同")
     _check_scope(source, data["fields"], "fields")
+    _check_form_keys(source, data)
     return copy.deepcopy(data)
 
 
@@ -218,6 +229,7 @@ def schema_problems(data, source="<upload>"):
             problems.append(SchemaError(source, path, reason))
     if not problems:
         _check_scope(source, data["fields"], "fields", problems)
+        _check_form_keys(source, data, problems)
     return problems
 
 
@@ -305,12 +317,18 @@ def _explain(error, data):
         return path, f"「{instance}」是系统保留的名称（会使表单出错），请换一个字段名"
 
     if keyword == "pattern":
-        if key == "name" or (key == "field" and "show_if" in parts):
+        if key == "name" or (key == "field" and "show_if" in parts) or (
+                parts[:1] in (["period"], ["project"]) and key != "due"):
             return path, (f"「{instance}」不是有效的字段名：须以小写英文字母开头，只含小写字母、"
                           f"数字和 _，最多 40 个字符")
         if key == "id":
             return path, (f"「{instance}」不是有效的表单编号：须以小写英文字母开头，只含小写字母、"
                           f"数字和 _，2 到 64 个字符")
+        if key == "due":
+            return path, f"「{instance}」格式不对，截止日期应写成 12-31 这样（月-日）"
+        if parts[:2] == ["audience", "orgs"]:
+            return path, (f"「{instance}」不是有效的组织代码：只含英文字母、数字、- 和 _，"
+                          f"最多 32 个字符")
         if key in ("min", "max"):
             owner = _parent(data, parts[:-1]) or {}
             example = "2024-05" if owner.get("type") == "month" else "2024-05-01"
@@ -333,6 +351,8 @@ def _explain(error, data):
     if keyword == "dependentRequired":
         return path, "填了 pattern_message（格式不符时的提示），就必须同时填 pattern（格式）"
 
+    if keyword == "minProperties":
+        return path, "不能为空"
     if keyword in ("minItems", "minLength"):
         if error.validator_value == 1:
             return path, "不能为空"
@@ -425,8 +445,13 @@ def _check_show_if(source, spec, path, fields, index, eligible):
         if later:
             reason = f"显示条件引用的「{target}」在本字段之后；只能引用前面的字段"
         elif earlier:
-            reason = (f"「{target}」是{type_text(earlier[0]['type'])}字段，没有填写的值；显示条件"
-                      f"只能引用有值的字段（不能是分节标题、重复组或照片）")
+            kind = earlier[0]["type"]
+            if kind == "project":
+                reason = (f"「{target}」是{type_text(kind)}字段，可选的项目因村（单位）而异；"
+                          f"显示条件不能引用它")
+            else:
+                reason = (f"「{target}」是{type_text(kind)}字段，没有填写的值；显示条件"
+                          f"只能引用有值的字段（不能是分节标题、重复组或照片）")
         else:
             reason = f"前面没有名为「{target}」的字段{near_miss(target, eligible)}"
         raise SchemaError(source, f"{path}.show_if.field", reason)
@@ -480,3 +505,124 @@ def _check_constraints(source, spec, path):
         raise SchemaError(source, f"{path}.min_items",
                           f"最少行数 min_items（{spec['min_items']}）大于最多行数 max_items"
                           f"（{spec['max_items']}）")
+
+
+# ---------------------------------------------------------------------------
+# The form's own keys: period, project (audience is all meta-schema)
+
+
+def _check_form_keys(source, data, problems=None):
+    """``period`` and ``project`` name top-level fields of the right types, and only forms
+    about a project have a project field. Raises the first problem, or appends each to a
+    given ``problems`` list."""
+    for check in (_check_period, _check_project):
+        try:
+            check(source, data)
+        except SchemaError as error:
+            if problems is None:
+                raise
+            problems.append(error)
+
+
+def _top_field(source, data, path, name, kinds, what):
+    """The top-level field ``name`` (where ``path`` names it) if it is one of ``kinds``."""
+    fields = {spec["name"]: spec for spec in data["fields"]
+              if FIELD_TYPES[spec["type"]].has_value}
+    if name not in fields:
+        in_rows = any(name == sub["name"] for spec in data["fields"] if spec["type"] == "repeat"
+                      for sub in spec["fields"])
+        where = "；它在重复组里，须是表单第一层的字段" if in_rows else near_miss(name, fields)
+        raise SchemaError(source, path, f"表单中没有名为「{name}」的字段{where}")
+    spec = fields[name]
+    if spec["type"] not in kinds:
+        names = [type_text(kind) for kind in kinds]
+        wanted = "、".join(names[:-1]) + "或" + names[-1] if len(names) > 1 else names[0]
+        raise SchemaError(source, path, f"「{name}」是{type_text(spec['type'])}字段；"
+                                        f"{what}须是{wanted}字段")
+    return spec
+
+
+def _due_problem(due):
+    month, day = (int(part) for part in due.split("-"))
+    try:
+        date(2001, month, day)  # not a leap year
+    except ValueError:
+        if (month, day) == (2, 29):
+            return "「02-29」不是每年都有的日期，请改用 02-28 或 03-01"
+        return f"「{due}」不是真实存在的日期，截止日期应写成 12-31 这样（月-日）"
+    return None
+
+
+def _check_period(source, data):
+    period = data.get("period")
+    if period is None:
+        return
+    every = period["every"]
+    if "field" in period:
+        if every == "once":
+            raise SchemaError(source, "period.field", "一次性的表单（every 为 once）只有一个周期，"
+                                                      "不能设置 field（周期字段）")
+        kinds = ("month", "date") + (("integer",) if every == "year" else ())
+        what = "按月报告的周期字段" if every == "month" else "按年报告的周期字段"
+        _top_field(source, data, "period.field", period["field"], kinds, what)
+    if "due_day" in period and every != "month":
+        raise SchemaError(source, "period.due_day", "due_day（每月截止日）只用于按月报告"
+                                                    "（every 为 month）的表单；其他表单用 due（截止日期）")
+    if "due" in period:
+        if every == "month":
+            raise SchemaError(source, "period.due", "按月报告的表单用 due_day（每月截止日），"
+                                                    "不能设置 due（截止日期）")
+        problem = _due_problem(period["due"])
+        if problem:
+            raise SchemaError(source, "period.due", problem)
+        if every == "once" and "year" not in period:
+            raise SchemaError(source, "period.due", "一次性的表单设置 due（截止日期）时，须同时设置 "
+                                                    "year（年度）")
+
+
+def _project_key(key):
+    return f"{key}（{_PROJECT_KEY_NAMES[key]}）"
+
+
+def _check_project(source, data):
+    project = data.get("project")
+    role = project["role"] if project else None
+    chosen = [index for index, spec in enumerate(data["fields"]) if spec["type"] == "project"]
+    if role in ("report", "acceptance"):
+        extra = next((key for key in project if key != "role"), None)
+        if extra is not None:
+            raise SchemaError(source, f"project.{extra}", f"{_project_key(extra)}只用于申报表"
+                                                          f"（role 为 application）")
+        if not chosen:
+            raise SchemaError(source, "project", f"role 为 {role} 的表单须有一个"
+                                                 f"{type_text('project')}类型的字段，用来选择所报的项目")
+        if len(chosen) > 1:
+            raise SchemaError(source, f"fields[{chosen[1]}].type",
+                              f"一个表单只能有一个{type_text('project')}类型的字段"
+                              f"（已有 fields[{chosen[0]}]）")
+        return
+    if chosen:
+        raise SchemaError(source, f"fields[{chosen[0]}].type",
+                          f"只有 project.role 为 report 或 acceptance 的表单才能有"
+                          f"{type_text('project')}类型的字段")
+    if role != "application":
+        return
+    for key in ("kind", "title", "secretary", "steps"):
+        if key not in project:
+            raise SchemaError(source, "project", f"申报表（role 为 application）须设置 "
+                                                 f"{_project_key(key)}")
+    if "category" not in project and "category_field" not in project:
+        raise SchemaError(source, "project", "申报表（role 为 application）须设置 "
+                                             "category（项目类别）或 category_field（项目类别字段）")
+    text_like = ("text", "textarea")
+    refs = [("title", text_like, True), ("secretary", text_like, True),
+            ("steps", ("repeat",), False),
+            ("category_field", ("select",), "category" not in project)]
+    for key, kinds, needed in refs:
+        if key not in project:
+            continue
+        path = f"project.{key}"
+        spec = _top_field(source, data, path, project[key], kinds, _PROJECT_KEY_NAMES[key])
+        if needed and (not spec.get("required") or "show_if" in spec):
+            raise SchemaError(source, path, f"「{spec['name']}」须为必填（required 为 true）且"
+                                            f"不设显示条件：立项时要用它的值")

@@ -112,3 +112,11 @@ def read_ref(ref, where):
             or answer.get("scope") != where:
         return None
     return {key: answer.get(key) for key in _REF_KEYS}
+
+
+def files_of(schema, answers):
+    """The stored photo names (originals and thumbnails) a submission's answers refer to."""
+    return [name for spec in schema["fields"] if spec["type"] == "image"
+            and isinstance(answers.get(spec["name"]), dict)
+            for name in (answers[spec["name"]].get("file"), answers[spec["name"]].get("thumb"))
+            if name]

@@ -12,9 +12,9 @@ from xlsxwriter.exceptions import FileCreateError
 
 import exports
 from forms.builder import collect_answers
-from services import photos
+from services import periods, photos, projects
 from services.formdefs import export_schema
-from storage import StorageError
+from storage import StorageError, common
 from storage.errors import os_failure
 
 # Who is expected to fill a form, for 催报 (the lifecycle issue lets a form state its audience).
@@ -25,19 +25,26 @@ def submit(store, schema, org_code, token, form):
     """Store a validated public form (a class from forms.builder) for ``org_code``:
     its uploaded photos and their thumbnails first (each durable before the submission refers
     to it; photos sent as references were stored when they were picked), then the submission,
-    idempotently on the form's submission id. Returns (doc, created) as
-    Store.add_submission; SubmissionConflict / StorageError as it."""
+    idempotently on the form's submission id, with the period it reports on and the project
+    it names; then what it does to projects (an application opens one, a report starts one,
+    an acceptance request asks for acceptance: services.projects). Returns (doc, created) as
+    Store.add_submission; SubmissionConflict / PeriodTaken / StorageError as it;
+    ProjectError for a project that is not the organization's."""
     answers, uploads = collect_answers(form, schema)
+    project_id = projects.check_named(store, schema, org_code, answers)
     for name, upload in uploads.items():
         upload.stream.seek(0)
         answers[name] = photos.store_photo(store, upload.stream.read(), answers[name])
-    files = [name for spec in schema["fields"] if spec["type"] == "image"
-             and isinstance(answers.get(spec["name"]), dict)
-             for name in (answers[spec["name"]].get("file"), answers[spec["name"]].get("thumb"))
-             if name]
-    return store.add_submission(
+    period = periods.period_of(schema, answers, common.now())
+    doc, created = store.add_submission(
         form_id=schema["id"], form_version=schema["version"], org_code=org_code,
-        answers=answers, submission_id=form.submission_id.data, token=token, files=files)
+        answers=answers, submission_id=form.submission_id.data, token=token,
+        files=photos.files_of(schema, answers), period=period,
+        slot=periods.slot_of(schema, period, project_id), project_id=project_id)
+    # Also on a retry: a crash between the two writes is repaired by the cadre's retry.
+    projects.open_for_application(store, schema, doc)
+    projects.after_report(store, schema, doc)
+    return doc, created
 
 
 def keep_photos(store, form, schema):

@@ -6,12 +6,14 @@ from werkzeug.datastructures import FileStorage
 
 import db
 from db import get_store
-from forms.builder import build_form_class, display_rows, error_map, new_submission_id
+from forms.builder import (build_form_class, display_rows, error_map, new_submission_id,
+                           set_project_choices)
 from forms.fields import field_type
-from services import formdefs, photos, receipts
+from services import formdefs, periods, photos, projects, receipts, review
 from services import submissions as submission_service
 from services.orgs import org_index
 from storage import SubmissionConflict
+from storage.errors import PeriodTaken, RecordChanged
 
 bp = Blueprint("public", __name__)
 
@@ -96,11 +98,14 @@ def entry(token):
     schema, form_class = _served_version(store, schema, form_class)
     form = form_class()
     form.photo_scope = photos.scope(schema["id"], org["code"])
+    set_project_choices(form, projects.choices_for(store, org["code"]))
     if request.method == "GET":
         form.submission_id.data = new_submission_id()
     elif form.validate_on_submit():
         try:
             doc, _created = submission_service.submit(store, schema, org["code"], token, form)
+        except (PeriodTaken, projects.ProjectError) as exc:
+            return _refused(form, schema, org, path, exc)
         except SubmissionConflict:
             if not wants_json():
                 raise
@@ -153,6 +158,29 @@ def photo_upload(token):
                    name=answer["name"], size=answer["size"]), 201
 
 
+def _refused(form, schema, org, path, exc):
+    """A valid fill the lifecycle refuses (this period already reported, a project that is not
+    the village's): the reason beside the field it concerns, nothing stored."""
+    field = projects.project_field(schema) if isinstance(exc, projects.ProjectError) else None
+    if field is None and isinstance(exc, PeriodTaken):
+        spec = periods.period_spec(schema)
+        field = spec.field if spec else None
+    message = str(exc)
+    if isinstance(exc, PeriodTaken):
+        message = (f"本期已经提交过（回执编号 {exc.receipt}），不能重复提交。如需修改，请打开当时的"
+                   f"回执链接查看，或请乡镇审核员“退回修改”后按回执链接更正。")
+    if field and field in form._fields:
+        form[field].errors = [*form[field].errors, message]
+    if wants_json():
+        return jsonify(errors={field: [message]} if field else {}, message=message,
+                       receipt=getattr(exc, "receipt", None)), 422
+    response = current_app.make_response((render_template(
+        "public/form.html", form=form, schema=schema, org=org, org_path=path,
+        refusal=message), 422))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def receipt_url(doc):
     """The private receipt link of a submission (a capability URL, like the QR link)."""
     return url_for("public.receipt_private", receipt=doc["receipt"], key=receipts.key(doc))
@@ -174,7 +202,102 @@ def receipt_private(key, receipt):
         org_path=index.path(doc["org_code"]) or [doc["org_code"]], token=doc.get("token"),
         rows=display_rows(form_doc["schema"], doc["answers"]),
         link_active=False,  # a forwarded receipt link must not open the village's form
-        private_url=current_app.config["BASE_URL"].rstrip("/") + request.path)
+        private_url=current_app.config["BASE_URL"].rstrip("/") + request.path,
+        returned=_return_note(doc),
+        edit_url=url_for("public.correct", key=key, receipt=receipt)
+        if doc["status"] == "退回修改" else None)
+
+
+def _return_note(doc):
+    """The latest 退回修改 entry of a submission's history (who said what), or None."""
+    if doc["status"] != "退回修改":
+        return None
+    return next((e for e in reversed(doc["history"]) if e["to"] == "退回修改"), None)
+
+
+@bp.route("/r/<key>/<receipt>/edit", methods=["GET", "POST"])
+def correct(key, receipt):
+    """A returned submission, reopened for its cadre through the private receipt link: the
+    reviewer's comment on top, the answers prefilled; what is sent becomes a new version of
+    the same submission (same receipt), 待审核 again."""
+    store = get_store()
+    doc = store.get_submission(receipt)
+    if doc is None or not receipts.key_matches(doc, key):
+        abort(404)
+    receipt_page = url_for("public.receipt_private", key=key, receipt=receipt)
+    if doc["status"] != "退回修改":
+        if wants_json():
+            return jsonify(error="这份填报不在“退回修改”状态，不需要修改。", url=receipt_page), 409
+        return redirect(receipt_page, 303)
+    index = org_index(store)
+    form_doc = store.get_form(doc["form_id"])  # the latest version: the form as it is now
+    if form_doc is None or doc["org_code"] not in index:
+        abort(404)
+    schema = form_doc["schema"]
+    form_class = build_form_class(schema)
+    org = index.get(doc["org_code"])
+    form = form_class() if request.method == "POST" else form_class(data=doc["answers"])
+    form.photo_scope = photos.scope(schema["id"], org["code"])
+    set_project_choices(form, projects.choices_for(store, org["code"],
+                                                   current=doc.get("project_id")))
+    if request.method == "GET":
+        form.submission_id.data = new_submission_id()
+        _keep_stored_photos(form, schema, doc["answers"])
+    elif form.validate_on_submit():
+        try:
+            review.resubmit(store, doc, schema, form)
+        except (PeriodTaken, projects.ProjectError) as exc:
+            return _refused(form, schema, org, index.path(org["code"]), exc)
+        except (RecordChanged, review.ReviewError):
+            if wants_json():
+                return jsonify(error="这份填报刚被审核人处理过，请刷新后查看。", url=receipt_page), 409
+            return redirect(receipt_page, 303)
+        if wants_json():
+            return jsonify(receipt=receipt, url=receipt_page)
+        return redirect(receipt_page, 303)
+    else:
+        submission_service.keep_photos(store, form, schema)
+        if wants_json():
+            errors = error_map(form)
+            return jsonify(errors=errors,
+                           message=f"有 {len(errors)} 处需要修改，请查看标红的项目。"), 422
+    response = current_app.make_response((render_template(
+        "public/form.html", form=form, schema=schema, org=org,
+        org_path=index.path(org["code"]), returned=_return_note(doc), correcting=doc,
+        draft_key=f"fix/{receipt}", photo_url=url_for("public.correct_photo", key=key,
+                                                      receipt=receipt)),
+        422 if request.method == "POST" else 200))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _keep_stored_photos(form, schema, answers):
+    """Prefill each photo field of a correction with its stored photo (as a signed reference:
+    the cadre keeps it unless they pick another)."""
+    for spec in schema["fields"]:
+        value = answers.get(spec["name"])
+        if spec["type"] == "image" and isinstance(value, dict) and value.get("file"):
+            form[spec["name"]].image_info = value
+            form[spec["name"]].data = photos.make_ref(value, form.photo_scope)
+
+
+@bp.route("/r/<key>/<receipt>/photo", methods=["POST"])
+def correct_photo(key, receipt):
+    """Photo upload of a correction page (as /f/<token>/photo, scoped to the submission)."""
+    store = get_store()
+    doc = store.get_submission(receipt)
+    if doc is None or not receipts.key_matches(doc, key) or doc["status"] != "退回修改":
+        abort(404)
+    form = PhotoUpload()
+    if not isinstance(form.photo.data, FileStorage):
+        form.photo.data = None
+    if not form.validate_on_submit():
+        errors = error_map(form)
+        message = (errors.get("photo") or next(iter(errors.values()), ["照片上传失败"]))[0]
+        return jsonify(error=message), 422
+    answer = photos.store_field(store, form.photo)
+    return jsonify(ref=photos.make_ref(answer, photos.scope(doc["form_id"], doc["org_code"])),
+                   name=answer["name"], size=answer["size"]), 201
 
 
 @bp.route("/f/<token>/r/<receipt>")

@@ -2,6 +2,7 @@
 display text and spreadsheet cells. Each test writes its one-field form inline."""
 
 import io
+from datetime import datetime
 from decimal import Decimal
 
 import pytest
@@ -9,7 +10,12 @@ from flask import Flask
 from PIL import Image
 from werkzeug.datastructures import FileStorage, MultiDict
 
-from forms.builder import build_form_class, collect_answers, new_submission_id
+from forms.builder import (
+    build_form_class,
+    collect_answers,
+    new_submission_id,
+    set_project_choices,
+)
 from forms.fields import (
     FIELD_TYPES,
     UnknownFieldType,
@@ -62,7 +68,7 @@ def spec_of(kind, **extra):
 def test_registry_has_exactly_the_contract_types():
     assert set(FIELD_TYPES) == {"text", "textarea", "integer", "decimal", "date", "month",
                                 "select", "multiselect", "boolean", "phone", "image",
-                                "section", "repeat"}
+                                "section", "repeat", "project"}
 
 
 def test_unknown_type_is_an_error():
@@ -357,6 +363,8 @@ DISPLAY = [
     ({"name": "s", "type": "section", "label": "s"}, None, "", None),
     (spec_of("integer"), None, "", None),
     (spec_of("multiselect", choices=["a"]), None, "", None),
+    (spec_of("project"), "12", "12", "12"),  # ids become titles a step later, not here
+    (spec_of("project"), None, "", None),
 ]
 
 
@@ -391,3 +399,127 @@ def test_json_style_values_go_through_the_same_parsing(form_app):
 def test_a_file_posted_as_text_is_no_answer(form_app):
     spec = spec_of("text", required=True)
     assert error(spec, FileStorage(io.BytesIO(b"x"), filename="x.txt")) == "此项为必填项"
+
+
+# ---------------------------------------------------------------- project
+
+PROJECTS = [("12", "流转撂荒地种黄精"), (15, "村史馆建设")]
+
+
+def submit_report(data, choices=None, required=True, **top):
+    """A monthly-report-like form with one project field; ``choices`` given to this instance
+    (None: never set). Returns (ok, errors of the project field, answers, form)."""
+    schema = check_schema({"id": "report", "title": "t", "description": "",
+                           "project": {"role": "report"}, **top,
+                           "fields": [spec_of("project", required=required)]})
+    formdata = MultiDict({"submission_id": new_submission_id(), **data})
+    form = build_form_class(schema)(formdata=formdata)
+    if choices is not None:
+        set_project_choices(form, choices)
+    ok = form.validate()
+    answers = collect_answers(form, schema)[0] if ok else None
+    return ok, form["f"].errors, answers, form
+
+
+def test_project_answer_is_one_of_the_offered_ids_as_text(form_app):
+    ok, errors, answers, _ = submit_report({"f": "15"}, PROJECTS)
+    assert ok, errors
+    assert answers == {"f": "15"}
+
+
+@pytest.mark.parametrize("value", ["13", "12 ", "abc", "-1", "012"])
+def test_project_refuses_a_value_not_offered(form_app, value):
+    ok, errors, _, _ = submit_report({"f": value}, PROJECTS)
+    if value == "12 ":  # stripped like every select value
+        assert ok, errors
+        return
+    assert not ok
+    assert errors == ["请选择本村（单位）的项目"]
+
+
+def test_project_without_choices_offers_none(form_app):
+    ok, errors, _, form = submit_report({"f": "12"})
+    assert not ok and errors == ["请选择本村（单位）的项目"]
+    ok, errors, _, _ = submit_report({})
+    assert not ok and errors == ["本村（单位）还没有已立项的项目，请先申报"]
+    ok, errors, _, _ = submit_report({"f": ""}, [])
+    assert not ok and errors == ["本村（单位）还没有已立项的项目，请先申报"]
+    assert [c.value for c in form["f"].iter_choices()] == [""]
+
+
+def test_project_required_as_for_select(form_app):
+    ok, errors, _, _ = submit_report({"f": " "}, PROJECTS)
+    assert not ok and errors == ["此项为必填项"]
+    ok, errors, answers, _ = submit_report({}, PROJECTS, required=False)
+    assert ok and answers == {"f": None}
+    ok, errors, _, _ = submit_report({"f": "99"}, [], required=False)
+    assert not ok and errors == ["请选择本村（单位）的项目"]
+
+
+def test_project_choices_belong_to_one_form_instance(form_app):
+    _, _, _, first = submit_report({"f": "12"}, PROJECTS)
+    _, _, _, second = submit_report({"f": "12"})
+    assert [(c.value, c.label) for c in first["f"].iter_choices()] == [
+        ("", "请选择项目"), ("12", "流转撂荒地种黄精"), ("15", "村史馆建设")]
+    assert [c.selected for c in first["f"].iter_choices()] == [False, True, False]
+    assert [c.value for c in second["f"].iter_choices()] == [""]
+    assert "村史馆建设" in first["f"]() and "村史馆建设" not in second["f"]()
+
+
+# ---------------------------------------------------------------- the period field
+
+@pytest.fixture
+def today(monkeypatch):
+    """The stores' clock (storage.common.now) at 2026-11-20 10:00."""
+    from storage import common
+
+    monkeypatch.setattr(common, "now", lambda: datetime(2026, 11, 20, 10).astimezone())
+
+
+def submit_period(period, field, value):
+    schema = check_schema({"id": "monthly", "title": "t", "description": "", "period": period,
+                           "fields": [field]})
+    formdata = MultiDict({"submission_id": new_submission_id(), field["name"]: value})
+    form = build_form_class(schema)(formdata=formdata)
+    ok = form.validate()
+    return ok, form[field["name"]].errors
+
+
+MONTH = {"name": "report_month", "type": "month", "label": "报告月份"}
+
+
+@pytest.mark.parametrize("period, field, value, message", [
+    ({"every": "month", "field": "report_month"}, MONTH, "2026-11", None),
+    ({"every": "month", "field": "report_month"}, MONTH, "2025-12", None),
+    ({"every": "month", "field": "report_month"}, MONTH, "", None),
+    ({"every": "month", "field": "report_month"}, MONTH, "2026-12", "不能填报未来的月份"),
+    ({"every": "month", "field": "report_month", "year": 2026}, MONTH, "2025-12",
+     "报告月份必须在 2026 年内"),
+    ({"every": "month", "field": "report_month", "year": 2026}, MONTH, "2026-01", None),
+    ({"every": "month", "field": "d"}, {"name": "d", "type": "date", "label": "日期"},
+     "2026-12-01", "不能填报未来的月份"),
+    ({"every": "month", "field": "d"}, {"name": "d", "type": "date", "label": "日期"},
+     "2026-11-30", None),
+    ({"every": "year", "field": "y"}, {"name": "y", "type": "integer", "label": "年度"},
+     "2027", "不能填报未来的年份"),
+    ({"every": "year", "field": "y"}, {"name": "y", "type": "integer", "label": "年度"},
+     "26", "请填写正确的报告年份，例如 2026"),
+    ({"every": "year", "field": "y", "year": 2025},
+     {"name": "y", "type": "integer", "label": "年度"}, "2026", "报告年份必须是 2025 年"),
+    ({"every": "year", "field": "report_month"}, MONTH, "2026-12", None),
+    ({"every": "year", "field": "report_month"}, MONTH, "2027-01", "不能填报未来的年份"),
+])
+def test_the_period_field_takes_only_the_form_s_periods(form_app, today, period, field, value,
+                                                        message):
+    ok, errors = submit_period(period, field, value)
+    assert (ok, errors) == ((True, []) if message is None else (False, [message]))
+
+
+def test_a_bad_month_is_a_parse_error_not_a_period_error(form_app, today):
+    ok, errors = submit_period({"every": "month", "field": "report_month"}, MONTH, "2026-13")
+    assert not ok and errors == ["请输入正确的月份,例如 2024-05"]
+
+
+def test_without_a_period_a_future_month_is_fine(form_app, today):
+    ok, errors = submit_period({"every": "month"}, MONTH, "2030-01")
+    assert ok, errors

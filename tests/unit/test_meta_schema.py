@@ -17,6 +17,7 @@ from forms.loader import (
     load_builtin_schemas,
     load_schema_file,
     meta_schema,
+    schema_problems,
 )
 
 DATA = Path(__file__).parents[1] / "data"
@@ -379,3 +380,182 @@ def test_checked_schema_is_unchanged_by_a_failed_check():
     before = copy.deepcopy(schema)
     error_of(schema)
     assert schema == before
+
+
+# ---------------------------------------------------------------- audience, period, project
+
+MONTH = {"name": "report_month", "type": "month", "label": "报告月份", "required": True}
+PROJECT = {"name": "project", "type": "project", "label": "项目名称", "required": True}
+STEPS = {"name": "steps", "type": "repeat", "label": "实施步骤", "required": True,
+         "fields": [text("task")]}
+APPLICATION_FIELDS = [text("project_name", required=True), text("secretary", required=True),
+                      select("kind", required=True), STEPS]
+APPLICATION = {"role": "application", "kind": "书记项目", "category": "党建引领发展类",
+               "title": "project_name", "secretary": "secretary", "steps": "steps"}
+
+
+def application(**changes):
+    return {key: value for key, value in {**APPLICATION, **changes}.items() if value is not None}
+
+
+@pytest.mark.parametrize("schema", [
+    form(text(), audience={"kinds": ["unit"]}),
+    form(text(), audience={"kinds": ["village", "township"], "orgs": ["C0101", "x_1-b"]}),
+    form(text(), audience={"orgs": ["C0101"]}),
+    form(text(), period={"every": "once"}),
+    form(text(), period={"every": "once", "due": "06-30", "year": 2026, "unique": False}),
+    form(MONTH, period={"every": "month", "field": "report_month", "due_day": 28}),
+    form(MONTH, period={"every": "month", "field": "report_month", "year": 2026}),
+    form({"name": "d", "type": "date", "label": "日期"}, period={"every": "month", "field": "d"}),
+    form(text(), period={"every": "month"}),
+    form(text(), period={"every": "year", "due": "03-31"}),
+    form({"name": "y", "type": "integer", "label": "年度"}, period={"every": "year", "field": "y"}),
+    form(MONTH, period={"every": "year", "field": "report_month", "year": 2000}),
+    form(MONTH, PROJECT, project={"role": "report"}),
+    form(text("why", hint="说明"), PROJECT, project={"role": "acceptance"},
+         period={"every": "once"}),
+    form(*APPLICATION_FIELDS, project=application()),
+    form(*APPLICATION_FIELDS, project=application(category=None, category_field="kind",
+                                                  kind="书记领办事项")),
+    form(*APPLICATION_FIELDS, project=application(category_field="kind")),
+    form(*APPLICATION_FIELDS, {"name": "t", "type": "textarea", "label": "名称", "required": True},
+         project=application(title="t")),
+])
+def test_form_keys_valid(schema):
+    assert check_schema(schema) == schema
+
+
+FORM_KEYS_INVALID = [
+    # meta-schema
+    (form(text(), audience={}), "audience", "不能为空"),
+    (form(text(), audience={"kinds": []}), "audience.kinds", "不能为空"),
+    (form(text(), audience={"kinds": ["villages"]}), "audience.kinds[0]",
+     "「villages」不是可用的值（可用：\"county\"、\"township\"、\"village\"、\"unit\"）"),
+    (form(text(), audience={"kinds": ["unit", "unit"]}), "audience.kinds", "列表中有重复的项"),
+    (form(text(), audience={"orgs": []}), "audience.orgs", "不能为空"),
+    (form(text(), audience={"orgs": [""]}), "audience.orgs[0]", "不是有效的组织代码"),
+    (form(text(), audience={"orgs": ["C 01"]}), "audience.orgs[0]", "「C 01」不是有效的组织代码"),
+    (form(text(), audience={"kind": ["unit"]}), "audience.kind",
+     "不认识的设置项「kind」，是否想写「kinds」？"),
+    (form(text(), period={}), "period", "缺少必填项 every（周期）"),
+    (form(text(), period={"every": "week"}), "period.every", "「week」不是可用的值"),
+    (form(text(), period={"every": "month", "due_days": 5}), "period.due_days",
+     "不认识的设置项「due_days」，是否想写「due_day」？"),
+    (form(text(), period={"every": "month", "due_day": 0}), "period.due_day", "不能小于 1"),
+    (form(text(), period={"every": "month", "due_day": 29}), "period.due_day", "不能大于 28"),
+    (form(text(), period={"every": "month", "due_day": "5"}), "period.due_day", "应为整数"),
+    (form(text(), period={"every": "year", "due": "12/31"}), "period.due",
+     "「12/31」格式不对，截止日期应写成 12-31 这样（月-日）"),
+    (form(text(), period={"every": "month", "year": 1999}), "period.year", "不能小于 2000"),
+    (form(text(), period={"every": "month", "year": 2101}), "period.year", "不能大于 2100"),
+    (form(text(), period={"every": "month", "unique": "yes"}), "period.unique", "应为 true 或 false"),
+    (form(text(), period={"every": "month", "field": "Month"}), "period.field",
+     "「Month」不是有效的字段名"),
+    (form(text(), project={}), "project", "缺少必填项 role（用途）"),
+    (form(text(), project={"role": "apply"}), "project.role", "「apply」不是可用的值"),
+    (form(*APPLICATION_FIELDS, project=application(kind="书记")), "project.kind",
+     "「书记」不是可用的值"),
+    (form(*APPLICATION_FIELDS, project=application(category="")), "project.category", "不能为空"),
+    (form(*APPLICATION_FIELDS, project=application(titel="x")), "project.titel",
+     "不认识的设置项「titel」，是否想写「title」？"),
+    (form(*APPLICATION_FIELDS, project=application(title="Project")), "project.title",
+     "「Project」不是有效的字段名"),
+    (form({"name": "r", "type": "repeat", "label": "r", "fields": [PROJECT]},
+          project={"role": "report"}), "fields[0].fields[0].type",
+     "重复组里不能放「project」（项目）类型的字段"),
+    (form(dict(PROJECT, choices=["a"]), project={"role": "report"}), "fields[0].choices",
+     "「project」（项目）类型的字段不能设置 choices（选项）"),
+    (form(dict(PROJECT, default="1"), project={"role": "report"}), "fields[0].default",
+     "「project」（项目）类型的字段不能设置 default（默认值）"),
+    (form(select(), dict(PROJECT, show_if={"field": "kind", "equals": "a"}),
+          project={"role": "report"}), "fields[1].show_if",
+     "「project」（项目）类型的字段不能设置 show_if（显示条件）"),
+    # semantic: period
+    (form(MONTH, period={"every": "once", "field": "report_month"}), "period.field",
+     "一次性的表单（every 为 once）只有一个周期，不能设置 field（周期字段）"),
+    (form(MONTH, period={"every": "month", "field": "report_mont"}), "period.field",
+     "表单中没有名为「report_mont」的字段，是否想写「report_month」？"),
+    (form(STEPS, period={"every": "month", "field": "task"}), "period.field",
+     "表单中没有名为「task」的字段；它在重复组里，须是表单第一层的字段"),
+    (form(text(), period={"every": "month", "field": "title"}), "period.field",
+     "「title」是「text」（单行文字）字段；按月报告的周期字段须是「month」（月份）或「date」（日期）字段"),
+    (form({"name": "y", "type": "integer", "label": "年度"}, period={"every": "month", "field": "y"}),
+     "period.field", "「y」是「integer」（整数）字段；按月报告的周期字段须是"),
+    (form({"name": "s", "type": "section", "label": "s"}, text(),
+          period={"every": "year", "field": "s"}), "period.field", "表单中没有名为「s」的字段"),
+    (form(text(), period={"every": "year", "field": "title"}), "period.field",
+     "按年报告的周期字段须是「month」（月份）、「date」（日期）或「integer」（整数）字段"),
+    (form(text(), period={"every": "year", "due_day": 5}), "period.due_day",
+     "due_day（每月截止日）只用于按月报告（every 为 month）的表单"),
+    (form(text(), period={"every": "month", "due": "01-05"}), "period.due",
+     "按月报告的表单用 due_day（每月截止日），不能设置 due（截止日期）"),
+    (form(text(), period={"every": "year", "due": "02-30"}), "period.due",
+     "「02-30」不是真实存在的日期"),
+    (form(text(), period={"every": "year", "due": "13-01"}), "period.due",
+     "「13-01」不是真实存在的日期"),
+    (form(text(), period={"every": "year", "due": "02-29"}), "period.due",
+     "「02-29」不是每年都有的日期，请改用 02-28 或 03-01"),
+    (form(text(), period={"every": "once", "due": "06-30"}), "period.due",
+     "一次性的表单设置 due（截止日期）时，须同时设置 year（年度）"),
+    # semantic: project
+    (form(text(), project={"role": "report"}), "project",
+     "role 为 report 的表单须有一个「project」（项目）类型的字段"),
+    (form(text(), project={"role": "acceptance"}), "project",
+     "role 为 acceptance 的表单须有一个「project」（项目）类型的字段"),
+    (form(PROJECT, dict(PROJECT, name="other"), project={"role": "report"}), "fields[1].type",
+     "一个表单只能有一个「project」（项目）类型的字段（已有 fields[0]）"),
+    (form(PROJECT, project={"role": "report", "kind": "书记项目"}), "project.kind",
+     "kind（项目类型）只用于申报表（role 为 application）"),
+    (form(PROJECT), "fields[0].type",
+     "只有 project.role 为 report 或 acceptance 的表单才能有「project」（项目）类型的字段"),
+    (form(*APPLICATION_FIELDS, PROJECT, project=application()), "fields[4].type",
+     "只有 project.role 为 report 或 acceptance 的表单才能有"),
+    (form(*APPLICATION_FIELDS, project=application(kind=None)), "project",
+     "申报表（role 为 application）须设置 kind（项目类型）"),
+    (form(*APPLICATION_FIELDS, project=application(title=None)), "project",
+     "申报表（role 为 application）须设置 title（项目名称字段）"),
+    (form(*APPLICATION_FIELDS, project=application(secretary=None)), "project",
+     "须设置 secretary（书记姓名字段）"),
+    (form(*APPLICATION_FIELDS, project=application(steps=None)), "project",
+     "须设置 steps（实施步骤字段）"),
+    (form(*APPLICATION_FIELDS, project=application(category=None)), "project",
+     "须设置 category（项目类别）或 category_field（项目类别字段）"),
+    (form(*APPLICATION_FIELDS, project=application(title="name")), "project.title",
+     "表单中没有名为「name」的字段"),
+    (form(*APPLICATION_FIELDS, project=application(title="task")), "project.title",
+     "表单中没有名为「task」的字段；它在重复组里"),
+    (form(*APPLICATION_FIELDS, project=application(title="kind")), "project.title",
+     "「kind」是「select」（单选）字段；项目名称字段须是「text」（单行文字）或「textarea」（多行文字）字段"),
+    (form(*APPLICATION_FIELDS, project=application(secretary="steps")), "project.secretary",
+     "「steps」是「repeat」（重复组）字段；书记姓名字段须是"),
+    (form(*APPLICATION_FIELDS, project=application(steps="secretary")), "project.steps",
+     "「secretary」是「text」（单行文字）字段；实施步骤字段须是「repeat」（重复组）字段"),
+    (form(*APPLICATION_FIELDS, project=application(category_field="secretary")),
+     "project.category_field",
+     "「secretary」是「text」（单行文字）字段；项目类别字段须是「select」（单选）字段"),
+    (form(text("project_name"), *APPLICATION_FIELDS[1:], project=application()), "project.title",
+     "「project_name」须为必填（required 为 true）且不设显示条件：立项时要用它的值"),
+    (form(*APPLICATION_FIELDS[:2], select("kind"), STEPS,
+          project=application(category=None, category_field="kind")), "project.category_field",
+     "「kind」须为必填"),
+    (form({"name": "ok", "type": "boolean", "label": "是否"},
+          text("project_name", required=True, show_if={"field": "ok", "equals": True}),
+          *APPLICATION_FIELDS[1:], project=application()), "project.title", "且不设显示条件"),
+    # show_if on a project field's value
+    (form(PROJECT, text("why", show_if={"field": "project", "equals": "1"}),
+          project={"role": "report"}), "fields[1].show_if.field",
+     "「project」是「project」（项目）字段，可选的项目因村（单位）而异；显示条件不能引用它"),
+]
+
+
+@pytest.mark.parametrize("schema, path, reason", FORM_KEYS_INVALID)
+def test_form_keys_invalid_name_path_and_reason(schema, path, reason):
+    error = error_of(schema)
+    assert (error.path, reason in error.reason) == (path, True), error.reason
+
+
+def test_form_key_problems_are_listed_with_the_rest():
+    schema = form(text(), text("other", show_if={"field": "nope", "equals": "a"}),
+                  period={"every": "month", "field": "title"}, project={"role": "report"})
+    paths = [problem.path for problem in schema_problems(schema, "demo.json")]
+    assert paths == ["fields[1].show_if.field", "period.field", "project"]
