@@ -604,6 +604,8 @@ class _Faker:
             return self.repeat(spec)
         if ftype == "multiselect":
             return self.multiselect(spec, required)
+        if ftype == "project":
+            return None  # demo data opens no projects: a report names none
         if not required and self.rng.random() < EMPTY_OPTIONAL_RATE:
             return None
         only_for = _CATEGORY_ONLY.get(spec["name"])

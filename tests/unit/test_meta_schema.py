@@ -425,6 +425,30 @@ def test_form_keys_valid(schema):
     assert check_schema(schema) == schema
 
 
+def test_builtin_forms_use_the_form_keys():
+    schemas = {schema["id"]: schema for schema in load_builtin_schemas()}
+    assert schemas["monthly_report"]["period"] == {"every": "month", "field": "report_month",
+                                                   "due_day": 5}
+    assert schemas["monthly_report"]["project"] == {"role": "report"}
+    assert schemas["acceptance"]["project"] == {"role": "acceptance"}
+    assert schemas["apply_organ"]["audience"] == {"kinds": ["unit"]}
+    for form_id in ("monthly_report", "acceptance"):
+        fields = schemas[form_id]["fields"]
+        assert [f["name"] for f in fields if f["type"] == "project"] == ["project"]
+        assert "project_name" not in {f["name"] for f in fields}
+    categories = {form_id: (schema["project"].get("kind"), schema["project"].get("category"))
+                  for form_id, schema in schemas.items()
+                  if schema.get("project", {}).get("role") == "application"}
+    assert categories == {"apply_culture": ("书记项目", "党建文化建设类"),
+                          "apply_development": ("书记项目", "党建引领发展类"),
+                          "apply_reform": ("书记项目", "党建改革创新类"),
+                          "apply_organ": ("书记项目", "机关党建提升类"),
+                          "leader_matter": ("书记领办事项", None)}
+    assert all(schemas[form_id]["period"] == {"every": "year"} for form_id in categories)
+    assert "period" not in schemas["public_demand"]
+    assert "period" not in schemas["doctor_registration"]
+
+
 FORM_KEYS_INVALID = [
     # meta-schema
     (form(text(), audience={}), "audience", "不能为空"),
