@@ -1,0 +1,262 @@
+"""The year of a 书记项目 through HTTP, on both backends: an application opens a project; a
+township reviewer returns it; the cadre corrects it through the private receipt link (same
+receipt, a new version, the comment on top); pre-review and 立项; a monthly report names the
+project (only its own village's projects are offered), is one per month, and moves it to 实施中;
+an acceptance request asks for acceptance; voiding and restoring; direct correction."""
+import json
+import re
+from datetime import date
+
+import pytest
+
+from db import get_store
+from forms.loader import check_schema
+from services.accounts import create_user
+from support.helpers import csrf_token, login, open_form
+
+APPLY = {
+    "id": "t_apply", "title": "测试申报表", "description": "申报",
+    "period": {"every": "year"},
+    "project": {"role": "application", "kind": "书记项目", "category": "党建引领发展类",
+                "title": "name", "secretary": "secretary", "steps": "steps"},
+    "fields": [
+        {"name": "name", "type": "text", "label": "项目名称", "required": True},
+        {"name": "secretary", "type": "text", "label": "书记姓名", "required": True},
+        {"name": "steps", "type": "repeat", "label": "实施步骤", "min_items": 1,
+         "fields": [{"name": "month", "type": "month", "label": "月份", "required": True},
+                    {"name": "task", "type": "text", "label": "任务", "required": True}]},
+    ],
+}
+REPORT = {
+    "id": "t_report", "title": "测试月报", "description": "月报",
+    "period": {"every": "month", "field": "month", "due_day": 5},
+    "project": {"role": "report"},
+    "fields": [
+        {"name": "month", "type": "month", "label": "报告月份", "required": True},
+        {"name": "project", "type": "project", "label": "项目名称", "required": True},
+        {"name": "progress", "type": "integer", "label": "完成进度", "min": 0, "max": 100},
+    ],
+}
+ACCEPT = {
+    "id": "t_accept", "title": "测试验收申请", "description": "验收",
+    "project": {"role": "acceptance"},
+    "fields": [{"name": "project", "type": "project", "label": "项目名称", "required": True},
+               {"name": "done", "type": "textarea", "label": "完成情况", "required": True}],
+}
+THIS_MONTH = date.today().strftime("%Y-%m")
+
+
+@pytest.fixture
+def world(app, store):
+    for schema in (APPLY, REPORT, ACCEPT):
+        store.add_form_version(check_schema(json.loads(json.dumps(schema))), source="cli")
+    orgs = {o["name"]: o for o in store.list_orgs()}
+    village = orgs["千佛塔村"]
+    township = store.get_org(village["parent_code"])
+    other_town = next(o for o in store.list_orgs() if o["kind"] == "township"
+                      and o["code"] != township["code"])
+    other_village = next(o for o in store.list_orgs() if o["parent_code"] == other_town["code"])
+    with app.app_context():
+        create_user(store, "admin", "correct horse battery", "admin")
+        create_user(store, "town", "correct horse battery", "reviewer",
+                    org_code=township["code"])
+        create_user(store, "other", "correct horse battery", "reviewer",
+                    org_code=other_town["code"])
+    links = {(f, o["code"]): store.create_link(f, o["code"])["token"]
+             for f in ("t_apply", "t_report", "t_accept") for o in (village, other_village)}
+    return {"village": village, "other_village": other_village, "links": links}
+
+
+def fill(client, token, data, accept_json=False):
+    _html, hidden = open_form(client, token)
+    headers = {"Accept": "application/json"} if accept_json else {}
+    return client.post(f"/f/{token}", data={**hidden, **data}, headers=headers)
+
+
+def apply(client, world, org="village", name="一米菜园"):
+    token = world["links"][("t_apply", world[org]["code"])]
+    response = fill(client, token, {"name": name, "secretary": "张三",
+                                    "steps-0-month": THIS_MONTH, "steps-0-task": "流转土地"},
+                    accept_json=True)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def as_user(app, name):
+    client = app.test_client()
+    assert login(client, name, "correct horse battery").status_code == 302
+    return client
+
+
+def act(client, receipt, action, comment=""):
+    page = client.get(f"/admin/submissions/{receipt}").get_data(as_text=True)
+    revision = re.search(r'name="revision" type="hidden" value="(\d+)"', page).group(1)
+    return client.post(f"/admin/submissions/{receipt}/review", data={
+        "csrf_token": csrf_token(page), "action": action, "comment": comment,
+        "revision": revision})
+
+
+def test_the_year_of_a_project(app, client, store, world):
+    sent = apply(client, world)
+    receipt = sent["receipt"]
+    project = store.list_projects()[0]
+    assert (project["status"], project["title"], project["application"]) == (
+        "已申报", "一米菜园", receipt)
+    assert project["steps"] == [{"month": THIS_MONTH, "task": "流转土地"}]
+
+    town = as_user(app, "town")
+    # returning needs a reason; then the cadre sees it on the receipt page
+    assert "请填写" in town.post(f"/admin/submissions/{receipt}/review", data={
+        "csrf_token": csrf_token(town.get(f"/admin/submissions/{receipt}").get_data(
+            as_text=True)), "action": "return", "comment": "", "revision": "1"},
+        follow_redirects=True).get_data(as_text=True)
+    assert store.get_submission(receipt)["status"] == "待审核"
+    act(town, receipt, "return", "请把实施步骤细化到月")
+    assert store.get_submission(receipt)["status"] == "退回修改"
+    assert store.get_project(project["id"])["status"] == "退回修改"
+
+    page = client.get(sent["url"]).get_data(as_text=True)
+    assert "请把实施步骤细化到月" in page and "按意见修改" in page
+    edit_url = sent["url"] + "/edit"
+    form = client.get(edit_url).get_data(as_text=True)
+    assert "请把实施步骤细化到月" in form and 'value="一米菜园"' in form
+    hidden = {"csrf_token": csrf_token(form),
+              "submission_id": re.search(r'name="submission_id" type="hidden" value="(\w+)"',
+                                         form).group(1)}
+    response = client.post(edit_url, headers={"Accept": "application/json"}, data={
+        **hidden, "name": "一米菜园（修改）", "secretary": "张三",
+        "steps-0-month": THIS_MONTH, "steps-0-task": "流转土地50亩",
+        "steps-1-month": THIS_MONTH, "steps-1-task": "建大棚"})
+    assert response.status_code == 200 and response.get_json()["receipt"] == receipt
+    doc = store.get_submission(receipt)
+    assert doc["status"] == "待审核" and doc["answers"]["name"] == "一米菜园（修改）"
+    assert doc["versions"][0]["answers"]["name"] == "一米菜园" and doc["edit"]["n"] == 2
+    assert store.count_submissions("t_apply") == 1  # a new version, not a new record
+    project = store.get_project(project["id"])
+    assert project["status"] == "已申报" and project["title"] == "一米菜园（修改）"
+    assert len(project["steps"]) == 2
+    # the reviewer sees what changed, field by field
+    detail = town.get(f"/admin/submissions/{receipt}").get_data(as_text=True)
+    assert "最近一次修改" in detail and "一米菜园（修改）" in detail and "流转土地50亩" in detail
+    assert client.get(edit_url).status_code == 303  # no longer returned: back to the receipt
+
+    # a reviewer cannot 立项; pre-review then the county's approval
+    act(town, receipt, "approve", "同意")
+    assert store.get_project(project["id"])["status"] == "预审通过"
+    assert store.get_submission(receipt)["status"] == "已通过"
+    assert 'data-action="approve"' not in town.get(f"/admin/submissions/{receipt}").get_data(
+        as_text=True)
+    admin = as_user(app, "admin")
+    assert "立项" in admin.get(f"/admin/submissions/{receipt}").get_data(as_text=True)
+    act(admin, receipt, "approve", "同意立项")
+    project = store.get_project(project["id"])
+    assert project["status"] == "已立项"
+    assert [e["to"] for e in project["history"]] == ["已申报", "退回修改", "已申报", "预审通过",
+                                                      "已立项"]
+
+    # a monthly report offers only the village's own projects, and is one per month
+    token = world["links"][("t_report", world["village"]["code"])]
+    html, _hidden = open_form(client, token)
+    assert f'value="{project["id"]}"' in html and "一米菜园（修改）" in html
+    response = fill(client, token, {"month": THIS_MONTH, "project": str(project["id"]),
+                                    "progress": "30"}, accept_json=True)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    report = store.get_submission(response.get_json()["receipt"])
+    assert (report["period"], report["project_id"]) == (THIS_MONTH, project["id"])
+    assert store.get_project(project["id"])["status"] == "实施中"
+    again = fill(client, token, {"month": THIS_MONTH, "project": str(project["id"]),
+                                 "progress": "40"}, accept_json=True)
+    assert again.status_code == 422 and report["receipt"] in again.get_json()["message"]
+    assert store.count_submissions("t_report") == 1
+    page = admin.get(f"/admin/projects/{project['id']}").get_data(as_text=True)
+    assert report["receipt"] in page and "30%" in page
+
+    # another village's link cannot name this project
+    other = world["links"][("t_report", world["other_village"]["code"])]
+    html, _ = open_form(client, other)
+    assert "一米菜园" not in html
+    refused = fill(client, other, {"month": THIS_MONTH, "project": str(project["id"])},
+                   accept_json=True)
+    assert refused.status_code == 422 and store.count_submissions("t_report") == 1
+
+    # acceptance request → 已申请验收; then the county accepts it
+    token = world["links"][("t_accept", world["village"]["code"])]
+    response = fill(client, token, {"project": str(project["id"]), "done": "全部完成"},
+                    accept_json=True)
+    assert response.status_code == 200
+    assert store.get_project(project["id"])["status"] == "已申请验收"
+    page = admin.get(f"/admin/projects/{project['id']}").get_data(as_text=True)
+    rev = re.search(r'name="revision" type="hidden" value="(\d+)"', page).group(1)
+    admin.post(f"/admin/projects/{project['id']}/transition", data={
+        "csrf_token": csrf_token(page), "to": "已验收", "comment": "", "revision": rev})
+    assert store.get_project(project["id"])["status"] == "已验收"
+
+
+def test_skipped_and_forbidden_steps_change_nothing(app, client, store, world):
+    receipt = apply(client, world)["receipt"]
+    project = store.list_projects()[0]
+    town = as_user(app, "town")
+    page = town.get(f"/admin/projects/{project['id']}").get_data(as_text=True)
+    assert 'data-to="已立项"' not in page  # not offered: a skipped step, and a county step
+    response = town.post(f"/admin/projects/{project['id']}/transition", data={
+        "csrf_token": csrf_token(page), "to": "已立项", "comment": "", "revision": "1"},
+        follow_redirects=True)
+    assert "不能从「已申报」变为「已立项」" in response.get_data(as_text=True)
+    assert store.get_project(project["id"])["status"] == "已申报"
+    act(town, receipt, "approve")
+    page = town.get(f"/admin/projects/{project['id']}").get_data(as_text=True)
+    rev = re.search(r'name="revision" type="hidden" value="(\d+)"', page).group(1)
+    response = town.post(f"/admin/projects/{project['id']}/transition", data={
+        "csrf_token": csrf_token(page), "to": "已立项", "comment": "", "revision": rev},
+        follow_redirects=True)
+    assert "无权" in response.get_data(as_text=True)
+    assert store.get_project(project["id"])["status"] == "预审通过"
+    # another township's reviewer cannot even see it
+    other = as_user(app, "other")
+    assert other.get(f"/admin/projects/{project['id']}").status_code == 404
+    assert other.get(f"/admin/submissions/{receipt}").status_code == 404
+    assert other.post(f"/admin/submissions/{receipt}/review", data={
+        "action": "void"}).status_code in (400, 404)
+    assert store.get_submission(receipt)["status"] == "已通过"
+
+
+def test_void_restore_and_direct_correction(app, client, store, world):
+    token = world["links"][("t_apply", world["village"]["code"])]
+    first = apply(client, world)["receipt"]
+    # one application per year: a second is refused, pointing to the first
+    response = fill(client, token, {"name": "重复", "secretary": "张三",
+                                    "steps-0-month": THIS_MONTH, "steps-0-task": "x"},
+                    accept_json=True)
+    assert response.status_code == 422 and first in response.get_json()["message"]
+    town = as_user(app, "town")
+    act(town, first, "void", "重复提交")
+    doc = store.get_submission(first)
+    assert doc["status"] == "已作废" and doc["history"][-1]["comment"] == "重复提交"
+    assert store.list_projects()[0]["void"] is True
+    second = apply(client, world, name="新申报")["receipt"]  # the slot is free again
+    act(town, first, "restore", "误作废")  # refused: the year's slot is held by the new one
+    assert "本期已经提交过" in town.get(f"/admin/submissions/{first}").get_data(as_text=True)
+    assert store.get_submission(first)["status"] == "已作废"
+    act(town, second, "void", "改用原申报")
+    act(town, first, "restore", "误作废")
+    assert store.get_submission(first)["status"] == "待审核"
+    assert store.list_projects()[0]["void"] is False
+    second = first
+    # direct correction with a reason keeps the old version
+    page = town.get(f"/admin/submissions/{second}/correct").get_data(as_text=True)
+    data = {"csrf_token": csrf_token(page),
+            "revision": re.search(r'name="revision" value="(\d+)"', page).group(1),
+            "submission_id": re.search(r'name="submission_id" type="hidden" value="(\w+)"',
+                                       page).group(1),
+            "name": "新申报（更正）", "secretary": "张三", "steps-0-month": THIS_MONTH,
+            "steps-0-task": "流转土地"}
+    assert "请填写更正原因" in town.post(f"/admin/submissions/{second}/correct",
+                                      data={**data, "reason": ""}).get_data(as_text=True)
+    response = town.post(f"/admin/submissions/{second}/correct", data={**data, "reason": "错字"})
+    assert response.status_code == 303
+    doc = store.get_submission(second)
+    assert doc["answers"]["name"] == "新申报（更正）" and doc["edit"]["reason"] == "错字"
+    assert doc["edit"]["user"] == "town" and doc["versions"][0]["answers"]["name"] == "一米菜园"
+    versions = town.get(f"/admin/submissions/{second}/versions").get_data(as_text=True)
+    assert "新申报（更正）" in versions and "错字" in versions
+    assert store.list_projects()[0]["title"] == "新申报（更正）"
