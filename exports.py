@@ -53,7 +53,7 @@ WORKBOOK_OPTIONS = {
 }
 
 ORG_HEADERS = ("县", "乡镇", "村/单位", "组织编码")
-TAIL_HEADERS = ("提交时间", "回执编号")
+TAIL_HEADERS = ("提交时间", "回执编号", "审核状态")
 REPEAT_KEY_HEADERS = ("回执编号", "序号")
 DEFAULT_SHEET_NAME = "提交记录"
 
@@ -224,6 +224,7 @@ def _write_workbook(workbook, schema, submissions, org_paths, org_kinds):
         values.extend(_org_columns(doc.get("org_code"), org_paths, org_kinds))
         values.append(_format_time(doc.get("submitted_at")))
         values.append(receipt)
+        values.append(str(doc.get("status") or "待审核"))
         main.write_row(values)
         for spec, subs, sheet in repeat_sheets:
             items = answer_of(spec, answers, version)
@@ -364,6 +365,7 @@ def _write_csv(text_out, schema, submissions, org_paths, org_kinds):
         row.extend(_csv_text(v) for v in _org_columns(doc.get("org_code"), org_paths, org_kinds))
         row.append(_csv_text(_format_time(doc.get("submitted_at"))))
         row.append(_csv_text(str(doc.get("receipt") or "")))
+        row.append(_csv_text(str(doc.get("status") or "待审核")))
         writer.writerow(row)
 
 

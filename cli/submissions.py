@@ -55,7 +55,9 @@ def links(form_id, township):
 @click.option("--org", help="Only submissions from this organization (code).")
 @click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), help="From date YYYY-MM-DD.")
 @click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="To date YYYY-MM-DD.")
-def export(form_id, out, township, org, date_from, date_to):
+@click.option("--include-void", is_flag=True,
+              help="Also export voided submissions (已作废: left out by default).")
+def export(form_id, out, township, org, date_from, date_to, include_void):
     """Export the submissions of FORM_ID to OUT.xlsx or OUT.csv (by extension)."""
     store = get_store()
     _form_or_fail(store, form_id)
@@ -67,7 +69,8 @@ def export(form_id, out, township, org, date_from, date_to):
     _org_or_fail(index, org)
     count = submissions.export_submissions(
         store, index, form_id, fmt, out, org_codes=submissions.org_scope(index, township, org),
-        date_from=date_from and date_from.date(), date_to=date_to and date_to.date())
+        date_from=date_from and date_from.date(), date_to=date_to and date_to.date(),
+        include_void=include_void)
     filters = {"township": township, "org": org,
                "date_from": date_from and date_from.date().isoformat(),
                "date_to": date_to and date_to.date().isoformat()}

@@ -83,14 +83,40 @@ def reporting_status(store, index, form_id, org_codes=None, date_from=None, date
     return expected, missing
 
 
+def export_statuses(statuses=None, include_void=False):
+    """The review statuses an export takes: those asked for, else every one but 已作废 (a
+    voided submission is a duplicate or a mistake: left out unless asked for)."""
+    if statuses:
+        return tuple(statuses)
+    return common.REVIEW_STATUSES if include_void else tuple(
+        s for s in common.REVIEW_STATUSES if s != common.VOID)
+
+
+def _with_project_titles(store, schema, docs):
+    """Submissions as exported: a project field shows the project's title, not its id."""
+    field = projects.project_field(schema)
+    if field is None:
+        yield from docs
+        return
+    titles = {str(p["id"]): p["title"] for p in store.list_projects()}
+    for doc in docs:
+        value = doc["answers"].get(field)
+        if value not in (None, ""):
+            doc["answers"][field] = titles.get(str(value), str(value))
+        yield doc
+
+
 def export_submissions(store, index, form_id, fmt, out, org_codes=None, date_from=None,
-                       date_to=None):
+                       date_to=None, statuses=None, include_void=False):
     """Write the (filtered) submissions of a form to ``out`` (a path) as "xlsx" or "csv",
-    oldest first, in constant memory; the number written. A file that cannot be written (disk
-    full...) raises StorageError, which the pages answer with 503."""
+    oldest first, in constant memory; the number written. Voided submissions are left out
+    unless ``include_void`` (or ``statuses`` names 已作废). A file that cannot be written
+    (disk full...) raises StorageError, which the pages answer with 503."""
     schema = export_schema(store, form_id)
     count, docs = store.iter_submissions(form_id, org_codes=org_codes, date_from=date_from,
-                                         date_to=date_to)
+                                         date_to=date_to,
+                                         statuses=export_statuses(statuses, include_void))
+    docs = _Closing(_with_project_titles(store, schema, docs), docs)
     paths = {code: index.path(code) for code in index.by_code}
     kinds = {code: org["kind"] for code, org in index.by_code.items()}
     writer = exports.submissions_to_xlsx if fmt == "xlsx" else exports.submissions_to_csv
@@ -104,6 +130,24 @@ def export_submissions(store, index, form_id, fmt, out, org_codes=None, date_fro
     finally:
         docs.close()  # a half-read iterator may hold a database connection
     return count
+
+
+class _Closing:
+    """An iterator over ``mapped`` that closes ``source`` (a Store iterator) when closed."""
+
+    def __init__(self, mapped, source):
+        self._mapped, self._source = mapped, source
+
+    def __iter__(self):
+        return self._mapped
+
+    def __next__(self):
+        return next(self._mapped)
+
+    def close(self):
+        self._mapped.close()
+        if hasattr(self._source, "close"):
+            self._source.close()
 
 
 def export_to_temp_file(store, index, form_id, fmt, directory, **query):

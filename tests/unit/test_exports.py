@@ -46,7 +46,8 @@ SCHEMA = {
 FIELD_HEADERS = ["项目名称", "实施方案", "带动就业(人)", "村集体经济增收(万元)", "开始日期",
                  "完成时限", "项目类别", "主题", "承诺属实", "联系电话", "现场照片", "实施步骤",
                  "资金来源"]
-MAIN_HEADERS = FIELD_HEADERS + ["县", "乡镇", "村/单位", "组织编码", "提交时间", "回执编号"]
+MAIN_HEADERS = FIELD_HEADERS + ["县", "乡镇", "村/单位", "组织编码", "提交时间", "回执编号",
+                                 "审核状态"]
 STEP_HEADERS = ["回执编号", "序号", "月份", "任务", "责任人", "预算(万元)"]
 
 ORG_PATHS = {
@@ -103,11 +104,11 @@ MAIN_ROWS = [
     ["打造\"一米菜园\"助推一二三产融合发展", "第一步:选址\n第二步:建园", 12, 12.5, "2024-03-01",
      "2024-12", "党建引领发展类", "乡村振兴、村集体经济", "是", "13800138000", "菜园现场.jpg",
      "2 条", "1 条", "岳西县", "响肠镇", "千佛塔村", "XC-QFT", "2024-05-01 10:23:45",
-     "240501-0001"],
+     "240501-0001", "待审核"],
     ["机关党建提升", None, 0, -0.25, None, None, None, None, "否", None, None, "0 条", None,
-     "岳西县", "财政局", None, "CZJ", "2024-05-02 08:00:00", "240502-0001"],
+     "岳西县", "财政局", None, "CZJ", "2024-05-02 08:00:00", "240502-0001", "待审核"],
     ["=1+1", "+86 138", -3, -1000000.125, None, None, None, None, None, "-3", None, "10 条", None,
-     "岳西县", "=cmd|' /C calc'!A0", "@村", "EVIL", "2024-05-03 09:30:00", "240503-0001"],
+     "岳西县", "=cmd|' /C calc'!A0", "@村", "EVIL", "2024-05-03 09:30:00", "240503-0001", "待审核"],
 ]
 
 
@@ -293,7 +294,7 @@ def test_two_thousand_rows_from_a_generator():
     main, steps = wb.worksheets[0], wb["实施步骤"]
     assert main.max_row == 2001 and steps.max_row == 1 + sum(i % 3 for i in range(2000))
     assert [main.cell(2001, c).value for c in (1, 3)] == ["项目1999", 1999]
-    assert main.cell(2001, len(MAIN_HEADERS)).value == "240501-1999"
+    assert main.cell(2001, len(MAIN_HEADERS) - 1).value == "240501-1999"
     assert [steps.cell(steps.max_row - r, c).value for r in (1, 0) for c in (1, 2, 4)] == [
         "240501-1997", 2, "任务1997-1", "240501-1999", 1, "任务1999-0"]
     assert main.auto_filter.ref.endswith("2001")
@@ -333,7 +334,7 @@ def test_csv_columns_and_values():
     assert rows[1] == ["打造\"一米菜园\"助推一二三产融合发展", "第一步:选址\n第二步:建园", "12",
                        "12.5", "2024-03-01", "2024-12", "党建引领发展类", "乡村振兴、村集体经济",
                        "是", "13800138000", "菜园现场.jpg", "2 条", "1 条", "岳西县", "响肠镇",
-                       "千佛塔村", "XC-QFT", "2024-05-01 10:23:45", "240501-0001"]
+                       "千佛塔村", "XC-QFT", "2024-05-01 10:23:45", "240501-0001", "待审核"]
     # Negative numbers are numbers, not formulas: no quote prefix.
     assert rows[2][:4] == ["机关党建提升", "", "0", "-0.25"]
     assert len(rows) == 3
