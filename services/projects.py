@@ -219,7 +219,7 @@ def transition(store, user, index, project_id, to, comment=""):
     check_transition(project, to, user, index)
     comment = (comment or "").strip()
     if to in ("退回修改", "已否决", "验收未通过") and not comment:
-        raise ProjectError("comment_required", "退回、否决或验收不通过时须填写意见")
+        raise ProjectError("comment_required", "请填写意见（退回、否决或验收不通过时必填）")
     if len(comment) > 1000:
         raise ProjectError("comment_too_long", "意见不能超过 1000 字")
     username = getattr(user, "username", None)
