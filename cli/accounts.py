@@ -1,4 +1,4 @@
-"""Accounts: create-user, set-password."""
+"""Accounts: create-user, set-password, create-token."""
 import sys
 
 import click
@@ -6,7 +6,7 @@ from flask.cli import with_appcontext
 
 from cli import audit, fail
 from db import get_store
-from services import accounts
+from services import accounts, tokens
 from services.access import ROLES
 from storage import DuplicateError
 
@@ -20,17 +20,27 @@ def _read_password(password_stdin):
 @click.command("create-user")
 @with_appcontext
 @click.argument("name")
-@click.option("--role", type=click.Choice(ROLES), required=True, help="Account role.")
+@click.option("--role", type=click.Choice(ROLES), default="admin", show_default=True,
+              help="Account role: admin (county-wide, everything), reviewer (reviews within "
+                   "its organization), judge (scores), viewer (reads within its organization).")
+@click.option("--org", "org_code", metavar="CODE",
+              help="Code of the organization the account belongs to: its scope (required for "
+                   "reviewer and viewer; not for admin).")
+@click.option("--full-name", help="The person's name (姓名).")
+@click.option("--phone", help="The person's phone number.")
 @click.option("--password-stdin", is_flag=True,
               help="Read the password from the first line of standard input (for scripts).")
-def create_user(name, role, password_stdin):
+def create_user(name, role, org_code, full_name, phone, password_stdin):
     """Create an account NAME with a scrypt-hashed password (prompted unless --password-stdin)."""
+    store = get_store()
     try:
-        accounts.create_user(get_store(), name, _read_password(password_stdin), role)
+        accounts.check_new_user(store, name, role, org_code, full_name, phone)
+        accounts.create_user(store, name, _read_password(password_stdin), role, org_code,
+                             full_name, phone)
     except (ValueError, DuplicateError) as e:
         fail(str(e))
-    audit("user.create", target=name, detail={"role": role})
-    click.echo(f"Created {role} '{name}'.")
+    audit("user.create", target=name, detail={"role": role, "org": org_code})
+    click.echo(f"Created {role} '{name}'" + (f" of {org_code}." if org_code else "."))
 
 
 @click.command("set-password")
@@ -49,4 +59,22 @@ def set_password(name, password_stdin):
     click.echo(f"Password of '{name}' changed; its sessions have ended.")
 
 
-COMMANDS = (create_user, set_password)
+@click.command("create-token")
+@click.argument("username")
+@click.option("--label", default="", help="What the token is for (shown on /admin/tokens).")
+@click.option("--days", type=int, default=tokens.DEFAULT_DAYS, show_default=True,
+              help="Days until the token expires.")
+@with_appcontext
+def create_token(username, label, days):
+    """Make an API token of USERNAME (it acts with that account's role and scope) and print
+    its secret, alone on one line: it is shown only this once (only its hash is stored).
+    Revoke it on /admin/tokens."""
+    try:
+        secret, doc = tokens.create(get_store(), username, label, days)
+    except ValueError as e:
+        fail(str(e))
+    audit("token.create", target=username, detail={"label": doc["label"], "days": days})
+    click.echo(secret)
+
+
+COMMANDS = (create_user, set_password, create_token)

@@ -1,4 +1,5 @@
-"""Accounts: users and their passwords, login sessions, and login throttling.
+"""Accounts: users (role, organization, name, phone, enabled or not) and their passwords, login
+sessions, and login throttling. Which roles need which organization is services.access.
 
 Sessions live in the Store, not in the cookie: the signed cookie only carries a session id, so
 logging out, or a password change, ends a session on every worker and every host at once
@@ -11,10 +12,14 @@ from datetime import timedelta
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from services.access import ROLES
+from services import access
+from services.orgs import org_index
 from storage.common import now
 
 MIN_PASSWORD = 8
+MAX_NAME = 40
+PHONE_CHARS = set("0123456789 -+()")
+MAX_PHONE = 20
 # At most MAX_FAILURES wrong passwords per (user name, address) per FAILURE_WINDOW — per name
 # *and* address, so a stranger cannot lock the real admin out — and ADDRESS_MAX_FAILURES per
 # address over all names (one machine trying many names).
@@ -58,21 +63,117 @@ def hash_password(password):
     return generate_password_hash(password, method="scrypt")
 
 
-def _check_password(password):
+def password_problem(password):
+    """Why ``password`` cannot be one, in Chinese; None when it can."""
     if len(password or "") < MIN_PASSWORD:
-        raise ValueError(f"密码至少 {MIN_PASSWORD} 位")
+        return f"密码至少 {MIN_PASSWORD} 位"
+    return None
 
 
-def create_user(store, username, password, role):
-    """Create an account; ValueError with a Chinese reason for bad input, DuplicateError for a
-    name in use."""
+def username_problem(username):
     username = (username or "").strip()
-    if not username or len(username) > 40 or any(c.isspace() for c in username):
-        raise ValueError("用户名须为 1–40 个字符，且不含空格")
-    if role not in ROLES:
-        raise ValueError(f"角色必须是 {', '.join(ROLES)} 之一")
+    if not username or len(username) > 40 or any(c.isspace() or c == "/" for c in username):
+        return "用户名须为 1–40 个字符，且不含空格和斜杠"
+    return None
+
+
+def name_problem(name):
+    if len((name or "").strip()) > MAX_NAME:
+        return f"姓名最多 {MAX_NAME} 个字符"
+    return None
+
+
+def phone_problem(phone):
+    phone = (phone or "").strip()
+    if phone and (len(phone) > MAX_PHONE or not set(phone) <= PHONE_CHARS):
+        return f"电话只能包含数字、空格、-、+ 和括号，最多 {MAX_PHONE} 位"
+    return None
+
+
+def _raise(problem):
+    if problem:
+        raise ValueError(problem)
+
+
+def _check_password(password):
+    _raise(password_problem(password))
+
+
+def _profile(name, phone):
+    """(name, phone) stripped, None when empty; ValueError with a Chinese reason."""
+    _raise(name_problem(name) or phone_problem(phone))
+    return (name or "").strip() or None, (phone or "").strip() or None
+
+
+def _check_scope(store, role, org_code):
+    _raise(access.scope_problem(role, org_code, org_index(store)))
+
+
+def check_new_user(store, username, role, org_code=None, name=None, phone=None):
+    """Everything about a new account but its password, checked before asking for one:
+    (username, org_code, name, phone) cleaned. ValueError with a Chinese reason."""
+    _raise(username_problem(username))
+    org_code = (org_code or "").strip() or None
+    _check_scope(store, role, org_code)
+    name, phone = _profile(name, phone)
+    return username.strip(), org_code, name, phone
+
+
+def create_user(store, username, password, role, org_code=None, name=None, phone=None):
+    """Create an account; ValueError with a Chinese reason for bad input (a role that needs an
+    organization without one, an unknown organization, a short password...), DuplicateError
+    for a name in use."""
+    username, org_code, name, phone = check_new_user(store, username, role, org_code, name,
+                                                     phone)
     _check_password(password)
-    return store.add_user(username, hash_password(password), role)
+    doc = store.add_user(username, hash_password(password), role, org_code=org_code)
+    if name or phone:
+        doc = store.update_user(username, {"name": name, "phone": phone})
+    return doc
+
+
+def _active_admins(store):
+    return {u["username"] for u in store.list_users()
+            if u["role"] == "admin" and u.get("active", True)}
+
+
+def update_user(store, username, role, org_code, name=None, phone=None, by=None):
+    """Change an account's role, organization, name and phone (``by``: who asks). A change of
+    role or organization ends the account's sessions (what it may see changed). ValueError
+    with a Chinese reason; LookupError for an unknown account."""
+    user = store.get_user(username)
+    if user is None:
+        raise LookupError(username)
+    org_code = (org_code or "").strip() or None
+    _check_scope(store, role, org_code)
+    name, phone = _profile(name, phone)
+    if role != user["role"]:
+        if by == username:
+            raise ValueError("不能修改自己的角色")
+        if user["role"] == "admin" and _active_admins(store) <= {username}:
+            raise ValueError("至少要保留一个启用的管理员")
+    changes = {"name": name, "phone": phone}
+    # Only what changed: the same role or organization written again must not end sessions.
+    if role != user["role"]:
+        changes["role"] = role
+    if org_code != user.get("org_code"):
+        changes["org_code"] = org_code
+    return store.update_user(username, changes)
+
+
+def set_active(store, username, active, by=None):
+    """Enable or disable an account; disabling ends its sessions (and its API tokens stop
+    working). ValueError for one's own account or the last active admin; LookupError for an
+    unknown account."""
+    user = store.get_user(username)
+    if user is None:
+        raise LookupError(username)
+    if not active:
+        if by == username:
+            raise ValueError("不能停用自己的账号")
+        if user["role"] == "admin" and _active_admins(store) <= {username}:
+            raise ValueError("至少要保留一个启用的管理员")
+    return store.update_user(username, {"active": bool(active)})
 
 
 def set_password(store, username, password):

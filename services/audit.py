@@ -35,6 +35,11 @@ ACTIONS = {
     "org.import": "导入组织",
     "user.create": "创建账号",
     "user.password": "设置密码",
+    "user.edit": "修改账号",
+    "user.disable": "停用账号",
+    "user.enable": "启用账号",
+    "token.create": "创建令牌",
+    "token.revoke": "吊销令牌",
     "backup": "备份",
     "restore": "恢复备份",
     "photos.prune": "清理照片",
@@ -73,6 +78,7 @@ DETAIL_LABELS = {
     "orgs": "组织", "users": "账号", "links": "链接", "submissions": "提交", "audit": "日志",
     "photos": "照片", "revision": "草稿修改次数", "from_version": "回滚自版本",
     "from": "复制自",
+    "name": "姓名", "phone": "电话", "label": "名称", "days": "有效天数",
 }
 
 
