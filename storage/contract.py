@@ -318,9 +318,11 @@ class Store(Protocol):
     def import_submissions(self, docs: Iterable[Mapping], batch: int = 2000) -> int:
         """Bulk-load submissions that carry their own ``submitted_at`` (seed-demo, migrations);
         the number stored. Each doc: form_id, form_version, org_code, answers, submitted_at,
-        optional submission_id (else a random one). Receipts continue the sequence of each
-        submission's day. Durable per batch; DuplicateError (and nothing of that batch stored)
-        for a submission id already stored. Give them in time order."""
+        optional submission_id (else a random one), optional period, slot and project_id (as
+        add_submission; status "待审核"). Receipts continue the sequence of each submission's
+        day. Durable per batch; DuplicateError (and nothing of that batch stored) for a
+        submission id already stored, or a slot held (by a stored submission or one of the
+        batch). Give them in time order."""
 
     def get_submission(self, receipt: str) -> Doc | None: ...
 

@@ -541,9 +541,11 @@ class TinyStore:
             common.check_submission_args(doc["form_id"], doc["form_version"], doc["org_code"],
                                          doc["answers"], doc.get("submission_id") or "x")
             common.parse_stamp(doc["submitted_at"])  # ValueError on a malformed time
+            common.lifecycle_args(common.PENDING, doc.get("period"), doc.get("slot"),
+                                  doc.get("project_id"))
             prepared.append((doc, RawJSON(common.json_text(dict(doc["answers"])).encode())))
         with self._engine.transaction() as txn:
-            numbers, seen = {}, set()
+            numbers, seen, slots = {}, set(), set()
             for doc, raw in prepared:
                 day = common.receipt_day(doc["submitted_at"])
                 if day not in numbers:
@@ -553,12 +555,20 @@ class TinyStore:
                 if sid in self._indexes.keys.by_sid or sid in seen:
                     raise DuplicateError(f"submission id {sid} already stored")
                 seen.add(sid)
-                txn.insert(SUBMISSIONS, {
+                stored = {
                     "form_id": doc["form_id"], "form_version": doc["form_version"],
                     "org_code": doc["org_code"], "receipt": common.make_receipt(day, numbers[day]),
                     "submitted_at": doc["submitted_at"], "submission_id": sid, "token": None,
                     "files": list(doc.get("files") or []), "answers": raw,
-                })
+                }
+                for key in ("period", "slot", "project_id"):
+                    if doc.get(key) is not None:
+                        stored[key] = doc[key]
+                slot = common.holds_slot(stored)
+                if slot is not None and (slot in slots or slot in self._indexes.keys.by_slot):
+                    raise DuplicateError(f"slot {slot} already held")
+                slots.add(slot)
+                txn.insert(SUBMISSIONS, stored)
         return len(prepared)
 
     def update_submission(self, receipt: str, revision: int, changes: Mapping,

@@ -291,3 +291,21 @@ def test_lifecycle_survives_a_snapshot_and_load(store, make_store):
                               slot="2026-11")
     new, _ = target.add_project(project_doc("261204-0099"))
     assert new["id"] == project["id"] + 1
+
+
+def test_imported_submissions_carry_their_period_and_hold_their_slot(store, second_store):
+    doc = {"form_id": "monthly", "form_version": 1, "org_code": "v1", "answers": ANSWERS,
+           "submitted_at": "2026-11-03T09:00:00+08:00", "period": "2026-10",
+           "slot": "2026-10/4", "project_id": 4}
+    assert store.import_submissions([doc, {**doc, "org_code": "v2"}]) == 2
+    stored = store.query_submissions("monthly", org_codes=["v1"])[1][0]
+    assert (stored["period"], stored["slot"], stored["project_id"], stored["status"]) == (
+        "2026-10", "2026-10/4", 4, "待审核")
+    with pytest.raises(PeriodTaken):
+        second_store.add_submission("monthly", 1, "v1", ANSWERS, "x1", period="2026-10",
+                                    slot="2026-10/4")
+    with pytest.raises(DuplicateError):  # held by a stored one: nothing of the batch stored
+        second_store.import_submissions([{**doc, "org_code": "v3"}, doc])
+    with pytest.raises(DuplicateError):  # twice in one batch
+        second_store.import_submissions([{**doc, "org_code": "v4"}, {**doc, "org_code": "v4"}])
+    assert store.count_submissions("monthly") == 2
