@@ -7,6 +7,7 @@ import os
 import random
 from datetime import datetime, timedelta
 
+from seed_data import demo_year
 from seed_data.demo_answers import fake_answers
 from services import orgs
 from services.formdefs import install_builtin_forms
@@ -34,13 +35,14 @@ DEMO_FORM_WEIGHTS = {"monthly_report": 40, "public_demand": 20, "leader_matter":
 DEFAULT_FORM_WEIGHT = 5
 
 
-def demo_submissions(store, count, rng, days=330, now=None):
+def demo_submissions(store, count, rng, days=330, now=None, exclude=()):
     """Yield `count` realistic submissions (oldest first) over the last `days` days.
 
-    They spread over the current version of every stored form and every village, unit and
-    township, with answers from seed_data.demo_answers (photos excepted).
+    They spread over the current version of every stored form (but those in ``exclude``) and
+    every village, unit and township, with answers from seed_data.demo_answers (photos
+    excepted).
     """
-    forms = [f["schema"] for f in store.list_forms()]
+    forms = [f["schema"] for f in store.list_forms() if f["id"] not in exclude]
     orgs = [o for o in store.list_orgs() if o["kind"] != "county"]
     if not forms or not orgs:
         raise ValueError("no forms or organizations to fill: run `flask --app app init` first")
@@ -57,6 +59,22 @@ def demo_submissions(store, count, rng, days=330, now=None):
                "submitted_at": moment.isoformat(timespec="seconds")}
 
 
+# Below this many demo submissions no year of projects is made (a test's handful of random
+# submissions stays random); above it, at most half of them are the year's applications,
+# reports and acceptance requests (seed_data.demo_year).
+DEMO_YEAR_MIN = 200
+
+
 def seed_demo(store, count, seed=None):
-    """Add `count` demo submissions to the store; returns how many were added."""
-    return store.import_submissions(demo_submissions(store, count, random.Random(seed)))
+    """Add `count` demo submissions to the store; returns how many were added. With enough
+    of them (and no projects yet) they include a county's year of projects: applications,
+    reviewed and approved projects, monthly reports with gaps, acceptance requests."""
+    rng = random.Random(seed)
+    year = demo_year.seed_year(store, rng, count // 2) if count >= DEMO_YEAR_MIN else 0
+    # The lifecycle forms are filled by the year only: random ones would make a muddle of
+    # periods and projects.
+    exclude = {f["id"] for f in store.list_forms()
+               if "project" in f["schema"] or "period" in f["schema"]} if year else ()
+    rest = count - year
+    return year + (store.import_submissions(demo_submissions(store, rest, rng, exclude=exclude))
+                   if rest else 0)
