@@ -97,12 +97,13 @@ def site(live):
         doc, _new = store.add_submission(FORM, schema["version"], link["org_code"],
                                          fake_answers(schema, rng), f"axe-{i}", link["token"])
         receipts.append(doc["receipt"])
-    report = store.get_form("monthly_report")["schema"]
+    # A form without a project field: its preview can be checked without projects.
+    report = store.get_form("public_demand")["schema"]
     answers = fake_answers(report, rng)
     data = _png()
     answers["photo"] = {"name": "现场.png", "size": len(data), "content_type": "image/png",
                         "file": store.put_photo(data, "image/png")}
-    photo_doc, _new = store.add_submission("monthly_report", report["version"],
+    photo_doc, _new = store.add_submission("public_demand", report["version"],
                                            villages[0]["code"], answers, "axe-photo")
     return {"app": app, "store": store, "base": app.config["BASE_URL"],
             "township": township["code"], "village": villages[0]["code"], "links": links,
@@ -182,11 +183,11 @@ def _bad_schema(page, site):
 
 
 def _checked_preview(page, site):
-    """Submit the monthly report's preview with the answers of a stored report: the page then
-    shows the checked answers above the form."""
+    """Submit the preview of 群众诉求征集 with the answers of a stored submission: the page
+    then shows the checked answers above the form."""
     store = site["store"]
     answers = store.get_submission(site["photo_receipt"])["answers"]
-    for name, value in to_formdata(store.get_form("monthly_report")["schema"]["fields"], answers):
+    for name, value in to_formdata(store.get_form("public_demand")["schema"]["fields"], answers):
         field = page.locator(f'[name="{name}"]')
         if field.first.get_attribute("type") in ("checkbox", "radio"):
             page.locator(f'[name="{name}"][value="{value}"]').check()
@@ -238,6 +239,7 @@ def _fewer_themes(schema):
     fields = {f["name"]: f for f in schema["fields"]}
     fields["theme"]["choices"] = fields["theme"]["choices"][:1]
     fields["project_name"].update(name="project_title", renamed_from=["project_name"])
+    schema["project"]["title"] = "project_title"  # the project's title follows the rename
     next(s for s in fields["steps"]["fields"] if s["name"] == "task")["max_length"] = 2
     schema["fields"].remove(fields["partners"])
 
@@ -329,7 +331,7 @@ ADMIN_PAGES = [
     ("form_detail_error", lambda s: f"/admin/forms/{FORM}", _bad_schema),
     ("form_upload", lambda s: "/admin/forms/upload", None),
     ("form_preview", lambda s: f"/admin/forms/{FORM}/preview", None),
-    ("form_preview_checked", lambda s: "/admin/forms/monthly_report/preview", _checked_preview),
+    ("form_preview_checked", lambda s: "/admin/forms/public_demand/preview", _checked_preview),
     ("links", lambda s: f"/admin/forms/{FORM}/links?township={s['township']}", None),
     ("links_all", lambda s: f"/admin/forms/{FORM}/links", None),
     ("qr_sheet", lambda s: f"/admin/forms/{FORM}/qr-sheet?township={s['township']}", None),

@@ -73,16 +73,14 @@ def fill_application(page):
     page.locator('[name="pledge"]').check()
 
 
-def fill_monthly_report(page, progress="60"):
-    page.fill('[name="report_month"]', "2026-11")
-    page.fill('[name="project_name"]', "冬桃基地")
-    page.get_by_label("书记项目", exact=True).check()
-    page.fill('[name="done_tasks"]', "完成栽植")
-    page.fill('[name="progress"]', progress)
-    page.get_by_label("按序时推进", exact=True).check()
-    page.fill('[name="next_plan"]', "施肥")
-    page.fill('[name="reporter"]', "王建国")
-    page.fill('[name="phone"]', "13955667788")
+def fill_public_demand(page, content="村口道路坑洼，雨天积水"):
+    """群众诉求征集: a form with a photo, no period and no project (any number per village)."""
+    page.select_option('[name="category"]', "道路交通")
+    page.fill('[name="content"]', content)
+    page.get_by_label("入户走访", exact=True).check()
+    page.fill('[name="collect_date"]', "2026-11-20")
+    page.fill('[name="collector"]', "王建国")
+    page.get_by_label("电话回访", exact=True).check()
 
 
 def assert_application(doc):
@@ -214,19 +212,19 @@ def test_a_phone_photo_is_shrunk_uploaded_once_and_survives_a_validation_error(
     app, store = live
     photo = phone_photo(tmp_path / "IMG_0001.jpg")
     assert photo.stat().st_size > 3_000_000
-    context, page, url = open_link(browser, app, store, "monthly_report", "千佛塔村")
+    context, page, url = open_link(browser, app, store, "public_demand", "千佛塔村")
     uploads = []
     page.on("request", lambda r: uploads.append(r.url) if r.url.endswith("/photo") else None)
-    fill_monthly_report(page, progress="150")  # refused: at most 100
+    fill_public_demand(page, content="路坏了")  # refused: at least 5 characters
     page.set_input_files('[name="photo"][type=file]', str(photo))
     expect(page.locator('[data-field="photo"] [data-photo-state]')).to_contain_text(
         "已上传照片", timeout=60000)
     assert len(uploads) == 1
 
     page.click("[data-tz-submit]")
-    expect(page.locator('[data-field="progress"] .tz-error')).to_be_visible()
+    expect(page.locator('[data-field="content"] .tz-error')).to_be_visible()
     expect(page.locator('[data-field="photo"] [data-photo-state]')).to_contain_text("已上传照片")
-    page.fill('[name="progress"]', "60")
+    page.fill('[name="content"]', "村口道路坑洼，雨天积水")
     page.click("[data-tz-submit]")
     expect(page.locator("[data-receipt]")).to_be_visible(timeout=30000)
     assert len(uploads) == 1, "the photo is not sent again"
@@ -276,8 +274,8 @@ def test_a_photo_picked_offline_waits_on_the_phone_through_a_closed_tab(
     app, store = live
     picture = tmp_path / "田间.jpg"
     Image.new("RGB", (2400, 1800), (40, 140, 60)).save(picture, "JPEG", quality=92)
-    context, page, url = open_link(browser, app, store, "monthly_report", "深村村")
-    fill_monthly_report(page)
+    context, page, url = open_link(browser, app, store, "public_demand", "深村村")
+    fill_public_demand(page)
     network(context, page, offline=True)
     page.set_input_files('[name="photo"][type=file]', str(picture))
     state = page.locator('[data-field="photo"] [data-photo-state]')
@@ -295,7 +293,7 @@ def test_a_photo_picked_offline_waits_on_the_phone_through_a_closed_tab(
     assert doc["answers"]["photo"]["name"] == "田间.jpg"
     with Image.open(io.BytesIO(store.get_photo(doc["answers"]["photo"]["file"])["data"])) as im:
         assert im.size == (1600, 1200)
-    assert store.count_submissions("monthly_report") == 1
+    assert store.count_submissions("public_demand") == 1
 
 
 def test_back_from_the_receipt_does_not_reopen_the_sent_fill(live, browser):
@@ -359,30 +357,31 @@ def test_a_firewall_page_is_said_not_retried_forever(live, browser):
 
 def test_a_fill_sent_from_another_page_can_be_sent_again_as_a_new_one(live, browser):
     app, store = live
-    context, first, url = open_link(browser, app, store, "apply_development", "深村村")
-    fill_application(first)
+    # 群众诉求征集 takes any number of submissions (an application is one a year).
+    context, first, url = open_link(browser, app, store, "public_demand", "深村村")
+    fill_public_demand(first)
     first.wait_for_timeout(600)
     second = context.new_page()  # the same link open twice: the same fill
     second.goto(url)
-    expect(second.locator('[name="project_name"]')).to_have_value("党建引领“小冬桃”助力乡村振兴")
+    expect(second.locator('[name="content"]')).to_have_value("村口道路坑洼，雨天积水")
     first.click("[data-tz-submit]")
     expect(first.locator("[data-receipt]")).to_be_visible(timeout=20000)
-    second.fill('[name="jobs"]', "40")
+    second.fill('[name="content"]', "村小学路口缺少路灯")
     second.click("[data-tz-submit]")
     status = second.locator("[data-tz-status]")
     expect(status).to_contain_text("已经提交过")
     second.get_by_role("button", name="把本页内容作为新的一份提交").click()
     expect(second.locator("[data-receipt]")).to_be_visible(timeout=20000)
-    jobs = sorted(d["answers"]["jobs"] for d in all_submissions(store))
-    assert jobs == [35, 40]
+    contents = sorted(d["answers"]["content"] for d in all_submissions(store, "public_demand"))
+    assert contents == ["村口道路坑洼，雨天积水", "村小学路口缺少路灯"]
 
 
 def test_a_picked_photo_is_previewed_and_can_be_removed(live, browser, tmp_path):
     app, store = live
     picture = tmp_path / "错的.jpg"
     Image.new("RGB", (1200, 900), (200, 60, 40)).save(picture, "JPEG")
-    context, page, url = open_link(browser, app, store, "monthly_report", "深村村")
-    fill_monthly_report(page)
+    context, page, url = open_link(browser, app, store, "public_demand", "深村村")
+    fill_public_demand(page)
     page.set_input_files('[name="photo"][type=file]', str(picture))
     box = page.locator('[data-field="photo"]')
     expect(box.locator("[data-photo-state]")).to_contain_text("已上传照片", timeout=20000)
@@ -392,7 +391,7 @@ def test_a_picked_photo_is_previewed_and_can_be_removed(live, browser, tmp_path)
     expect(box.locator("[data-photo-state]")).to_be_hidden()
     page.wait_for_timeout(500)
     page.reload()  # the removal is kept on the phone too
-    expect(page.locator('[name="project_name"]')).to_have_value("冬桃基地")
+    expect(page.locator('[name="content"]')).to_have_value("村口道路坑洼，雨天积水")
     expect(page.locator('[data-field="photo"] [data-photo-remove]')).to_be_hidden()
     page.click("[data-tz-submit]")
     expect(page.locator("[data-receipt]")).to_be_visible(timeout=20000)
