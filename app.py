@@ -7,7 +7,7 @@ import config
 import db
 import ratelimits
 import storage
-from views import admin, auth, public, security
+from views import admin, api, auth, public, security
 
 csrf = CSRFProtect()
 
@@ -28,6 +28,7 @@ def create_app(test_config=None):
     app.register_blueprint(public.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)
+    api.init_app(app)  # /api/v1: bearer tokens, no CSRF, its own rate limit
     register_error_pages(app)
     security.init_app(app)
 
