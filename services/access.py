@@ -67,29 +67,16 @@ ROLE_TRANSITIONS = {
 # request). An endpoint not listed needs "manage": a new page is admin-only until listed here.
 ENDPOINT_ACTIONS = {
     "admin.dashboard": "view",
+    # submissions (views/admin/submissions.py, review.py): each record's scope is checked
+    # again by the view or by services.review
     "admin.submissions": "view",
     "admin.submission_detail": "view",
+    "admin.submission_versions": "view",
     "admin.photo": "view",
-    "admin.submission_versions": "view",
-    "admin.submission_review": "review",
-    "admin.submission_correct": "review",
-    "admin.projects_list": "view",
-    "admin.project_detail": "view",
-    "admin.project_transition": "project.transition",
     "admin.export": "export",
-    "admin.links": "links",
-    "admin.link_qr": "links",
-    "admin.qr_sheet": "links",
-    "admin.tokens": "tokens",
-    "admin.token_revoke": "tokens",
-    # review and projects (views/admin/review.py, projects.py): the record's scope and the
-    # step's role are checked again by services.review / services.projects
     "admin.submission_review": "review",
     "admin.submission_correct": "review",
-    "admin.projects_list": "view",
-    "admin.project_detail": "view",
-    "admin.project_transition": "project.transition",
-    "admin.submission_versions": "view",
+    # projects (views/admin/projects.py): the step's role is checked by services.projects
     "admin.projects_list": "view",
     "admin.project_detail": "view",
     "admin.project_transition": "project.transition",
@@ -97,6 +84,13 @@ ENDPOINT_ACTIONS = {
     "admin.reporting": "chase",
     "admin.reporting_matrix": "chase",
     "admin.reporting_export": "chase",
+    # QR links: seen and printed in scope; made, replaced and stopped by admins (unlisted)
+    "admin.links": "links",
+    "admin.link_qr": "links",
+    "admin.qr_sheet": "links",
+    # one's own API tokens
+    "admin.tokens": "tokens",
+    "admin.token_revoke": "tokens",
 }
 DEFAULT_ACTION = "manage"
 

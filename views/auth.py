@@ -23,9 +23,14 @@ login_manager.login_message_category = "warning"
 
 
 class User(UserMixin):
+    """The logged-in user of a request: what services.access reads (role, organization)."""
+
     def __init__(self, doc, session_id):
         self.username = doc["username"]
         self.role = doc["role"]
+        self.org_code = doc.get("org_code")
+        self.name = doc.get("name")
+        self.active = doc.get("active", True)
         self.session_id = session_id
 
     def get_id(self):

@@ -12,7 +12,7 @@ from db import get_store
 from forms.builder import build_form_class, collect_answers, display_rows, new_submission_id
 from forms.loader import SchemaError
 from forms.xlsform import XLSFormError
-from services import formdefs
+from services import access, formdefs
 from services.orgs import org_index
 from views.admin import bp
 from views.web import audit, get_form_or_404
@@ -20,11 +20,19 @@ from views.web import audit, get_form_or_404
 
 @bp.route("/")
 def dashboard():
+    """Every form with its number of submissions — within the user's scope (the page every
+    role lands on)."""
     store = get_store()
     forms = store.list_forms()
-    counts = {f["id"]: store.count_submissions(f["id"]) for f in forms}
+    index = org_index(store)
+    visible = access.visible_orgs(current_user, index)
+    if visible is None:
+        counts = {f["id"]: store.count_submissions(f["id"]) for f in forms}
+    else:
+        counts = {f["id"]: sum(store.submission_counts(f["id"], org_codes=visible).values())
+                  for f in forms}
     return render_template("admin/dashboard.html", forms=forms, counts=counts,
-                           org_count=len(org_index(store).orgs))
+                           org_count=len(index.orgs if visible is None else visible))
 
 
 class SchemaUploadForm(FlaskForm):

@@ -1,9 +1,12 @@
 """Admin: QR links of a form (per township: generate, download PNG/SVG, regenerate, revoke,
-the printable A4 sheet)."""
+the printable A4 sheet). A reviewer sees and prints the links of the organizations in scope
+(to resend them); only an admin makes, replaces or stops one."""
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 
 import qr
 from db import get_store
+from services import access
 from services import links as link_service
 from services.orgs import org_index
 from views.admin import bp
@@ -11,10 +14,16 @@ from views.web import audit, entry_url, get_form_or_404, send_bytes
 
 
 def _scope(index, township):
+    """The organizations of ``township`` (all when empty) the current user may see; 404 for
+    an unknown township or one out of scope."""
+    if township and not access.may_see_org(current_user, index, township):
+        abort(404)
     try:
-        return link_service.scope(index, township)
+        orgs = link_service.scope(index, township)
     except LookupError:
         abort(404)
+    visible = access.visible_orgs(current_user, index)
+    return orgs if visible is None else [o for o in orgs if o["code"] in visible]
 
 
 def _back_to_links(form_id):
@@ -32,8 +41,11 @@ def links(form_id):
     rows = [{"org": o, "path": index.path(o["code"]), "link": active.get(o["code"]),
              "url": entry_url(active[o["code"]]["token"]) if o["code"] in active else None}
             for o in _scope(index, township)]
+    visible = access.visible_orgs(current_user, index)
     return render_template("admin/links.html", form_doc=form_doc, rows=rows,
-                           townships=index.townships(), township=township,
+                           townships=[t for t in index.townships()
+                                      if visible is None or t["code"] in visible],
+                           township=township,
                            missing=sum(1 for r in rows if r["link"] is None))
 
 
@@ -88,8 +100,10 @@ def link_create(form_id):
 
 @bp.route("/links/<token>/qr.<fmt>")
 def link_qr(token, fmt):
-    link = get_store().get_link(token)
-    if link is None or fmt not in ("png", "svg") or link.get("revoked_at"):
+    store = get_store()
+    link = store.get_link(token)
+    if link is None or fmt not in ("png", "svg") or link.get("revoked_at") \
+            or not access.may_see_org(current_user, org_index(store), link["org_code"]):
         abort(404)
     url = entry_url(token)
     body = qr.qr_png(url) if fmt == "png" else qr.qr_svg(url)

@@ -40,14 +40,16 @@ def _filters(index):
     """Parse the filter query string; (form, query kwargs for the store), the organizations
     narrowed to what the current user may see."""
     form = FilterForm(formdata=request.args)
+    visible = access.visible_orgs(current_user, index)  # the choices: only what one may see
     form.township.choices = [SelectChoice("", "全部乡镇")] + [
-        SelectChoice(o["code"], o["name"]) for o in index.townships()]
+        SelectChoice(o["code"], o["name"]) for o in index.townships()
+        if visible is None or o["code"] in visible]
     township = form.township.data
     in_township = index.below(township) if township in index else None
     form.org.choices = [SelectChoice("", "全部")] + [
         SelectChoice(o["code"], o["name"]) for o in sorted(index.orgs, key=lambda o: o["code"])
         if o["kind"] != "county" and (in_township is None or o["code"] in in_township)
-        and o["code"] != township]
+        and o["code"] != township and (visible is None or o["code"] in visible)]
     form.validate()
     org_codes = submission_service.org_scope(index, township, form.org.data)
     query = {"org_codes": access.restrict(current_user, index, org_codes),
@@ -84,18 +86,39 @@ def submission_detail(receipt):
     if doc is None or not access.may_see_org(current_user, index, doc["org_code"]):
         abort(404)
     form_doc = get_form_or_404(doc["form_id"], doc["form_version"])
+    from views.admin.review import detail_context
+
     return render_template("admin/submission.html", doc=doc, form_doc=form_doc,
                            rows=display_rows(form_doc["schema"], doc["answers"]),
-                           path=index.path(doc["org_code"]) or [doc["org_code"]])
+                           path=index.path(doc["org_code"]) or [doc["org_code"]],
+                           **detail_context(store, doc, form_doc["schema"], index))
 
 
 @bp.route("/uploads/<path:name>")
 def photo(name):
-    photo = get_store().get_photo(name)
+    """A stored photo. A user who does not see every organization asks for it as a photo of
+    one submission (?receipt=): 404 unless that submission is in their scope and names it."""
+    store = get_store()
+    index = org_index(store)
+    if access.visible_orgs(current_user, index) is not None:
+        receipt = request.args.get("receipt")
+        doc = store.get_submission(receipt) if receipt else None
+        if doc is None or not access.may_see_org(current_user, index, doc["org_code"]) \
+                or name not in _photo_names(doc):
+            abort(404)
+    photo = store.get_photo(name)
     if photo is None:
         abort(404)
     return current_app.response_class(photo["data"], mimetype=photo["content_type"],
                                       headers={"Cache-Control": "private, max-age=3600"})
+
+
+def _photo_names(doc):
+    """The photos a submission refers to, in its answers now or in an earlier version."""
+    names = set(doc.get("files") or ())
+    for version in doc.get("versions") or ():
+        names.update(version.get("files") or ())
+    return names
 
 
 @bp.route("/forms/<form_id>/export.<fmt>")
