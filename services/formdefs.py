@@ -569,6 +569,9 @@ def _field_schema(spec):
             out["type"] = "boolean"
     elif kind == "phone":
         out.update(type="string", pattern=PHONE_PATTERN)
+    elif kind == "project":
+        out.update(type="string", pattern="^[1-9][0-9]*$")
+        notes.append("所报项目的编号(本村（单位）的项目之一)")
     elif kind == "image":
         out.update(type="object", required=["name", "size", "content_type", "file"],
                    additionalProperties=False, properties={

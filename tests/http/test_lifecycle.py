@@ -260,3 +260,19 @@ def test_void_restore_and_direct_correction(app, client, store, world):
     versions = town.get(f"/admin/submissions/{second}/versions").get_data(as_text=True)
     assert "新申报（更正）" in versions and "错字" in versions
     assert store.list_projects()[0]["title"] == "新申报（更正）"
+
+
+def test_previews_offer_a_sample_project(app, store, world):
+    admin = as_user(app, "admin")
+    page = admin.get("/admin/forms/monthly_report/preview").get_data(as_text=True)
+    assert "示例项目" in page and 'class="tz-input tz-select"' in page
+    page = admin.get("/admin/forms/t_report/preview").get_data(as_text=True)
+    sid = re.search(r'name="submission_id" type="hidden" value="(\w+)"', page).group(1)
+    checked = admin.post("/admin/forms/t_report/preview", data={
+        "csrf_token": csrf_token(page), "submission_id": sid, "month": THIS_MONTH,
+        "project": "1", "progress": "10"})
+    assert checked.status_code == 200
+    assert "示例项目" in checked.get_data(as_text=True)
+    assert store.count_submissions("t_report") == 0  # a preview stores nothing
+    schema = admin.get("/admin/forms/monthly_report/v1.schema.json").get_json()
+    assert schema["properties"]["project"]["pattern"] == "^[1-9][0-9]*$"

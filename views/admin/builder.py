@@ -33,7 +33,8 @@ from wtforms import HiddenField, IntegerField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from db import get_store
-from forms.builder import build_form_class, collect_answers, display_rows, new_submission_id
+from forms.builder import (build_form_class, collect_answers, display_rows, new_submission_id,
+                           set_project_choices)
 from forms.fields import CONDITION_TYPES, ROW_TYPES
 from forms.loader import SchemaError, meta_schema
 from services import formdefs
@@ -56,7 +57,10 @@ TYPE_LABELS = {
     "image": "照片",
     "section": "分节标题",
     "repeat": "重复组(多行明细)",
+    "project": "项目(本单位已立项的项目)",
 }
+# What a preview's project field offers: the organization filling it is not known there.
+PREVIEW_PROJECTS = [("1", "示例项目（预览：填报时列出本村（单位）已立项的项目）")]
 
 # The field a problem's path names: "fields[3]", "fields[3].fields[1]", then the attribute.
 # (Other paths name the form's own keys, or a line and column of the JSON text.)
@@ -299,10 +303,12 @@ def form_builder_preview(form_id):
         form_class = build_form_class(schema)
         if request.method == "POST" and "_check" in request.form:
             form = form_class()
+            set_project_choices(form, PREVIEW_PROJECTS)
             if form.validate_on_submit():
                 checked = display_rows(schema, collect_answers(form, schema)[0])
         else:
             form = form_class(formdata=None)
+            set_project_choices(form, PREVIEW_PROJECTS)
             form.submission_id.data = new_submission_id()
     return _framed(make_response(render_template(
         "admin/builder_preview.html", form_id=form_id, schema=schema, form=form, text=text,

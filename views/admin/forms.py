@@ -9,10 +9,12 @@ from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import InputRequired
 
 from db import get_store
-from forms.builder import build_form_class, collect_answers, display_rows, new_submission_id
+from forms.builder import (build_form_class, collect_answers, display_rows, new_submission_id,
+                           set_project_choices)
 from forms.loader import SchemaError
 from forms.xlsform import XLSFormError
 from services import access, formdefs
+from views.admin.builder import PREVIEW_PROJECTS
 from services.orgs import org_index
 from views.admin import bp
 from views.web import audit, get_form_or_404
@@ -169,6 +171,7 @@ def form_preview(form_id):
     version = request.args.get("version", type=int)
     schema = get_form_or_404(form_id, version)["schema"]
     form = build_form_class(schema)()
+    set_project_choices(form, PREVIEW_PROJECTS)
     checked = None
     if request.method == "GET":
         form.submission_id.data = new_submission_id()
