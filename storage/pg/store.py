@@ -37,8 +37,8 @@ from psycopg_pool import ConnectionPool
 from .. import common
 from ..common import json_copy, stamp, text_arg
 from ..contract import KINDS, TABLES
-from ..errors import (DraftConflict, DuplicateError, RestoreRefused, StorageError,
-                      SubmissionConflict)
+from ..errors import (DraftConflict, DuplicateError, PeriodTaken, RestoreRefused,
+                      StorageError, SubmissionConflict)
 from ..photofiles import FilePhotos
 from .schema import HEAD_REVISION, current_revision
 
@@ -57,7 +57,21 @@ STREAM_BATCH = 500  # rows fetched per round trip by iter_submissions and snapsh
 _INHERITED_POOLS: list = []
 
 SUBMISSION_COLUMNS = ("id, form_id, form_version, org_code, receipt, submitted_at, "
-                      "submission_id, token, files, answers")
+                      "submission_id, token, files, answers, status, period, slot, project_id, "
+                      "revision, history, versions, edit, updated_at")
+# What update_submission writes back (answers, files and form_version only when corrected).
+LIFECYCLE_UPDATE = ("status = %(status)s, period = %(period)s, slot = %(slot)s, "
+                    "project_id = %(project_id)s, revision = %(revision)s, "
+                    "history = %(history)s::jsonb, updated_at = %(updated_at)s")
+CORRECTION_UPDATE = ("answers = %(answers)s::jsonb, files = %(files)s::jsonb, "
+                     "form_version = %(form_version)s, versions = %(versions)s::jsonb, "
+                     "edit = %(edit)s::jsonb")
+# The partial unique index behind "one submission per (form, organization, slot)".
+SLOT_KEY = "submissions_one_per_slot_key"
+# How often a write that lost a race on a slot to a submission voided since is tried again.
+SLOT_ATTEMPTS = 3
+PROJECT_COLUMNS = "id, application, org_code, year, status, doc"
+TOKEN_COLUMNS = "id, username, label, token_hash, created_at, expires_at, revoked_at"
 FORM_COLUMNS = "form_id, version, schema, created_at, source, username"
 LINK_COLUMNS = "token, form_id, org_code, created_at, revoked_at"
 AUDIT_COLUMNS = "id, at, username, action, target, detail, address"
@@ -84,11 +98,12 @@ INSERT_SUBMISSION = f"""
         RETURNING last),
     stored AS (
         INSERT INTO submissions (form_id, form_version, org_code, receipt, submission_id,
-                                 submitted_at, submitted_on, token, files, answers)
+                                 submitted_at, submitted_on, token, files, answers, period,
+                                 slot, project_id)
         SELECT %(form_id)s, %(form_version)s, %(org_code)s,
                %(day)s || '-' || lpad(last::text, greatest(length(last::text), 4), '0'),
                %(submission_id)s, %(submitted_at)s, %(submitted_on)s, %(token)s,
-               %(files)s::jsonb, %(answers)s::jsonb
+               %(files)s::jsonb, %(answers)s::jsonb, %(period)s, %(slot)s, %(project_id)s
         FROM number
         RETURNING {SUBMISSION_COLUMNS}),
     bumped AS (
@@ -96,7 +111,11 @@ INSERT_SUBMISSION = f"""
     SELECT * FROM stored"""
 
 COPY_SUBMISSIONS = """COPY submissions (form_id, form_version, org_code, receipt, submission_id,
-    submitted_at, submitted_on, token, files, answers) FROM STDIN"""
+    submitted_at, submitted_on, token, files, answers, period, slot, project_id) FROM STDIN"""
+# A restore keeps the lifecycle of each submission too.
+COPY_LOADED_SUBMISSIONS = """COPY submissions (form_id, form_version, org_code, receipt,
+    submission_id, submitted_at, submitted_on, token, files, answers, status, period, slot,
+    project_id, revision, history, versions, edit, updated_at) FROM STDIN"""
 
 # One hit on a rate-limit counter, in one statement: the row lock of the upsert orders
 # concurrent hits on a key from every host, and each gets the count after its own hit. A row
@@ -128,6 +147,8 @@ SNAPSHOT_QUERIES = {
     "audit": f"SELECT {AUDIT_COLUMNS} FROM audit_log ORDER BY id",
     "drafts": "SELECT doc FROM drafts ORDER BY form_id",
     "form_states": "SELECT doc FROM form_states ORDER BY form_id",
+    "projects": "SELECT doc FROM projects ORDER BY id",
+    "api_tokens": f"SELECT {TOKEN_COLUMNS} FROM api_tokens ORDER BY position",
 }
 
 
@@ -174,11 +195,47 @@ def _link_doc(row) -> dict | None:
 
 
 def _submission_doc(row) -> dict | None:
+    """A submission row as the contract shapes it: ``updated_at`` NULL is submitted_at, and
+    ``edit`` NULL the description common.with_lifecycle gives answers never corrected."""
     if row is None:
         return None
     doc = dict(row)
     doc["submitted_at"] = stamp(row["submitted_at"])
-    return doc
+    doc["updated_at"] = doc["submitted_at"] if row["updated_at"] is None \
+        else stamp(row["updated_at"])
+    if row["edit"] is None:
+        del doc["edit"]
+    return common.with_lifecycle(doc)
+
+
+def _default_edit(doc: Mapping) -> dict:
+    """The ``edit`` a submission reads with when its column is NULL (see _submission_doc)."""
+    return common.with_lifecycle({"submitted_at": stamp(common.parse_stamp(doc["submitted_at"])),
+                                  "versions": doc.get("versions") or []})["edit"]
+
+
+def _token_doc(row) -> dict | None:
+    if row is None:
+        return None
+    return {"id": row["id"], "username": row["username"], "label": row["label"],
+            "token_hash": row["token_hash"], "created_at": stamp(row["created_at"]),
+            "expires_at": _stamp_or_none(row["expires_at"]),
+            "revoked_at": _stamp_or_none(row["revoked_at"])}
+
+
+def _user_doc(row) -> dict | None:
+    """A user document; one stored before users had a scope reads as county-wide."""
+    return None if row is None else {"org_code": None, **row["doc"]}
+
+
+def _project_params(doc: Mapping) -> tuple:
+    """The columns of a project document (common.new_project/changed_project checked it,
+    except the type of a changed year or organization)."""
+    if isinstance(doc["year"], bool) or not isinstance(doc["year"], int):
+        raise ValueError("year must be an integer")
+    text_arg(doc["org_code"], "organization code")
+    return (doc["id"], doc["application"], doc["org_code"], doc["year"], doc["status"],
+            common.json_text(doc))
 
 
 def _audit_doc(row) -> dict:
@@ -194,9 +251,10 @@ def _session_doc(row) -> dict | None:
             "created_at": stamp(row["created_at"]), "expires_at": stamp(row["expires_at"])}
 
 
-def submission_filters(form_id, org_codes, date_from, date_to) -> tuple[str, list] | None:
+def submission_filters(form_id, org_codes, date_from, date_to, statuses=None,
+                       changed_since=None, after_id=None) -> tuple[str, list] | None:
     """(WHERE clause, parameters) of the submission filters; None when nothing can match
-    (an empty org_codes). ValueError for a malformed date.
+    (an empty org_codes or statuses). ValueError for a malformed date, status, time or id.
 
     The queries built on them run with ``prepare=False``: psycopg prepares a statement run
     five times on a connection, and PostgreSQL then switches a prepared statement to a generic
@@ -204,6 +262,10 @@ def submission_filters(form_id, org_codes, date_from, date_to) -> tuple[str, lis
     township, a month, a year), and the generic plan was 3x slower for a township's last 30
     days in 1M submissions (count + page 16 -> 45 ms; docs/BENCHMARKS.md, issue 7)."""
     low, high = common.day_of(date_from), common.day_of(date_to)
+    statuses = common.statuses_arg(statuses)
+    since = common.since_arg(changed_since)
+    if after_id is not None and (isinstance(after_id, bool) or not isinstance(after_id, int)):
+        raise ValueError("after_id must be an integer")
     clauses, params = [], []
     if form_id is not None:
         clauses.append("form_id = %s")
@@ -220,6 +282,17 @@ def submission_filters(form_id, org_codes, date_from, date_to) -> tuple[str, lis
     if high is not None:
         clauses.append("submitted_on <= %s")
         params.append(date.fromisoformat(high))
+    if statuses is not None:
+        if not statuses:
+            return None
+        clauses.append("status = ANY(%s)")
+        params.append(sorted(statuses))
+    if since is not None:
+        clauses.append("coalesce(updated_at, submitted_at) >= %s")
+        params.append(since)
+    if after_id is not None:
+        clauses.append("id > %s")
+        params.append(after_id)
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
@@ -227,17 +300,29 @@ def count_sql(clause: str) -> str:
     return f"SELECT count(*) AS n FROM submissions{clause}"
 
 
-def page_sql(clause: str) -> str:
-    """One page, newest first (parameters: the filters', then offset and limit).
+def page_sql(clause: str, ascending: bool = False, changed: bool = False) -> str:
+    """One page, newest first (oldest first when ``ascending``: the cursor paging of
+    after_id); parameters: the filters', then offset and limit.
 
     The page's ids are chosen first, from the index entries alone (submissions_form_idx
-    carries submitted_on and org_code), and only those rows are read. Asked for whole rows
-    ordered by id, the planner walks the primary key down from the newest submission and
+    carries submitted_on, org_code and status), and only those rows are read. Asked for whole
+    rows ordered by id, the planner walks the primary key down from the newest submission and
     reads every row until enough match: fine for recent dates, but 140-190 ms for a month a
-    year back in a 1M-row table, where this takes 30 ms at worst (docs in migration 0001)."""
+    year back in a 1M-row table, where this takes 30 ms at worst (docs in migration 0001).
+
+    ``changed`` (a changed_since filter): the matching ids are found first, through
+    submissions_form_changed_idx, and then sorted. Left to itself the planner walks the ids
+    in order expecting the changed ones to be spread evenly, but they are mostly the newest:
+    480 ms instead of 2 ms for a day's changes in a 500k form (migration 0006)."""
+    order = "ASC" if ascending else "DESC"
+    if changed:
+        return (f"WITH matching AS MATERIALIZED (SELECT id FROM submissions{clause}) "
+                f"SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE id IN ("
+                f"SELECT id FROM matching ORDER BY id {order} OFFSET %s LIMIT %s) "
+                f"ORDER BY id {order}")
     return (f"SELECT {SUBMISSION_COLUMNS} FROM submissions WHERE id IN ("
-            f"SELECT id FROM submissions{clause} ORDER BY id DESC OFFSET %s LIMIT %s) "
-            "ORDER BY id DESC")
+            f"SELECT id FROM submissions{clause} ORDER BY id {order} OFFSET %s LIMIT %s) "
+            f"ORDER BY id {order}")
 
 
 def stream_sql(clause: str) -> str:
@@ -246,6 +331,21 @@ def stream_sql(clause: str) -> str:
 
 def counts_sql(clause: str) -> str:
     return f"SELECT org_code, count(*) AS n FROM submissions{clause} GROUP BY org_code"
+
+
+REPORTED_PERIODS = """
+    SELECT org_code, period, slot, project_id, receipt, submitted_at, status
+    FROM submissions WHERE form_id = %s AND period IS NOT NULL AND status <> '已作废'{orgs}
+    ORDER BY id"""
+
+
+class _SlotTaken(Exception):
+    """An update lost the (form, organization, slot) ``key`` to another submission: raised
+    inside the transaction, which is rolled back before the holder is looked up."""
+
+    def __init__(self, key: tuple):
+        super().__init__(key)
+        self.key = key
 
 
 def check_connection(conn) -> None:
@@ -550,10 +650,13 @@ class PgStore:
 
     # ---- users and sessions ---------------------------------------------------------------------
 
-    def add_user(self, username: str, password_hash: str, role: str) -> dict:
+    def add_user(self, username: str, password_hash: str, role: str,
+                 org_code: str | None = None) -> dict:
         username = text_arg(username, "username")
+        if org_code is not None:
+            text_arg(org_code, "organization code")
         doc = {"username": username, "password_hash": password_hash, "role": role,
-               "created_at": stamp(common.now())}
+               "org_code": org_code, "created_at": stamp(common.now())}
         text = common.json_text(doc)
         with self._write() as conn:
             added = conn.execute("INSERT INTO users (username, doc) VALUES (%s, %s::jsonb) "
@@ -563,15 +666,32 @@ class PgStore:
             self._bump(conn, "users")
         return doc
 
+    def update_user(self, username: str, changes: Mapping) -> dict | None:
+        changes = common.user_changes(changes)
+        with self._write() as conn:
+            old = _user_doc(conn.execute("SELECT doc FROM users WHERE username = %s FOR UPDATE",
+                                         (username,)).fetchone())
+            if old is None:
+                return None
+            new = {**old, **changes}
+            conn.execute("UPDATE users SET doc = %s::jsonb WHERE username = %s",
+                         (common.json_text(new), username))
+            # What the user may see changed: every login of theirs ends in the same write.
+            if (not new.get("active", True) or new["role"] != old["role"]
+                    or new["org_code"] != old["org_code"]):
+                conn.execute("DELETE FROM sessions WHERE username = %s", (username,))
+            self._bump(conn, "users")
+        return new
+
     def get_user(self, username: str) -> dict | None:
         with self._read() as conn:
-            row = conn.execute("SELECT doc FROM users WHERE username = %s",
-                               (username,)).fetchone()
-        return None if row is None else row["doc"]
+            return _user_doc(conn.execute("SELECT doc FROM users WHERE username = %s",
+                                          (username,)).fetchone())
 
     def list_users(self) -> list[dict]:
         with self._read() as conn:
-            return [row["doc"] for row in conn.execute("SELECT doc FROM users ORDER BY username")]
+            return [_user_doc(row)
+                    for row in conn.execute("SELECT doc FROM users ORDER BY username")]
 
     def set_password(self, username: str, password_hash: str) -> dict | None:
         common.json_text(password_hash)
@@ -583,7 +703,7 @@ class PgStore:
                 return None
             conn.execute("DELETE FROM sessions WHERE username = %s", (username,))
             self._bump(conn, "users")
-        return row["doc"]
+        return _user_doc(row)
 
     def create_session(self, username: str, lifetime: timedelta) -> dict:
         text_arg(username, "username")
@@ -763,35 +883,58 @@ class PgStore:
         raise SubmissionConflict(submission_id, stored["receipt"])
 
     def add_submission(self, form_id: str, form_version: int, org_code: str, answers: Mapping,
-                       submission_id: str, token: str | None = None,
-                       files=None) -> tuple[dict, bool]:
+                       submission_id: str, token: str | None = None, files=None,
+                       period: str | None = None, slot: str | None = None,
+                       project_id: int | None = None) -> tuple[dict, bool]:
         common.check_submission_args(form_id, form_version, org_code, answers, submission_id)
+        common.lifecycle_args(common.PENDING, period, slot, project_id)
         answers_text = common.json_text(dict(answers))
         files_text = common.json_text(list(files or []))
         common.json_text(token)
-        stored = self.find_submission(submission_id)
-        if stored is not None:
-            return self._retried(stored, form_id, org_code, answers, submission_id)
-        moment = common.now()
-        submitted_at = stamp(moment)
-        try:
-            with self._autocommit(MSG_WRITE, passthrough=(pg_errors.UniqueViolation,)) as conn:
-                row = conn.execute(INSERT_SUBMISSION, {
-                    "day": common.receipt_day(submitted_at), "form_id": form_id,
-                    "form_version": form_version, "org_code": org_code,
-                    "submission_id": submission_id, "submitted_at": moment,
-                    "submitted_on": date.fromisoformat(common.local_day(submitted_at)),
-                    "token": token, "files": files_text, "answers": answers_text}).fetchone()
-        except pg_errors.UniqueViolation as exc:
-            # Another process or host stored this submission id meanwhile: the transaction
-            # (and its receipt number) was rolled back; answer as a retry does.
-            stored = None
-            if exc.diag.constraint_name == "submissions_submission_id_key":
-                stored = self.find_submission(submission_id)
-            if stored is None:
+        for attempt in range(SLOT_ATTEMPTS):
+            stored = self.find_submission(submission_id)
+            if stored is not None:
+                return self._retried(stored, form_id, org_code, answers, submission_id)
+            moment = common.now()
+            submitted_at = stamp(moment)
+            try:
+                with self._autocommit(MSG_WRITE,
+                                      passthrough=(pg_errors.UniqueViolation,)) as conn:
+                    row = conn.execute(INSERT_SUBMISSION, {
+                        "day": common.receipt_day(submitted_at), "form_id": form_id,
+                        "form_version": form_version, "org_code": org_code,
+                        "submission_id": submission_id, "submitted_at": moment,
+                        "submitted_on": date.fromisoformat(common.local_day(submitted_at)),
+                        "token": token, "files": files_text, "answers": answers_text,
+                        "period": period, "slot": slot, "project_id": project_id}).fetchone()
+                return _submission_doc(row), True
+            except pg_errors.UniqueViolation as exc:
+                # The transaction (and its receipt number) was rolled back. Another process or
+                # host stored this submission id meanwhile: answer as a retry does; or a
+                # submission holds the slot: point to it.
+                constraint = exc.diag.constraint_name
+                if constraint == "submissions_submission_id_key":
+                    stored = self.find_submission(submission_id)
+                    if stored is not None:
+                        return self._retried(stored, form_id, org_code, answers, submission_id)
+                elif constraint == SLOT_KEY:
+                    stored = self.find_submission(submission_id)
+                    if stored is not None:
+                        return self._retried(stored, form_id, org_code, answers, submission_id)
+                    holder = self._slot_holder(form_id, org_code, slot)
+                    if holder is not None:
+                        raise PeriodTaken(holder) from None
+                    continue  # voided since: try again
                 raise StorageError(MSG_WRITE) from exc
-            return self._retried(stored, form_id, org_code, answers, submission_id)
-        return _submission_doc(row), True
+        raise StorageError(MSG_WRITE)
+
+    def _slot_holder(self, form_id: str, org_code: str, slot: str) -> str | None:
+        """The receipt of the submission holding (form, organization, slot), or None."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT receipt FROM submissions WHERE form_id = %s AND org_code = %s "
+                "AND slot = %s AND status <> '已作废'", (form_id, org_code, slot)).fetchone()
+        return None if row is None else row["receipt"]
 
     def import_submissions(self, docs: Iterable[Mapping], batch: int = 2000) -> int:
         return sum(self._import_batch(chunk) for chunk in common.in_batches(docs, batch))
@@ -803,6 +946,8 @@ class PgStore:
             common.check_submission_args(doc["form_id"], doc["form_version"], doc["org_code"],
                                          doc["answers"], sid)
             moment = common.parse_stamp(doc["submitted_at"])  # ValueError when malformed
+            common.lifecycle_args(common.PENDING, doc.get("period"), doc.get("slot"),
+                                  doc.get("project_id"))
             if sid in seen:
                 raise DuplicateError(f"submission id {sid} already stored")
             seen.add(sid)
@@ -825,13 +970,95 @@ class PgStore:
                         copy.write_row((
                             doc["form_id"], doc["form_version"], doc["org_code"], receipt, sid,
                             moment, common.local_day(doc["submitted_at"]), None, files_text,
-                            answers_text))
+                            answers_text, doc.get("period"), doc.get("slot"),
+                            doc.get("project_id")))
                 self._bump(conn, "submissions")
         except pg_errors.UniqueViolation as exc:
             if exc.diag.constraint_name == "submissions_submission_id_key":
                 raise DuplicateError("导入的提交编号已存在(这一批未导入)") from exc
+            if exc.diag.constraint_name == SLOT_KEY:
+                raise DuplicateError("导入的提交所报期次已有提交(这一批未导入)") from exc
             raise StorageError(MSG_WRITE) from exc
         return len(prepared)
+
+    def update_submission(self, receipt: str, revision: int, changes: Mapping,
+                          project: tuple | None = None) -> tuple[dict, dict | None]:
+        for attempt in range(SLOT_ATTEMPTS):
+            try:
+                return self._update_submission(receipt, revision, changes, project)
+            except _SlotTaken as taken:  # rolled back: now name the holder
+                holder = self._slot_holder(*taken.key)
+                if holder is not None:
+                    raise PeriodTaken(holder) from None
+                # the holder was voided meanwhile: try again
+        raise StorageError(MSG_WRITE)
+
+    def _update_submission(self, receipt, revision, changes, project):
+        """One attempt of update_submission: one transaction, the submission then the project
+        locked (FOR UPDATE) while the new versions are computed by the shared rules;
+        _SlotTaken when the slot index refuses the change."""
+        with self._write() as conn:
+            row = None
+            if isinstance(receipt, str) and "\x00" not in receipt:
+                row = conn.execute(f"SELECT {SUBMISSION_COLUMNS} FROM submissions "
+                                   "WHERE receipt = %s FOR UPDATE", (receipt,)).fetchone()
+            if row is None:
+                raise LookupError(receipt)
+            moment = common.now()
+            old = _submission_doc(row)
+            new = common.changed_submission(old, revision, changes, moment)
+            params = {"id": row["id"], "status": new["status"], "period": new["period"],
+                      "slot": new["slot"], "project_id": new["project_id"],
+                      "revision": new["revision"], "history": common.json_text(new["history"]),
+                      # to the second, as returned (changed_since compares with this)
+                      "updated_at": common.parse_stamp(new["updated_at"])}
+            sets = LIFECYCLE_UPDATE
+            if "answers" in changes:
+                sets += ", " + CORRECTION_UPDATE
+                params.update(answers=common.json_text(new["answers"]),
+                              files=common.json_text(new["files"]),
+                              form_version=new["form_version"],
+                              versions=common.json_text(new["versions"]),
+                              edit=common.json_text(new["edit"]))
+            stored_project = None
+            if project is not None:
+                project_id, project_revision, project_changes = project
+                found = None
+                if not isinstance(project_id, bool) and isinstance(project_id, int):
+                    found = conn.execute("SELECT doc FROM projects WHERE id = %s FOR UPDATE",
+                                         (project_id,)).fetchone()
+                if found is None:
+                    raise LookupError(project_id)
+                stored_project = common.changed_project(found["doc"], project_revision,
+                                                        project_changes, moment)
+                project_params = _project_params(stored_project)
+            try:
+                conn.execute(f"UPDATE submissions SET {sets} WHERE id = %(id)s", params)
+            except pg_errors.UniqueViolation as exc:
+                if exc.diag.constraint_name == SLOT_KEY:
+                    raise _SlotTaken(common.holds_slot(new)) from exc
+                raise
+            if stored_project is not None:
+                conn.execute("UPDATE projects SET application = %s, org_code = %s, year = %s, "
+                             "status = %s, doc = %s::jsonb WHERE id = %s",
+                             (*project_params[1:], project_params[0]))
+            self._bump(conn, "submissions")
+        return new, stored_project
+
+    def reported_periods(self, form_id: str, org_codes: Iterable[str] | None = None
+                         ) -> list[dict]:
+        params: list = [form_id]
+        orgs = ""
+        if org_codes is not None:
+            codes = sorted({str(code) for code in org_codes})
+            if not codes:
+                return []
+            orgs = " AND org_code = ANY(%s)"
+            params.append(codes)
+        with self._read() as conn:
+            rows = conn.execute(REPORTED_PERIODS.format(orgs=orgs), params,
+                                prepare=False).fetchall()
+        return [{**row, "submitted_at": stamp(row["submitted_at"])} for row in rows]
 
     def get_submission(self, receipt: str) -> dict | None:
         if not isinstance(receipt, str) or "\x00" in receipt:
@@ -851,23 +1078,27 @@ class PgStore:
 
     def query_submissions(self, form_id: str | None, org_codes: Iterable[str] | None = None,
                           date_from=None, date_to=None, offset: int = 0,
-                          limit: int | None = None) -> tuple[int, list[dict]]:
+                          limit: int | None = None, *, statuses=None, changed_since=None,
+                          after_id=None) -> tuple[int, list[dict]]:
         if offset < 0 or (limit is not None and limit < 0):
             raise ValueError("offset and limit must be >= 0")
-        where = submission_filters(form_id, org_codes, date_from, date_to)
+        where = submission_filters(form_id, org_codes, date_from, date_to, statuses,
+                                   changed_since, after_id)
         if where is None:
             return 0, []
         clause, params = where
         with self._connection(MSG_READ) as conn:
             _start_repeatable_read(conn)  # the count and the page see the same rows
             total = conn.execute(count_sql(clause), params, prepare=False).fetchone()["n"]
-            rows = conn.execute(page_sql(clause), [*params, offset, limit],
-                                prepare=False).fetchall()
+            rows = conn.execute(page_sql(clause, ascending=after_id is not None,
+                                         changed=changed_since not in (None, "")),
+                                [*params, offset, limit], prepare=False).fetchall()
         return total, [_submission_doc(row) for row in rows]
 
     def iter_submissions(self, form_id: str | None, org_codes: Iterable[str] | None = None,
-                         date_from=None, date_to=None) -> tuple[int, Iterator[dict]]:
-        where = submission_filters(form_id, org_codes, date_from, date_to)
+                         date_from=None, date_to=None, *,
+                         statuses=None) -> tuple[int, Iterator[dict]]:
+        where = submission_filters(form_id, org_codes, date_from, date_to, statuses)
         if where is None:
             return 0, (doc for doc in ())  # (a generator: it has close(), as the contract says)
         clause, params = where
@@ -895,8 +1126,9 @@ class PgStore:
         return {row["form_version"] for row in rows}
 
     def submission_counts(self, form_id: str, date_from=None, date_to=None,
-                          org_codes: Iterable[str] | None = None) -> dict[str, int]:
-        where = submission_filters(form_id, org_codes, date_from, date_to)
+                          org_codes: Iterable[str] | None = None, *,
+                          statuses=None) -> dict[str, int]:
+        where = submission_filters(form_id, org_codes, date_from, date_to, statuses)
         if where is None:
             return {}
         clause, params = where
@@ -908,6 +1140,114 @@ class PgStore:
         clause, params = submission_filters(form_id, None, None, None)
         with self._read() as conn:
             return conn.execute(count_sql(clause), params).fetchone()["n"]
+
+    # ---- projects -------------------------------------------------------------------------------
+
+    def add_project(self, doc: Mapping) -> tuple[dict, bool]:
+        common.new_project(doc, 1, common.now())  # ValueError before anything is written
+        application = doc["application"]
+        with self._write() as conn:
+            found = conn.execute("SELECT doc FROM projects WHERE application = %s",
+                                 (application,)).fetchone()
+            if found is not None:  # (a retry spends no id)
+                return found["doc"], False
+            project_id = conn.execute("SELECT nextval(pg_get_serial_sequence('projects', 'id')) "
+                                      "AS id").fetchone()["id"]
+            project = common.new_project(doc, project_id, common.now())
+            added = conn.execute(
+                f"INSERT INTO projects ({PROJECT_COLUMNS}) VALUES (%s, %s, %s, %s, %s, "
+                "%s::jsonb) ON CONFLICT (application) DO NOTHING",
+                _project_params(project)).rowcount
+            if not added:  # opened by another process or host meanwhile
+                found = conn.execute("SELECT doc FROM projects WHERE application = %s",
+                                     (application,)).fetchone()
+                return found["doc"], False
+        return project, True
+
+    def get_project(self, project_id: int) -> dict | None:
+        if isinstance(project_id, bool) or not isinstance(project_id, int):
+            return None
+        with self._read() as conn:
+            row = conn.execute("SELECT doc FROM projects WHERE id = %s",
+                               (project_id,)).fetchone()
+        return None if row is None else row["doc"]
+
+    def list_projects(self, org_codes: Iterable[str] | None = None, year: int | None = None,
+                      statuses: Iterable[str] | None = None) -> list[dict]:
+        if isinstance(statuses, str):
+            raise ValueError("statuses must be a collection, not a string")
+        clauses, params = [], []
+        for clause, values in (("org_code = ANY(%s)", org_codes), ("status = ANY(%s)", statuses)):
+            if values is not None:
+                values = sorted({str(value) for value in values})
+                if not values:
+                    return []
+                clauses.append(clause)
+                params.append(values)
+        if year is not None:
+            if isinstance(year, bool) or not isinstance(year, int):
+                return []  # no project's year is anything but an integer
+            clauses.append("year = %s")
+            params.append(year)
+        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        with self._read() as conn:
+            return [row["doc"] for row in conn.execute(
+                f"SELECT doc FROM projects{where} ORDER BY id", params, prepare=False)]
+
+    def update_project(self, project_id: int, revision: int, changes: Mapping) -> dict:
+        with self._write() as conn:
+            found = None
+            if not isinstance(project_id, bool) and isinstance(project_id, int):
+                found = conn.execute("SELECT doc FROM projects WHERE id = %s FOR UPDATE",
+                                     (project_id,)).fetchone()
+            if found is None:
+                raise LookupError(project_id)
+            new = common.changed_project(found["doc"], revision, changes, common.now())
+            params = _project_params(new)
+            conn.execute("UPDATE projects SET application = %s, org_code = %s, year = %s, "
+                         "status = %s, doc = %s::jsonb WHERE id = %s", (*params[1:], params[0]))
+        return new
+
+    # ---- API tokens -----------------------------------------------------------------------------
+
+    def add_api_token(self, username: str, token_hash: str, label: str, expires_at) -> dict:
+        doc = common.token_doc(username, token_hash, label, expires_at, common.now())
+        with self._write() as conn:
+            row = conn.execute(
+                f"INSERT INTO api_tokens ({TOKEN_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, NULL) "
+                f"ON CONFLICT (token_hash) DO NOTHING RETURNING {TOKEN_COLUMNS}",
+                (doc["id"], doc["username"], doc["label"], doc["token_hash"],
+                 common.parse_stamp(doc["created_at"]),
+                 doc["expires_at"] and common.parse_stamp(doc["expires_at"]))).fetchone()
+            if row is None:
+                raise DuplicateError("token already stored")
+        return _token_doc(row)
+
+    def find_api_token(self, token_hash: str) -> dict | None:
+        if not isinstance(token_hash, str) or "\x00" in token_hash:
+            return None
+        with self._read() as conn:
+            return _token_doc(conn.execute(
+                f"SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = %s",
+                (token_hash,)).fetchone())
+
+    def list_api_tokens(self, username: str | None = None) -> list[dict]:
+        where, params = ("", []) if username is None else (" WHERE username = %s", [username])
+        with self._read() as conn:
+            return [_token_doc(row) for row in conn.execute(
+                f"SELECT {TOKEN_COLUMNS} FROM api_tokens{where} ORDER BY position", params)]
+
+    def revoke_api_token(self, token_id: str) -> dict | None:
+        if not isinstance(token_id, str) or "\x00" in token_id:
+            return None
+        with self._write() as conn:
+            row = conn.execute(
+                f"UPDATE api_tokens SET revoked_at = %s WHERE id = %s AND revoked_at IS NULL "
+                f"RETURNING {TOKEN_COLUMNS}", (common.now(), token_id)).fetchone()
+            if row is None:
+                row = conn.execute(f"SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = %s",
+                                   (token_id,)).fetchone()
+        return _token_doc(row)
 
     # ---- photos ---------------------------------------------------------------------------------
 
@@ -985,7 +1325,8 @@ class PgStore:
             # most a minute for running exports and snapshots to finish.
             conn.execute("SET LOCAL lock_timeout = '60s'")
             conn.execute("LOCK TABLE receipt_days, submissions, forms, orgs, users, links, "
-                         "sessions, audit_log, drafts, form_states IN ACCESS EXCLUSIVE MODE")
+                         "sessions, audit_log, drafts, form_states, projects, api_tokens "
+                         "IN ACCESS EXCLUSIVE MODE")
             if not force:
                 held = conn.execute(
                     "SELECT EXISTS (SELECT FROM forms) OR EXISTS (SELECT FROM orgs) "
@@ -994,11 +1335,15 @@ class PgStore:
                 if held:
                     raise RestoreRefused(f"数据库 {self.location} 中已有数据;确认覆盖请加 --force")
             conn.execute("TRUNCATE forms, orgs, users, links, submissions, receipt_days, "
-                         "sessions, audit_log, drafts, form_states RESTART IDENTITY")
+                         "sessions, audit_log, drafts, form_states, projects, api_tokens "
+                         "RESTART IDENTITY")
             with conn.cursor() as cur:
                 for kind in KINDS:
                     counts[kind] = _copy_records(cur, kind, source.records(kind))
             conn.execute(RESET_RECEIPT_DAYS)
+            # Projects keep their ids: the next one opened follows the highest loaded.
+            conn.execute("SELECT setval(pg_get_serial_sequence('projects', 'id'), "
+                         "coalesce(max(id), 0) + 1, false) FROM projects")
             counts["photos"] = self._load_photos(conn, source)
             self._bump(conn, *TABLES)
         return counts
@@ -1080,15 +1425,24 @@ def _copy_records(cur, kind: str, docs: Iterable[Mapping]) -> int:
                                 common.parse_stamp(revoked) if revoked else None))
                 count += 1
     elif kind == "submissions":
-        with cur.copy(COPY_SUBMISSIONS) as copy:
+        with cur.copy(COPY_LOADED_SUBMISSIONS) as copy:
             for doc in docs:
-                submitted_at = doc["submitted_at"]
-                files = list(doc.get("files") or common.photo_refs(doc.get("answers")))
+                copy.write_row(_loaded_submission(doc))
+                count += 1
+    elif kind == "projects":
+        with cur.copy(f"COPY projects ({PROJECT_COLUMNS}) FROM STDIN") as copy:
+            for doc in docs:
+                copy.write_row(_project_params(doc))
+                count += 1
+    elif kind == "api_tokens":
+        with cur.copy(f"COPY api_tokens ({TOKEN_COLUMNS}) FROM STDIN") as copy:
+            for doc in docs:
                 copy.write_row((
-                    doc["form_id"], doc["form_version"], doc["org_code"], doc["receipt"],
-                    doc.get("submission_id") or secrets.token_hex(16),
-                    common.parse_stamp(submitted_at), common.local_day(submitted_at),
-                    doc.get("token"), common.json_text(files), common.json_text(doc["answers"])))
+                    text_arg(doc.get("id"), "token id"), doc["username"], doc.get("label") or "",
+                    text_arg(doc.get("token_hash"), "token hash"),
+                    common.parse_stamp(doc["created_at"]),
+                    *(common.parse_stamp(doc[k]) if doc.get(k) else None
+                      for k in ("expires_at", "revoked_at"))))
                 count += 1
     elif kind == "audit":
         with cur.copy("COPY audit_log (at, day, username, action, target, detail, address) "
@@ -1110,6 +1464,26 @@ def _copy_records(cur, kind: str, docs: Iterable[Mapping]) -> int:
     else:
         raise ValueError(f"unknown kind {kind!r}")
     return count
+
+
+def _loaded_submission(doc: Mapping) -> tuple:
+    """The COPY_LOADED_SUBMISSIONS row of a snapshot's submission (one of a backup made
+    before the lifecycle reads with its defaults). ``edit`` and ``updated_at`` stay NULL when
+    they are what a NULL reads as, so that a load stores what add_submission would."""
+    doc = common.with_lifecycle(dict(doc))
+    common.lifecycle_args(doc["status"], doc["period"], doc["slot"], doc["project_id"])
+    submitted_at = doc["submitted_at"]
+    submitted, updated = common.parse_stamp(submitted_at), common.parse_stamp(doc["updated_at"])
+    edit = doc["edit"]
+    files = list(doc.get("files") or common.photo_refs(doc.get("answers")))
+    return (doc["form_id"], doc["form_version"], doc["org_code"], doc["receipt"],
+            doc.get("submission_id") or secrets.token_hex(16), submitted,
+            common.local_day(submitted_at), doc.get("token"), common.json_text(files),
+            common.json_text(doc["answers"]), doc["status"], doc["period"], doc["slot"],
+            doc["project_id"], doc["revision"], common.json_text(doc["history"]),
+            common.json_text(doc["versions"]),
+            None if edit == _default_edit(doc) else common.json_text(edit),
+            None if updated == submitted else updated)
 
 
 class _Stream:
@@ -1192,6 +1566,8 @@ class _PgSnapshot:
                 yield _form_doc(row)
             elif kind == "links":
                 yield _link_doc(row)
+            elif kind == "api_tokens":
+                yield _token_doc(row)
             elif kind == "submissions":
                 doc = _submission_doc(row)
                 del doc["id"]
@@ -1225,6 +1601,8 @@ class _PgSnapshot:
             "(SELECT count(*) FROM audit_log) AS audit, "
             "(SELECT count(*) FROM drafts) AS drafts, "
             "(SELECT count(*) FROM form_states) AS form_states, "
+            "(SELECT count(*) FROM projects) AS projects, "
+            "(SELECT count(*) FROM api_tokens) AS api_tokens, "
             "(SELECT count(*) FROM photos) AS photos").fetchone()
         counts = dict(row)
         if self._photos is not None:
