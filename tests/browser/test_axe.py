@@ -364,6 +364,14 @@ ADMIN_PAGES = [
     ("form_history_draft_closed", lambda s: f"/admin/forms/{FORM}/history",
      _history_with_draft_closed),
     ("form_compare", lambda s: f"/admin/forms/{FORM}/compare", _compare_two_versions),
+    ("users", lambda s: "/admin/users", None),
+    ("user_new", lambda s: "/admin/users/new", None),
+    ("user_new_error", lambda s: "/admin/users/new", _empty_org),
+    ("user_edit", lambda s: "/admin/users/admin/edit", None),
+    ("tokens", lambda s: "/admin/tokens", None),
+    ("tokens_created", lambda s: "/admin/tokens", lambda page, s: (
+        page.fill('[name="label"]', "市级平台每日同步"), page.click("form.card button[type=submit]"),
+        expect(page.locator("input[readonly]")).to_be_visible())),
     ("not_found", lambda s: "/admin/forms/no_such_form", None),
 ]
 
