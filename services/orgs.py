@@ -2,7 +2,8 @@
 the pages and the CLI take (save, import, delete).
 
 An organization is a plain dict ``{"code", "name", "parent_code", "kind"}`` (``parent_code`` is
-None for a top-level county). The tree is county -> township (乡镇党委) -> village (村党组织),
+None for a top-level county), optionally with its contact for 催报: ``secretary`` (书记姓名) and
+``phone`` (联系电话, a mobile number as the forms' phone field takes it; "" when unknown). The tree is county -> township (乡镇党委) -> village (村党组织),
 with units (县直单位 and similar) under the county or under a township:
 
     county    no parent
@@ -23,6 +24,8 @@ import re
 import unicodedata
 from collections.abc import Mapping
 
+from forms.fields import PhoneType
+
 KIND_LABELS = {"county": "县", "township": "乡镇", "village": "村", "unit": "县直单位"}
 
 # Parent kinds each kind accepts (None = no parent).
@@ -42,6 +45,12 @@ _KIND_ALIASES = {
 }
 
 REQUIRED_COLUMNS = ("code", "name", "parent_code", "kind")
+# Optional columns: the contact of an organization's secretary, for 催报. A file without them
+# leaves the stored contacts as they are; Chinese headers are accepted too.
+CONTACT_COLUMNS = ("secretary", "phone")
+_CONTACT_ALIASES = {"书记": "secretary", "书记姓名": "secretary", "电话": "phone",
+                    "联系电话": "phone"}
+SECRETARY_MAX = 20
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 NAME_MAX = 60
 # A leading = + - @ would make a spreadsheet treat the name as a formula when the tree is
@@ -88,16 +97,50 @@ def name_problem(name):
     return None
 
 
+def secretary_problem(name):
+    """Why ``name`` (stripped; "" = none) cannot be a secretary's name, or None."""
+    if len(name) > SECRETARY_MAX:
+        return f"书记姓名太长({len(name)} 个字),最多 {SECRETARY_MAX} 个字"
+    if any(unicodedata.category(ch).startswith("C") for ch in name):
+        return "书记姓名不能包含换行或控制字符"
+    if name.startswith(_FORMULA_START):
+        return "书记姓名不能以 = + - @ 开头"
+    return None
+
+
+def contact_phone(text):
+    """A secretary's phone as stored: "" for none, else the 11-digit mobile number the forms'
+    phone field accepts (spaces, dashes, +86 and full-width digits allowed as typed).
+    ValueError with the Chinese reason otherwise."""
+    text = _text(text)
+    if not text:
+        return ""
+    try:
+        return PhoneType.parse(text)
+    except ValueError:
+        raise ValueError(f"电话「{text}」不是正确的手机号码(11 位，例如 13800138000)") from None
+
+
+def phone_problem(text):
+    """Why ``text`` cannot be a secretary's phone (contact_phone), or None."""
+    try:
+        contact_phone(text)
+    except ValueError as e:
+        return str(e)
+    return None
+
+
 # ---------------------------------------------------------------- import
 
 def parse_orgs_csv(data, existing=()):
     """Parse and validate an organization CSV file (bytes); return its normalized rows.
 
     The file is UTF-8 with or without BOM, LF or CRLF; the header names the columns code, name,
-    parent_code and kind in any order and case (extra columns are ignored). A parent may be
-    defined anywhere in the file or already exist in ``existing``; a file row with the code of an
-    existing organization replaces it. Returns ``[{"code", "name", "parent_code", "kind"}]`` in
-    file order (``parent_code`` None for a county). On any problem raises OrgImportError listing
+    parent_code and kind in any order and case, and optionally secretary and phone (or 书记 and
+    电话); other columns are ignored. A parent may be defined anywhere in the file or already
+    exist in ``existing``; a file row with the code of an existing organization replaces it.
+    Returns ``[{"code", "name", "parent_code", "kind"}]`` in file order (``parent_code`` None
+    for a county), with "secretary" and "phone" when the file has those columns. On any problem raises OrgImportError listing
     every bad row, and returns nothing: the caller saves all rows or none.
     """
     if not data or not data.strip():
@@ -122,17 +165,20 @@ def parse_orgs_csv(data, existing=()):
         raise OrgImportError([(0, "文件为空")])
     header_row, header = records[header_index]
     columns = [c.strip().lower() for c in header]
+    columns = [_CONTACT_ALIASES.get(c, c) for c in columns]
     errors = []
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
         errors.append((header_row, "表头缺少列:" + "、".join(missing)
                        + "(第一行应为 code,name,parent_code,kind)"))
-    duplicated = sorted({c for c in columns if c in REQUIRED_COLUMNS and columns.count(c) > 1})
+    duplicated = sorted({c for c in columns
+                         if c in REQUIRED_COLUMNS + CONTACT_COLUMNS and columns.count(c) > 1})
     if duplicated:
         errors.append((header_row, "表头中的列重复:" + "、".join(duplicated)))
     if errors:
         raise OrgImportError(errors)
-    position = {name: columns.index(name) for name in REQUIRED_COLUMNS}
+    position = {name: columns.index(name) for name in REQUIRED_COLUMNS + CONTACT_COLUMNS
+                if name in columns}
 
     rows, numbers = [], []
     for number, cells in records[header_index + 1:]:
@@ -159,7 +205,8 @@ def validate_rows(rows, existing=(), row_numbers=None):
     """Check organization rows against each other and ``existing``; return them normalized.
 
     ``rows`` are dicts with code, name, parent_code ("" or None for none) and kind (English or
-    Chinese); ``existing`` the stored organizations (list or dict by code), which rows with the
+    Chinese), and optionally secretary and phone (kept in the result only when given);
+    ``existing`` the stored organizations (list or dict by code), which rows with the
     same code replace. ``row_numbers`` (default 1, 2, …) label the errors. Raises OrgImportError
     with every problem; the checks are the ones parse_orgs_csv applies to a file.
     """
@@ -196,7 +243,20 @@ def validate_rows(rows, existing=(), row_numbers=None):
 
         if parent is not None and parent == code:
             row_errors.append("上级编码不能是自己")
-        normalized.append({"code": code, "name": name, "parent_code": parent, "kind": kind})
+        contact = {}
+        if "secretary" in row:
+            contact["secretary"] = _text(row.get("secretary"))
+            problem = secretary_problem(contact["secretary"])
+            if problem:
+                row_errors.append(problem)
+        if "phone" in row:
+            try:
+                contact["phone"] = contact_phone(row.get("phone"))
+            except ValueError as e:
+                contact["phone"] = _text(row.get("phone"))
+                row_errors.append(str(e))
+        normalized.append({"code": code, "name": name, "parent_code": parent, "kind": kind,
+                           **contact})
         errors.extend((number, reason) for reason in row_errors)
 
     # Hierarchy checks need the merged view: existing organizations, replaced by file rows.
@@ -252,15 +312,18 @@ def validate_rows(rows, existing=(), row_numbers=None):
 
 
 def orgs_to_csv(orgs):
-    """The organizations as a UTF-8 CSV file with BOM (bytes) that parse_orgs_csv reads back.
+    """The organizations as a UTF-8 CSV file with BOM (bytes) that parse_orgs_csv reads back:
+    code, name, parent_code, kind, secretary, phone.
 
     Parents come before their children (tree order), so the file reads like the tree.
     """
     out = io.StringIO(newline="")
     writer = csv.writer(out)
-    writer.writerow(REQUIRED_COLUMNS)
+    writer.writerow(REQUIRED_COLUMNS + CONTACT_COLUMNS)
     for org in _walk(build_tree(orgs)):
-        writer.writerow([org["code"], org["name"], org["parent_code"] or "", org["kind"]])
+        org = org["org"]
+        writer.writerow([org["code"], org["name"], org.get("parent_code") or "", org["kind"],
+                         org.get("secretary") or "", org.get("phone") or ""])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
@@ -447,8 +510,9 @@ class OrgRuleError(ValueError):
 def import_csv(store, data):
     """Parse and save an organization CSV all-or-nothing; the saved rows. OrgImportError
     lists every bad row (nothing is saved then)."""
-    rows = parse_orgs_csv(data, store.list_orgs())
-    store.upsert_orgs(rows)
+    existing = store.list_orgs()
+    rows = parse_orgs_csv(data, existing)
+    store.upsert_orgs(_keeping_extras(rows, existing))
     return rows
 
 
@@ -458,15 +522,23 @@ def save_org(store, row, code=None):
     (QR links and submissions refer to it), a new code must be free, the tree rules hold."""
     orgs = store.list_orgs()
     row = {"code": _text(row.get("code")), "name": _text(row.get("name")),
-           "parent_code": _text(row.get("parent_code")) or None, "kind": row.get("kind")}
+           "parent_code": _text(row.get("parent_code")) or None, "kind": row.get("kind"),
+           **{key: row[key] for key in CONTACT_COLUMNS if key in row}}
     if code is not None and row["code"] != code:
         raise OrgImportError([(1, "编码创建后不能修改(已用于二维码和已提交的数据)")])
     others = [o for o in orgs if o["code"] != row["code"]]
     if code is None and len(others) != len(orgs):
         raise OrgImportError([(1, f"编码 {row['code']} 已存在")])
     rows = validate_rows([row], others)
-    store.upsert_orgs(rows)
+    store.upsert_orgs(_keeping_extras(rows, orgs))
     return rows[0]
+
+
+def _keeping_extras(rows, existing):
+    """``rows`` that replace stored organizations, with the stored keys they do not set (the
+    contact when a file has no such columns, keys other tools added) kept."""
+    by_code = _by_code(existing)
+    return [{**by_code.get(row["code"], {}), **row} for row in rows]
 
 
 def delete_org(store, code):

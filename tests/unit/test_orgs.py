@@ -240,13 +240,85 @@ def test_validate_rows_for_the_edit_page():
 def test_orgs_to_csv_round_trips_in_tree_order():
     shuffled = [EXPECTED[2], EXPECTED[4], EXPECTED[1], EXPECTED[3], EXPECTED[0]]
     data = orgs.orgs_to_csv(shuffled)
-    assert data.startswith(b"\xef\xbb\xbfcode,name,parent_code,kind\r\n")
+    assert data.startswith(b"\xef\xbb\xbfcode,name,parent_code,kind,secretary,phone\r\n")
     rows = parse_orgs_csv(data, [])
-    assert sorted(rows, key=lambda r: r["code"]) == sorted(EXPECTED, key=lambda r: r["code"])
+    plain = [{**o, "secretary": "", "phone": ""} for o in EXPECTED]
+    assert sorted(rows, key=lambda r: r["code"]) == sorted(plain, key=lambda r: r["code"])
     codes = [r["code"] for r in rows]
     for row in rows:
         if row["parent_code"]:
             assert codes.index(row["parent_code"]) < codes.index(row["code"])
+
+
+# ---------------------------------------------------------------- contact fields (催报)
+
+def test_contact_columns_are_optional_english_or_chinese_and_normalized():
+    text = ("code,name,parent_code,kind,书记,电话\n"
+            "YX,岳西县,,county,,\n"
+            "XC,响肠镇,YX,township, 王书记 ,138 0013 8000\n"
+            "XC-QFT,千佛塔村,XC,village,李四,+86 139-0000-1111\n")
+    rows = parse_orgs_csv(text.encode("utf-8"), [])
+    assert [(r["secretary"], r["phone"]) for r in rows] == [
+        ("", ""), ("王书记", "13800138000"), ("李四", "13900001111")]
+    english = parse_orgs_csv(("code,name,parent_code,kind,Secretary,PHONE\n"
+                              "YX,岳西县,,county,张三,１３８００１３８０００\n").encode(), [])
+    assert english[0]["secretary"] == "张三" and english[0]["phone"] == "13800138000"
+    # Without the columns the rows carry no contact keys (the stored ones are kept on save).
+    assert "phone" not in parse_orgs_csv(GOOD.encode(), [])[0]
+
+
+@pytest.mark.parametrize("secretary, phone, fragment", [
+    ("王书记", "0556-1234567", "电话「0556-1234567」不是正确的手机号码"),
+    ("王书记", "1380013800", "不是正确的手机号码"),
+    ("=HYPERLINK()", "", "书记姓名不能以 = + - @ 开头"),
+    ("王" * 21, "", "书记姓名太长"),
+])
+def test_bad_contact_is_refused_with_its_row(secretary, phone, fragment):
+    text = f"code,name,parent_code,kind,secretary,phone\nYX,岳西县,,county,{secretary},{phone}\n"
+    errors = errors_of(text)
+    assert errors[0][0] == 2 and fragment in errors[0][1]
+    message = OrgImportError(errors).messages()[0]
+    assert message.startswith("第 2 行:")
+
+
+def test_duplicated_contact_column_is_refused():
+    errors = errors_of("code,name,parent_code,kind,电话,phone\nYX,岳西县,,county,,\n")
+    assert errors == [(1, "表头中的列重复:phone")]
+
+
+class MemoryStore:
+    """The org part of a Store: upsert replaces whole rows (as both backends do)."""
+
+    def __init__(self, rows):
+        self.rows = {r["code"]: dict(r) for r in rows}
+
+    def list_orgs(self):
+        return [dict(r) for r in self.rows.values()]
+
+    def upsert_orgs(self, rows):
+        for row in rows:
+            self.rows[row["code"]] = dict(row)
+
+
+def test_import_and_save_keep_contacts_they_do_not_set():
+    store = MemoryStore([{**EXISTING[0], "secretary": "王书记", "phone": "13800138000"},
+                         EXISTING[1], {**EXISTING[2], "secretary": "李四", "phone": ""}])
+    orgs.import_csv(store, (HEADER + "YX,岳西县(新),,county\n").encode())
+    assert store.rows["YX"]["name"] == "岳西县(新)"
+    assert store.rows["YX"]["secretary"] == "王书记" and store.rows["YX"]["phone"] == "13800138000"
+    orgs.import_csv(store, "code,name,parent_code,kind,phone\nYX,岳西县,,county,\n".encode())
+    assert store.rows["YX"]["phone"] == "" and store.rows["YX"]["secretary"] == "王书记"
+    saved = orgs.save_org(store, {"code": "BM-SC", "name": "深村村", "parent_code": "BM",
+                                  "kind": "village", "secretary": " 赵六 ",
+                                  "phone": "13700001111"}, "BM-SC")
+    assert saved["secretary"] == "赵六" and store.rows["BM-SC"]["phone"] == "13700001111"
+    with pytest.raises(OrgImportError) as info:
+        orgs.save_org(store, {"code": "BM-SC", "name": "深村村", "parent_code": "BM",
+                              "kind": "village", "secretary": "", "phone": "12345"}, "BM-SC")
+    assert info.value.errors[0][0] == 1 and "手机号码" in info.value.errors[0][1]
+    assert store.rows["BM-SC"]["phone"] == "13700001111"
+    data = orgs.orgs_to_csv(store.list_orgs()).decode("utf-8-sig")
+    assert "BM-SC,深村村,BM,village,赵六,13700001111" in data
 
 
 # ---------------------------------------------------------------- tree helpers

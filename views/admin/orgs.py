@@ -32,6 +32,8 @@ class OrgForm(FlaskForm):
     name = StringField("名称", validators=[_rule(org_service.name_problem)])
     kind = SelectField("类型", choices=KIND_CHOICES)
     parent_code = SelectField("上级组织", choices=[], validate_choice=False)
+    secretary = StringField("书记姓名", validators=[_rule(org_service.secretary_problem)])
+    phone = StringField("联系电话(手机)", validators=[_rule(org_service.phone_problem)])
 
 
 class OrgImportForm(FlaskForm):
@@ -70,7 +72,8 @@ def org_edit(code=None):
     errors = []
     if form.validate_on_submit():
         row = {"code": form.code.data, "name": form.name.data, "kind": form.kind.data,
-               "parent_code": form.parent_code.data}
+               "parent_code": form.parent_code.data, "secretary": form.secretary.data,
+               "phone": form.phone.data}
         try:
             saved = org_service.save_org(store, row, code)
         except OrgImportError as e:
