@@ -71,15 +71,19 @@ def org_scope(index, township=None, org=None):
 
 
 def reporting_status(store, index, form_id, org_codes=None, date_from=None, date_to=None):
-    """(expected, missing) for 催报: the organizations expected to report (villages and units,
-    within org_codes when given) and, of those, the ones with no submission of the form in
-    the dates — sorted by code."""
-    expected = [o for o in index.orgs if o["kind"] in REPORTING_KINDS
-                and (org_codes is None or o["code"] in org_codes)]
-    submitted = store.submission_counts(form_id, date_from, date_to,
-                                        org_codes=[o["code"] for o in expected])
-    missing = sorted((o for o in expected if o["code"] not in submitted),
-                     key=lambda o: o["code"])
+    """(expected, missing) for the 催报 line of the submissions page: the organizations of the
+    form's audience (within org_codes when given) and, of those, the ones that have not
+    reported — for a form with a period, in the period its 催报 page opens on
+    (services.reporting.default_period; the dates do not apply); for a form without one, with
+    no submission that is not 已作废 in the dates. Organization dicts, sorted by code."""
+    from services import reporting
+
+    form = store.get_form(form_id)
+    schema = form["schema"] if form else {"id": form_id}
+    status = reporting.form_status(store, index, schema, None, org_codes, date_from=date_from,
+                                   date_to=date_to)
+    expected = [index.get(o["code"]) for o in status["orgs"]]
+    missing = [index.get(o["code"]) for o in status["orgs"] if o["state"] in reporting.MISSING]
     return expected, missing
 
 
