@@ -32,6 +32,7 @@ DEFAULTS = {
     # capability link, and login attempts per client address.
     "RATE_LIMIT_PUBLIC": "60 per minute",
     "RATE_LIMIT_LOGIN": "20 per minute",
+    "RATE_LIMIT_API": "600 per minute",
 }
 
 # config key -> (environment variable, converter)
@@ -48,6 +49,7 @@ ENVIRONMENT = {
     "SESSION_LIFETIME": ("TAIZHANG_SESSION_HOURS", lambda h: timedelta(hours=float(h))),
     "RATE_LIMIT_PUBLIC": ("TAIZHANG_RATE_LIMIT_PUBLIC", str),
     "RATE_LIMIT_LOGIN": ("TAIZHANG_RATE_LIMIT_LOGIN", str),
+    "RATE_LIMIT_API": ("TAIZHANG_RATE_LIMIT_API", str),
 }
 
 

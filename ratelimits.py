@@ -97,8 +97,8 @@ def _address_and_link():
 def check_limits(config):
     """ValueError naming the setting when a limit is not "off" nor a limit Flask-Limiter
     understands ("60 per minute", "10/second;1000/day"): a typo must not serve without it."""
-    for key in ("RATE_LIMIT_PUBLIC", "RATE_LIMIT_LOGIN"):
-        value = (config[key] or "").strip()
+    for key in ("RATE_LIMIT_PUBLIC", "RATE_LIMIT_LOGIN", "RATE_LIMIT_API"):
+        value = (config.get(key) or "").strip()
         if value.lower() == OFF:
             continue
         try:

@@ -222,7 +222,7 @@ def transition(store, user, index, project_id, to, comment=""):
         raise ProjectError("comment_required", "请填写意见（退回、否决或验收不通过时必填）")
     if len(comment) > 1000:
         raise ProjectError("comment_too_long", "意见不能超过 1000 字")
-    username = getattr(user, "username", None)
+    username = access.username_of(user)
     event = {"action": "transition", "from": project["status"], "to": to, "comment": comment}
     changes = {"status": to, "user": username, "event": event}
     review_status = REVIEW_STATUS_OF.get(to) if project["status"] in APPLICATION_STAGE else None
@@ -237,6 +237,26 @@ def transition(store, user, index, project_id, to, comment=""):
             project=(project["id"], project["revision"], changes))
         return stored
     return store.update_project(project["id"], project["revision"], changes)
+
+
+def project_records(store, project):
+    """(application, reports oldest period first, acceptance requests) of a project: the
+    submissions that opened it or name it, not voided."""
+    application = store.get_submission(project["application"])
+    reports, acceptances = [], []
+    for form_doc in store.list_forms():
+        role = role_of(form_doc["schema"])
+        if role not in ("report", "acceptance"):
+            continue
+        _n, docs = store.query_submissions(form_doc["id"], org_codes={project["org_code"]},
+                                           statuses=("待审核", "已通过", "退回修改"))
+        for doc in docs:
+            if doc.get("project_id") == project["id"]:
+                doc["form_title"] = form_doc["schema"]["title"]
+                (reports if role == "report" else acceptances).append(doc)
+    reports.sort(key=lambda d: (d.get("period") or "", d["id"]))
+    acceptances.sort(key=lambda d: d["id"])
+    return application, reports, acceptances
 
 
 def step_progress(project, reports, today=None):
@@ -261,4 +281,5 @@ def step_progress(project, reports, today=None):
 
 
 __all__ = ["STATUSES", "NEXT", "ProjectError", "transition", "open_for_application",
-           "after_report", "choices_for", "check_named", "allowed_next", "step_progress"]
+           "after_report", "choices_for", "check_named", "allowed_next", "step_progress",
+           "project_records"]

@@ -94,14 +94,15 @@ def review(store, user, index, receipt, action, comment=""):
     project = projects.for_application(store, doc)
     step = _project_step(project, action) if project is not None else None
     if step is not None and doc["status"] != "已作废":
-        return store.get_submission(receipt), projects.transition(
-            store, user, index, project["id"], step, _comment(comment, False))
+        stored = projects.transition(store, user, index, project["id"], step,
+                                     _comment(comment, False))
+        return store.get_submission(receipt), stored
     if doc["status"] not in starts:
         raise ReviewError("invalid_transition",
                           f"状态为「{doc['status']}」的提交不能{ACTION_LABELS[action]}")
     comment = _comment(comment, action in NEEDS_COMMENT,
                        "退回或作废的原因" if action in NEEDS_COMMENT else "意见")
-    username = getattr(user, "username", None)
+    username = access.username_of(user)
     changes = {"status": to, "user": username,
                "event": {"action": action, "from": doc["status"], "to": to, "comment": comment}}
     project_arg = None
@@ -166,7 +167,7 @@ def correct(store, user, index, receipt, schema, form, reason):
     reason = _comment(reason, True, "更正原因")
     answers, files = _answers(store, schema, form)
     sub_changes, project_arg = _answer_changes(store, doc, schema, answers, files)
-    username = getattr(user, "username", None)
+    username = access.username_of(user)
     sub_changes.update(user=username, reason=reason,
                        event={"action": "correct", "from": doc["status"], "to": doc["status"],
                               "comment": reason})

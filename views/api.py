@@ -26,7 +26,6 @@ import re
 from datetime import date, datetime, timedelta
 
 from flask import Blueprint, current_app, g, request
-from limits import parse_many
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, default_exceptions
 
 from db import get_store
@@ -692,13 +691,12 @@ def projects_list():
 def project_detail(project_id):
     """A project with its application, its reports in period order, its acceptance requests
     and its progress against its 实施步骤."""
-    from views.admin.projects import project_records
 
     _args(())
     store = get_store()
     index = org_index(store)
     project = _visible_project(store, index, project_id)
-    application, reports, acceptances = project_records(store, project)
+    application, reports, acceptances = projects.project_records(store, project)
     data = project_json(project, index)
     data.update(application_status=application["status"] if application else None,
                 reports=[_record_ref(d) for d in reports],
@@ -747,13 +745,7 @@ def _limit_key():
 def init_app(app):
     """Register the API: its blueprint, without CSRF (no cookie authenticates it), under the
     app's rate limiter."""
-    value = (app.config.get("RATE_LIMIT_API") or DEFAULT_LIMIT).strip()
-    try:
-        if value.lower() != "off" and not parse_many(value):
-            raise ValueError(value)
-    except ValueError:
-        raise ValueError(f"RATE_LIMIT_API = {value!r}: not a rate limit such as "
-                         "'600 per minute', or 'off'") from None
+    # (RATE_LIMIT_API is checked with the other limits: ratelimits.check_limits.)
     app.extensions["csrf"].exempt(bp)
     limiter = app.extensions["taizhang.limiter"]
     limiter.shared_limit(_limit, scope="api", key_func=_limit_key,

@@ -152,7 +152,7 @@ def test_off_turns_a_limit_off(limited, entry):
     assert {village.get(f"/f/{token}").status_code for _ in range(LIMIT * 3)} == {200}
 
 
-@pytest.mark.parametrize("key", ["RATE_LIMIT_PUBLIC", "RATE_LIMIT_LOGIN"])
+@pytest.mark.parametrize("key", ["RATE_LIMIT_PUBLIC", "RATE_LIMIT_LOGIN", "RATE_LIMIT_API"])
 def test_a_malformed_limit_stops_the_start(tmp_path, key):
     with pytest.raises(ValueError, match=key):
         create_app({"TESTING": True, "SECRET_KEY": "x", "DATA_DIR": str(tmp_path),
@@ -171,3 +171,10 @@ def test_a_counter_that_cannot_be_stored_lets_the_request_through(limited, entry
     with caplog.at_level(logging.ERROR):
         assert {village.get(f"/f/{token}").status_code for _ in range(LIMIT + 2)} == {200}
     assert "Failed to rate limit" in caplog.text
+
+
+def test_the_api_limit_is_read_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("TAIZHANG_RATE_LIMIT_API", "7 per minute")
+    app = create_app({"TESTING": True, "SECRET_KEY": "x", "DATA_DIR": str(tmp_path)})
+    assert app.config["RATE_LIMIT_API"] == "7 per minute"
+    app.extensions["taizhang.store"].close()

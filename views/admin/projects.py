@@ -23,26 +23,6 @@ class TransitionForm(FlaskForm):
     comment = TextAreaField("意见", validators=[Length(max=1000)])
 
 
-def project_records(store, project):
-    """(application, reports oldest period first, acceptance requests) of a project: the
-    submissions that opened it or name it, not voided."""
-    application = store.get_submission(project["application"])
-    reports, acceptances = [], []
-    for form_doc in store.list_forms():
-        role = projects.role_of(form_doc["schema"])
-        if role not in ("report", "acceptance"):
-            continue
-        _n, docs = store.query_submissions(form_doc["id"], org_codes={project["org_code"]},
-                                           statuses=("待审核", "已通过", "退回修改"))
-        for doc in docs:
-            if doc.get("project_id") == project["id"]:
-                doc["form_title"] = form_doc["schema"]["title"]
-                (reports if role == "report" else acceptances).append(doc)
-    reports.sort(key=lambda d: (d.get("period") or "", d["id"]))
-    acceptances.sort(key=lambda d: d["id"])
-    return application, reports, acceptances
-
-
 @bp.route("/projects")
 def projects_list():
     store = get_store()
@@ -76,7 +56,7 @@ def project_detail(project_id):
     project = store.get_project(project_id)
     if project is None or not access.may_see_org(current_user, index, project["org_code"]):
         abort(404)
-    application, reports, acceptances = project_records(store, project)
+    application, reports, acceptances = projects.project_records(store, project)
     progress = projects.step_progress(project, reports, date.today())
     latest = reports[-1] if reports else None
     return render_template(
