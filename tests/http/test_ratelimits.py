@@ -174,7 +174,11 @@ def test_a_counter_that_cannot_be_stored_lets_the_request_through(limited, entry
 
 
 def test_the_api_limit_is_read_from_the_environment(tmp_path, monkeypatch):
+    from flask import Flask
+
+    from config import load_config
+
     monkeypatch.setenv("TAIZHANG_RATE_LIMIT_API", "7 per minute")
-    app = create_app({"TESTING": True, "SECRET_KEY": "x", "DATA_DIR": str(tmp_path)})
+    app = Flask("taizhang-config-test", instance_path=str(tmp_path))
+    load_config(app)
     assert app.config["RATE_LIMIT_API"] == "7 per minute"
-    app.extensions["taizhang.store"].close()
