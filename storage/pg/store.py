@@ -1090,6 +1090,8 @@ class PgStore:
         with self._connection(MSG_READ) as conn:
             _start_repeatable_read(conn)  # the count and the page see the same rows
             total = conn.execute(count_sql(clause), params, prepare=False).fetchone()["n"]
+            if total <= offset:  # no page to read (a walk of the ids could find nothing)
+                return total, []
             rows = conn.execute(page_sql(clause, ascending=after_id is not None,
                                          changed=changed_since not in (None, "")),
                                 [*params, offset, limit], prepare=False).fetchall()

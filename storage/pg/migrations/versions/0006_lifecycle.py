@@ -16,8 +16,8 @@ One submission per (form, organization, slot) that is not voided: a partial uniq
 so that two hosts storing a report for the same month at once cannot both succeed
 (PgStore maps its violation to PeriodTaken). Three indexes serve the new filters (status,
 changed since), chosen by EXPLAIN ANALYZE on 1M submissions: see the comments below. On 1M
-rows the whole migration took 3 s (the rebuilt submissions_form_idx and the two new indexes;
-writers wait meanwhile, readers of other tables do not).
+submissions the whole migration took 7.7 s on a busy 2-core machine, nearly all of it the
+three index builds (0.4 s without them); submissions are locked meanwhile.
 
 Projects and API tokens are new tables; users keep their JSON document (its ``org_code``,
 ``active``, ``name`` and ``phone`` keys are the document's: a user without them reads with
@@ -54,24 +54,27 @@ CREATE UNIQUE INDEX submissions_one_per_slot_key ON submissions (form_id, org_co
 
 -- The filters of issue 10, measured by EXPLAIN ANALYZE (best of 3, PostgreSQL 15) on 1M
 -- submissions, one form holding 500k of them, 300 organizations, two years, 1% voided, 10%
--- pending, the rest approved; figures before -> after these indexes:
+-- pending, the rest approved; figures before -> after these indexes (a 2-core machine that
+-- other test runs kept busy: repeated runs differ by up to half):
 -- * status filters (the reviewer's queue, exports and 催报 counts without the voided): the
 --   count of one status read every row of the table (182-218 ms, Seq Scan), now a range of
 --   this index, index-only (voided 2 ms, pending 10 ms); per-organization counts alike
 --   (191 -> 3 ms); a township's last 30 days with one status 75 -> 2 ms (count and page);
---   every status but voided (99% of the form) 206 -> 96 ms, as the unfiltered count (89).
+--   every status but voided (99% of the form) 206 -> 80-140 ms, as the unfiltered count.
 CREATE INDEX submissions_form_status_idx ON submissions (form_id, status, id)
     INCLUDE (submitted_on, org_code);
 -- * a page under a status filter walks the form's ids newest first checking each entry:
---   with the status in the entry it no longer reads the row (pending in a month a year back,
---   which matches nothing: 268 -> 86 ms, bounded by the form's entries as the date filters).
+--   with the status in the entry it no longer reads the row: pending in a month a year back,
+--   where the walk went through all 500k entries, 268 -> 80-160 ms (bounded by the form's
+--   entries, as under the date filters). When nothing matches, the count says so and no
+--   page is read at all.
 DROP INDEX submissions_form_idx;
 CREATE INDEX submissions_form_idx ON submissions (form_id, id)
     INCLUDE (submitted_on, org_code, status);
 -- * changed_since (the API's incremental sync): what changed in the last day (2,172 rows)
 --   was counted by reading every row (351 ms), now 0.5 ms; its pages take the matching ids
 --   from here and sort them (storage.pg.store.page_sql): 480 -> 1 ms. What changed in the
---   last year (270k rows): count 162 ms, a page 283 ms - the cost follows the matches.
+--   last year (270k rows): count 162 ms, a page 283-335 ms - the cost follows the matches.
 CREATE INDEX submissions_form_changed_idx ON submissions
     (form_id, (coalesce(updated_at, submitted_at)));
 
