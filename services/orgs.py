@@ -3,8 +3,9 @@ the pages and the CLI take (save, import, delete).
 
 An organization is a plain dict ``{"code", "name", "parent_code", "kind"}`` (``parent_code`` is
 None for a top-level county), optionally with its contact for 催报: ``secretary`` (书记姓名) and
-``phone`` (联系电话, a mobile number as the forms' phone field takes it; "" when unknown). The tree is county -> township (乡镇党委) -> village (村党组织),
-with units (县直单位 and similar) under the county or under a township:
+``phone`` (联系电话, a mobile number as the forms' phone field takes it; "" when unknown).
+The tree is county -> township (乡镇党委) -> village (村党组织), with units (县直单位 and
+similar) under the county or under a township:
 
     county    no parent
     township  parent is a county
@@ -140,8 +141,9 @@ def parse_orgs_csv(data, existing=()):
     电话); other columns are ignored. A parent may be defined anywhere in the file or already
     exist in ``existing``; a file row with the code of an existing organization replaces it.
     Returns ``[{"code", "name", "parent_code", "kind"}]`` in file order (``parent_code`` None
-    for a county), with "secretary" and "phone" when the file has those columns. On any problem raises OrgImportError listing
-    every bad row, and returns nothing: the caller saves all rows or none.
+    for a county), with "secretary" and "phone" when the file has those columns. On any
+    problem raises OrgImportError listing every bad row, and returns nothing: the caller saves
+    all rows or none.
     """
     if not data or not data.strip():
         raise OrgImportError([(0, "文件为空")])
