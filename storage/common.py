@@ -378,6 +378,9 @@ def changed_project(doc: Mapping, revision: int, changes: Mapping, moment: datet
         if key not in ("event", "user"):
             new[key] = json_copy(value)
     text_arg(new["status"], "status")
+    text_arg(new["org_code"], "organization code")
+    if isinstance(new["year"], bool) or not isinstance(new["year"], int):
+        raise ValueError("year must be an integer")
     if changes.get("event") is not None:
         new["history"].append(event_entry({"user": changes.get("user"), **changes["event"]},
                                           moment))

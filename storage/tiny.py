@@ -783,6 +783,10 @@ class TinyStore:
         with self._engine.reading():
             keep = {name for doc in self._engine.tables.get(SUBMISSIONS, {}).values()
                     for name in (doc.get("files") or common.photo_refs(doc.get("answers")))}
+            # ... and those of the answer versions corrections replaced
+            keep.update(name for doc in self._engine.tables.get(SUBMISSIONS, {}).values()
+                        for version in doc.get("versions") or ()
+                        for name in version.get("files") or ())
         return self.photos.prune(keep, stored_before.timestamp())
 
     # ---- deployment settings --------------------------------------------------------------------

@@ -46,6 +46,11 @@ MSG_CONNECT = "数据库连接失败,请稍后重试"
 MSG_WRITE = "数据保存失败,请稍后重试"
 MSG_READ = "数据读取失败,请稍后重试"
 MSG_PHOTO_WRITE = "照片保存失败,请稍后重试"
+# The photos submissions refer to: in their answers now, or in an answer version a
+# correction replaced (the reviewer compares them).
+USED_PHOTOS = ("SELECT jsonb_array_elements_text(files) AS name FROM submissions UNION "
+               "SELECT jsonb_array_elements_text(v -> 'files') FROM submissions, "
+               "jsonb_array_elements(versions) AS v WHERE versions <> '[]'::jsonb")
 MSG_SCHEMA = ("数据库结构{state},请先运行 flask --app app init 创建或升级数据库结构"
               "(当前版本 {found},需要 {head})")
 FAILURE_KEEP = timedelta(days=1)
@@ -1274,13 +1279,11 @@ class PgStore:
         # matches and is kept) or inserts the photo anew after it.
         if self.photos is not None:
             with self._connection(MSG_READ) as conn:
-                keep = {row["name"] for row in conn.execute(
-                    "SELECT DISTINCT jsonb_array_elements_text(files) AS name FROM submissions")}
+                keep = {row["name"] for row in conn.execute(USED_PHOTOS)}
             return self.photos.prune(keep, stored_before.timestamp())
         with self._connection(MSG_PHOTO_WRITE) as conn:
             return conn.execute(
-                "WITH used AS (SELECT DISTINCT jsonb_array_elements_text(files) AS name "
-                "FROM submissions) DELETE FROM photos p WHERE p.created_at < %s "
+                f"WITH used AS ({USED_PHOTOS}) DELETE FROM photos p WHERE p.created_at < %s "
                 "AND NOT EXISTS (SELECT 1 FROM used WHERE used.name = p.name)",
                 (stored_before,)).rowcount
 

@@ -268,7 +268,7 @@ def test_api_tokens(store, second_store):
     assert store.revoke_api_token("nope") is None
 
 
-def test_lifecycle_survives_a_snapshot_and_load(store, make_store):
+def test_lifecycle_survives_a_snapshot_and_load(store, backend, request, tmp_path):
     doc = add(store, "s1", period="2026-11", slot="2026-11", project_id=1)
     store.update_submission(doc["receipt"], 1, {"answers": {"x": 1}, "status": "已通过",
                                                 "event": {"action": "approve"}})
@@ -276,7 +276,11 @@ def test_lifecycle_survives_a_snapshot_and_load(store, make_store):
     store.update_project(project["id"], 1, {"status": "预审通过"})
     store.add_api_token("admin", "h" * 64, "", None)
     store.add_user("town1", "hash", "reviewer", org_code="T01")
-    target = make_store()
+    from conftest import open_store  # another database of the same backend
+
+    target = open_store(backend, tmp_path / "other" / "taizhang.db" if backend == "tinydb"
+                        else request.getfixturevalue("pg_database")(migrated=True))
+    request.addfinalizer(target.close)
     with store.snapshot() as snap:
         counts = snap.counts()
         assert counts["projects"] == 1 and counts["api_tokens"] == 1
@@ -309,3 +313,25 @@ def test_imported_submissions_carry_their_period_and_hold_their_slot(store, seco
     with pytest.raises(DuplicateError):  # twice in one batch
         second_store.import_submissions([{**doc, "org_code": "v4"}, {**doc, "org_code": "v4"}])
     assert store.count_submissions("monthly") == 2
+
+
+def test_photos_of_replaced_answers_are_not_pruned(store, second_store):
+    import time
+
+    from test_store_contract import JPEG, PNG
+
+    old = store.put_photo(PNG, "image/png")
+    doc = add(store, "s1", files=[old])
+    new = store.put_photo(JPEG, "image/jpeg")
+    store.update_submission(doc["receipt"], 1, {"answers": {"x": 1}, "files": [new]})
+    time.sleep(0.05)
+    assert second_store.prune_photos(common.now() + timedelta(seconds=1)) == 0
+    assert store.get_photo(old)["data"] == PNG  # the reviewer still compares the versions
+
+
+def test_a_project_keeps_its_organization_and_year_typed(store):
+    project, _ = store.add_project(project_doc())
+    for changes in ({"year": "2026"}, {"year": True}, {"org_code": ""}, {"org_code": 5}):
+        with pytest.raises(ValueError):
+            store.update_project(project["id"], 1, changes)
+    assert store.get_project(project["id"]) == project

@@ -81,7 +81,7 @@ def instant(value):
     return common.parse_stamp(value) if isinstance(value, str) else value
 
 
-TIME_KEYS = ("created_at", "submitted_at", "revoked_at", "expires_at", "at")
+TIME_KEYS = ("created_at", "submitted_at", "revoked_at", "expires_at", "at", "updated_at")
 
 
 def as_instants(docs):
@@ -1060,7 +1060,8 @@ def test_snapshot_load_across_backends(pg_url, tmp_path, clock):
         listed = as_loaded(tiny.query_submissions(None)[1])
         assert expected["counts"] == {"forms": 2, "orgs": 4, "users": 1, "links": 2,
                                       "submissions": 9, "audit": 2, "drafts": 1,
-                                      "form_states": 1, "photos": 2}
+                                      "form_states": 1, "projects": 0, "api_tokens": 0,
+                                      "photos": 2}
         with tiny.snapshot() as snap:
             assert pg.load(snap) == expected["counts"]
         assert snapshot_content(pg) == expected
