@@ -119,7 +119,7 @@ def form_status(store, index, schema, period=None, org_codes=None, today=None, *
     if spec is not None:
         period = period or default_period(schema, today)
         due = periods.due_date(spec, period)  # ValueError for a period of the wrong shape
-        first = _first_reports(store, schema["id"], codes)
+        first = _first_reports(store, schema["id"], codes, [period])
         decided = {code: first.get((code, period)) for code in codes}
     else:
         period, due = None, None
@@ -192,9 +192,10 @@ def matrix(store, index, schema, year, org_codes=None, today=None):
         raise ValueError("此表单没有报告周期，没有按月汇总")
     today = today or today_local()
     orgs = audience(index, schema, org_codes)
-    first = _first_reports(store, schema["id"], [o["code"] for o in orgs])
+    year_periods = periods.periods_of_year(spec, year, today)
+    first = _first_reports(store, schema["id"], [o["code"] for o in orgs], year_periods)
     columns, areas, by_org = [], {}, {o["code"]: [] for o in orgs}
-    for period in periods.periods_of_year(spec, year, today):
+    for period in year_periods:
         rows = []
         for org in orgs:
             report = first.get((org["code"], period))
@@ -273,10 +274,11 @@ def missing_to_xlsx(status, out, base_url, title=""):
 # ---------------------------------------------------------------------------- internals
 
 
-def _first_reports(store, form_id, codes):
-    """(org code, period) -> the earliest non-voided report of it (reported_periods rows)."""
+def _first_reports(store, form_id, codes, wanted):
+    """(org code, period) -> the earliest non-voided report of it (reported_periods rows),
+    for the periods ``wanted``."""
     first = {}
-    for report in store.reported_periods(form_id, org_codes=codes):
+    for report in store.reported_periods(form_id, org_codes=codes, periods=wanted):
         key = (report["org_code"], report["period"])
         if key not in first or report["submitted_at"] < first[key]["submitted_at"]:
             first[key] = report

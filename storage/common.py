@@ -403,6 +403,14 @@ def statuses_arg(statuses) -> frozenset | None:
     return found
 
 
+def periods_arg(periods) -> list[str]:
+    """A periods filter (a collection of period texts) as a sorted list; ValueError for a
+    string given where a collection is meant, or a period that is not text."""
+    if isinstance(periods, str):
+        raise ValueError("periods must be a collection of periods, not a string")
+    return sorted({text_arg(p, "period") for p in periods})
+
+
 def since_arg(changed_since) -> datetime | None:
     """A changed_since filter (None, "", an ISO time or an aware datetime) -> aware datetime."""
     if changed_since is None or changed_since == "":

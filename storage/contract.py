@@ -345,11 +345,12 @@ class Store(Protocol):
         another holds (changing its slot, or restoring a voided one); ``ValueError`` for
         malformed changes. All or nothing."""
 
-    def reported_periods(self, form_id: str, org_codes: Iterable[str] | None = None
-                         ) -> list[Doc]:
+    def reported_periods(self, form_id: str, org_codes: Iterable[str] | None = None,
+                         periods: Iterable[str] | None = None) -> list[Doc]:
         """``{"org_code", "period", "slot", "project_id", "receipt", "submitted_at",
         "status"}`` of every submission of the form that has a period and is not "已作废",
-        oldest first (among org_codes when given): what 催报 needs, without the answers."""
+        oldest first (among org_codes and for one of ``periods`` when given): what 催报
+        needs, without the answers."""
 
     def query_submissions(self, form_id: str | None, org_codes: Iterable[str] | None = None,
                           date_from: DateArg = None, date_to: DateArg = None, offset: int = 0,

@@ -596,15 +596,17 @@ class TinyStore:
             txn.put(SUBMISSIONS, doc_id, _submission_stored(new))
         return new, None if stored_project is None else json_copy(stored_project)
 
-    def reported_periods(self, form_id: str, org_codes: Iterable[str] | None = None
-                         ) -> list[dict]:
+    def reported_periods(self, form_id: str, org_codes: Iterable[str] | None = None,
+                         periods: Iterable[str] | None = None) -> list[dict]:
         wanted = None if org_codes is None else set(org_codes)
+        asked = None if periods is None else set(common.periods_arg(periods))
         found = []
         with self._engine.reading():
             for doc_id in self._indexes.lists.by_form.get(form_id, []):
                 doc = self._submission(doc_id)
                 if doc.get("period") is None or doc.get("status") == common.VOID \
-                        or (wanted is not None and doc["org_code"] not in wanted):
+                        or (wanted is not None and doc["org_code"] not in wanted) \
+                        or (asked is not None and doc["period"] not in asked):
                     continue
                 found.append({"org_code": doc["org_code"], "period": doc["period"],
                               "slot": doc.get("slot"), "project_id": doc.get("project_id"),

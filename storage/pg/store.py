@@ -1050,15 +1050,21 @@ class PgStore:
             self._bump(conn, "submissions")
         return new, stored_project
 
-    def reported_periods(self, form_id: str, org_codes: Iterable[str] | None = None
-                         ) -> list[dict]:
+    def reported_periods(self, form_id: str, org_codes: Iterable[str] | None = None,
+                         periods: Iterable[str] | None = None) -> list[dict]:
         params: list = [form_id]
         orgs = ""
+        if periods is not None:
+            wanted = common.periods_arg(periods)
+            if not wanted:
+                return []
+            orgs += " AND period = ANY(%s)"
+            params.append(wanted)
         if org_codes is not None:
             codes = sorted({str(code) for code in org_codes})
             if not codes:
                 return []
-            orgs = " AND org_code = ANY(%s)"
+            orgs += " AND org_code = ANY(%s)"
             params.append(codes)
         with self._read() as conn:
             rows = conn.execute(REPORTED_PERIODS.format(orgs=orgs), params,

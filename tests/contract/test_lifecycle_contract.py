@@ -135,6 +135,13 @@ def test_voiding_frees_the_slot_and_restoring_checks_it(store, second_store):
         for p, r, s in (("2026-11", second["receipt"], second["submitted_at"]),
                         ("2026-10", third["receipt"], third["submitted_at"]))]
     assert store.reported_periods("monthly", org_codes=["v2"]) == []
+    assert [r["period"] for r in store.reported_periods("monthly", periods=["2026-10"])] == [
+        "2026-10"]
+    assert store.reported_periods("monthly", periods=[]) == []
+    assert len(store.reported_periods("monthly", org_codes=["v1"],
+                                      periods=["2026-10", "2026-11", "2027-01"])) == 2
+    with pytest.raises(ValueError):
+        store.reported_periods("monthly", periods="2026-10")
 
 
 @pytest.mark.parametrize("changes", [
