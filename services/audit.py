@@ -43,6 +43,12 @@ ACTIONS = {
     "backup": "备份",
     "restore": "恢复备份",
     "photos.prune": "清理照片",
+    "submission.approve": "审核通过",
+    "submission.return": "退回修改",
+    "submission.void": "作废提交",
+    "submission.restore": "恢复提交",
+    "submission.correct": "更正提交",
+    "project.transition": "项目状态变更",
 }
 
 
