@@ -276,3 +276,38 @@ def test_previews_offer_a_sample_project(app, store, world):
     assert store.count_submissions("t_report") == 0  # a preview stores nothing
     schema = admin.get("/admin/forms/monthly_report/v1.schema.json").get_json()
     assert schema["properties"]["project"]["pattern"] == "^[1-9][0-9]*$"
+
+
+def test_voided_submissions_are_left_out_of_lists_and_exports_unless_asked(app, client,
+                                                                          store, world):
+    import csv
+    import io
+
+    first = apply(client, world)["receipt"]
+    second = apply(client, world, org="other_village", name="菖蒲项目")["receipt"]
+    admin = as_user(app, "admin")
+    act(admin, second, "void", "测试数据")
+    page = admin.get("/admin/forms/t_apply/submissions").get_data(as_text=True)
+    assert first in page and second not in page and "共 1 份" in page
+    voided = admin.get("/admin/forms/t_apply/submissions?status=已作废").get_data(as_text=True)
+    assert second in voided and first not in voided
+    assert "共 2 份" in admin.get("/admin/forms/t_apply/submissions?status=all").get_data(
+        as_text=True)
+
+    def exported(query=""):
+        data = admin.get(f"/admin/forms/t_apply/export.csv{query}").data.decode("utf-8-sig")
+        rows = list(csv.reader(io.StringIO(data)))
+        return {row[rows[0].index("回执编号")]: row[rows[0].index("审核状态")] for row in rows[1:]}
+
+    assert exported() == {first: "待审核"}
+    assert exported("?status=all") == {first: "待审核", second: "已作废"}
+    runner = app.test_cli_runner()
+    out = str(world["village"]["code"])  # any name: the file goes to the test's folder
+    import os
+    path = os.path.join(app.config["DATA_DIR"], f"{out}.csv")
+    assert runner.invoke(args=["export", "t_apply", path]).exit_code == 0
+    with open(path, encoding="utf-8-sig") as f:
+        assert second not in f.read()
+    assert runner.invoke(args=["export", "t_apply", path, "--include-void"]).exit_code == 0
+    with open(path, encoding="utf-8-sig") as f:
+        assert second in f.read()

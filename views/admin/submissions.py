@@ -13,9 +13,11 @@ from forms.builder import display_rows
 from services import access
 from services import submissions as submission_service
 from services.orgs import org_index
+from storage.common import REVIEW_STATUSES
 from views.admin import bp
 from views.web import audit, get_form_or_404
 
+ALL = "all"
 EXPORT_TYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                 "csv": "text/csv; charset=utf-8"}
 
@@ -30,6 +32,9 @@ class FilterForm(FlaskForm):
     org = SelectField("村/单位", choices=[], validate_choice=False)
     date_from = DateField("开始日期", validators=[Optional()])
     date_to = DateField("结束日期", validators=[Optional()])
+    status = SelectField("审核状态", choices=[
+        SelectChoice("", "全部(不含已作废)"), *(SelectChoice(s, s) for s in REVIEW_STATUSES),
+        SelectChoice(ALL, "全部(含已作废)")], validators=[Optional()])
 
     def validate_date_to(self, field):
         if field.data and self.date_from.data and field.data < self.date_from.data:
@@ -52,9 +57,13 @@ def _filters(index):
         and o["code"] != township and (visible is None or o["code"] in visible)]
     form.validate()
     org_codes = submission_service.org_scope(index, township, form.org.data)
+    status = None if form.status.errors else form.status.data
     query = {"org_codes": access.restrict(current_user, index, org_codes),
              "date_from": None if form.date_from.errors else form.date_from.data,
-             "date_to": None if form.date_to.errors else form.date_to.data}
+             "date_to": None if form.date_to.errors else form.date_to.data,
+             # voided submissions (duplicates, mistakes) are left out unless asked for
+             "statuses": REVIEW_STATUSES if status == ALL else (status,) if status
+             else submission_service.export_statuses()}
     return form, query
 
 
@@ -68,7 +77,8 @@ def submissions(form_id):
     page = max(request.args.get("page", 1, type=int), 1)
     total, docs = store.query_submissions(form_id, offset=(page - 1) * per_page, limit=per_page,
                                           **query)
-    expected, missing = submission_service.reporting_status(store, index, form_id, **query)
+    expected, missing = submission_service.reporting_status(
+        store, index, form_id, query["org_codes"], query["date_from"], query["date_to"])
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("admin/submissions.html", form_doc=form_doc, docs=docs, total=total,
                            page=page, pages=max((total + per_page - 1) // per_page, 1),
@@ -139,7 +149,8 @@ def export(form_id, fmt):
         store, index, form_id, fmt, current_app.config["DATA_DIR"], **query)
     audit("export", target=form_id, detail={
         "format": fmt, "rows": count,
-        "filters": {key: request.args[key] for key in ("township", "org", "date_from", "date_to")
+        "filters": {key: request.args[key]
+                    for key in ("township", "org", "date_from", "date_to", "status")
                     if request.args.get(key)}})
     return current_app.response_class(_chunks(stream), content_type=EXPORT_TYPES[fmt],
                                       headers={"Content-Disposition": disposition})
