@@ -6,6 +6,7 @@ import json
 import uuid
 from datetime import timedelta
 
+import openpyxl
 import pytest
 from PIL import Image
 
@@ -197,6 +198,16 @@ def test_a_township_never_gets_the_other_townships_data(world, clients, username
         assert "乙镇的机密项目" not in export.get_data(as_text=True)
     assert "甲镇的冬桃项目" in client.get("/admin/forms/t_project/export.csv").get_data(
         as_text=True)
+    chase = client.get("/admin/forms/t_project/reporting")
+    assert chase.status_code == 200 and "千佛塔村" in chase.get_data(as_text=True)
+    assert "菖蒲" not in chase.get_data(as_text=True)
+    assert client.get(f"/admin/forms/t_project/reporting?township={TOWNSHIP_B}"
+                      ).status_code == 404
+    missing = client.get("/admin/forms/t_project/reporting/missing.xlsx")
+    assert missing.status_code == 200
+    cells = [str(c) for row in openpyxl.load_workbook(io.BytesIO(missing.data)).active
+             .iter_rows(values_only=True) for c in row if c]
+    assert any("响肠" in c for c in cells) and not any("菖蒲" in c for c in cells)
     assert client.get("/admin/projects/2").status_code == 404
     assert "甲镇的冬桃项目" in client.get("/admin/projects/1").get_data(as_text=True)
     assert "乙镇的机密项目" not in client.get("/admin/projects").get_data(as_text=True)
