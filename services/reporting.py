@@ -23,7 +23,7 @@ from datetime import date
 
 import xlsxwriter
 
-from services import periods
+from services import periods, projects
 from services.links import active_links, entry_url
 from storage import common
 
@@ -40,12 +40,32 @@ NO_LINK = "未生成链接"
 # ---------------------------------------------------------------------------- who and when
 
 
-def audience(index, schema, org_codes=None):
+# Who files a form that names a project: the organizations with a project at these statuses
+# (a village without an approved project has no monthly report to make, and one whose project
+# was accepted or rejected has no more).
+REPORTING_PROJECTS = {"report": ("已立项", "实施中", "验收未通过"),
+                      "acceptance": ("实施中", "已申请验收", "验收未通过")}
+
+
+def audience(index, schema, org_codes=None, store=None, year=None):
     """The organizations that must file ``schema`` (its audience), within ``org_codes`` when
-    given (None = all), ordered by code."""
-    return sorted((o for o in index.orgs if periods.in_audience(schema, o)
-                   and (org_codes is None or o["code"] in org_codes)),
-                  key=lambda o: o["code"])
+    given (None = all), ordered by code. For a form naming a project (a monthly report, an
+    acceptance request), with ``store``: only those with a project of ``year`` (any year when
+    None) that has such reports to make (REPORTING_PROJECTS)."""
+    found = sorted((o for o in index.orgs if periods.in_audience(schema, o)
+                    and (org_codes is None or o["code"] in org_codes)),
+                   key=lambda o: o["code"])
+    role = projects.role_of(schema)
+    if store is not None and role in REPORTING_PROJECTS:
+        running = {p["org_code"] for p in store.list_projects(
+            org_codes=[o["code"] for o in found], year=year, statuses=REPORTING_PROJECTS[role])
+            if not p.get("void")}
+        found = [o for o in found if o["code"] in running]
+    return found
+
+
+def _year_of(period):
+    return int(period[:4]) if period and period[:4].isdigit() else None
 
 
 def today_local():
@@ -114,10 +134,11 @@ def form_status(store, index, schema, period=None, org_codes=None, today=None, *
     """
     today = today or today_local()
     spec = periods.period_spec(schema)
-    orgs = audience(index, schema, org_codes)
-    codes = [o["code"] for o in orgs]
     if spec is not None:
         period = period or default_period(schema, today)
+    orgs = audience(index, schema, org_codes, store, _year_of(period))
+    codes = [o["code"] for o in orgs]
+    if spec is not None:
         due = periods.due_date(spec, period)  # ValueError for a period of the wrong shape
         first = _first_reports(store, schema["id"], codes, [period])
         decided = {code: first.get((code, period)) for code in codes}
@@ -191,7 +212,7 @@ def matrix(store, index, schema, year, org_codes=None, today=None):
     if spec is None:
         raise ValueError("此表单没有报告周期，没有按月汇总")
     today = today or today_local()
-    orgs = audience(index, schema, org_codes)
+    orgs = audience(index, schema, org_codes, store, year)
     year_periods = periods.periods_of_year(spec, year, today)
     first = _first_reports(store, schema["id"], [o["code"] for o in orgs], year_periods)
     columns, areas, by_org = [], {}, {o["code"]: [] for o in orgs}

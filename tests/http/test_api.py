@@ -262,6 +262,11 @@ def test_transition_as_admin(api, records, store):
 
 def test_reporting(api, records, store):
     link = store.create_link("monthly_report", A_VILLAGE)
+    # who must report monthly: the villages with a running project
+    for code in (A_VILLAGE, A_VILLAGE2):
+        store.add_project({"title": "项目", "category": "党建引领发展类", "kind": "书记项目",
+                           "org_code": code, "secretary": "", "year": 2026, "steps": [],
+                           "status": "实施中", "application": f"running-{code}"})
     url = "/api/v1/forms/monthly_report/reporting"
     response = api.get("county", url, period="2026-11")
     assert response.status_code == 200, response.get_data(as_text=True)
