@@ -163,14 +163,6 @@ def may_see_org(user, index, code):
     return visible is None or code in visible
 
 
-def is_county_wide(user, index=None):
-    """Whether ``user`` sees every organization (a scoped user's pages narrow their lists)."""
-    role = role_of(user)
-    if role == "admin":
-        return True
-    return role is not None and visible_orgs(user, index) is None
-
-
 def may(user, action, org_code=None, index=None):
     """Whether ``user`` may do ``action`` (a key of ACTION_ROLES, or "project:<status>" for a
     project transition to that status) — on the organization ``org_code`` when given, which
