@@ -154,9 +154,9 @@ def _step(store, project, doc, to, comment):
 
 
 def reports(store, running, rng, now, budget):
-    """Monthly reports of the running projects from March to last month (REPORT_RATE of the
-    months; LATE_RATE of those after the due day), and acceptance requests for a third of
-    them in November–December; the number imported."""
+    """Monthly reports of the running projects from the month of their approval to last
+    month (REPORT_RATE of the months; LATE_RATE of those after the due day), and acceptance
+    requests for a third of them in November–December; the number imported."""
     schemas = _schemas(store)
     report, acceptance = schemas.get(REPORT_FORM), schemas.get(ACCEPTANCE_FORM)
     if report is None:
@@ -164,7 +164,8 @@ def reports(store, running, rng, now, budget):
     field = projects.project_field(report)
     docs = []
     for project in running:
-        for month in range(3, now.month):
+        approved = next(e["at"] for e in project["history"] if e["to"] == "已立项")
+        for month in range(int(approved[5:7]), now.month):
             if rng.random() > REPORT_RATE:
                 continue
             period = f"{now.year}-{month:02d}"

@@ -64,6 +64,34 @@ def audience(index, schema, org_codes=None, store=None, year=None):
     return found
 
 
+def report_starts(store, schema, orgs):
+    """{org code: the first month it must report} for a monthly form naming a project: the
+    month its earliest reporting project was approved (立项: that month's progress is due by
+    the due day of the next). {} for any other form: no such start."""
+    spec = periods.period_spec(schema)
+    role = projects.role_of(schema)
+    if spec is None or spec.every != "month" or role not in REPORTING_PROJECTS:
+        return {}
+    starts = {}
+    for project in store.list_projects(org_codes=[o["code"] for o in orgs],
+                                       statuses=REPORTING_PROJECTS[role]):
+        approved = next((e["at"] for e in project.get("history") or ()
+                         if e.get("to") == "已立项"), None)
+        if approved is None:
+            continue
+        start = approved[:7]
+        if project["org_code"] not in starts or start < starts[project["org_code"]]:
+            starts[project["org_code"]] = start
+    return starts
+
+
+def _due_from(starts, code, period):
+    """Whether ``code`` must report for ``period`` (always, unless report_starts says when it
+    starts)."""
+    start = starts.get(code)
+    return start is None or period >= start
+
+
 def _year_of(period):
     return int(period[:4]) if period and period[:4].isdigit() else None
 
@@ -137,6 +165,9 @@ def form_status(store, index, schema, period=None, org_codes=None, today=None, *
     if spec is not None:
         period = period or default_period(schema, today)
     orgs = audience(index, schema, org_codes, store, _year_of(period))
+    if spec is not None:
+        starts = report_starts(store, schema, orgs)
+        orgs = [o for o in orgs if _due_from(starts, o["code"], period)]
     codes = [o["code"] for o in orgs]
     if spec is not None:
         due = periods.due_date(spec, period)  # ValueError for a period of the wrong shape
@@ -185,8 +216,9 @@ def rollup(index, rows, org_codes=None):
     for row in rows:
         for code in _areas_of(index, row["code"]):
             area = areas.setdefault(code, dict.fromkeys(("expected",) + STATES, 0))
-            area["expected"] += 1
-            area[row["state"]] += 1
+            if row["state"] is not None:  # listed, but nothing due yet
+                area["expected"] += 1
+                area[row["state"]] += 1
     found = []
     for code, counts in areas.items():
         if org_codes is not None and code not in org_codes:
@@ -215,10 +247,17 @@ def matrix(store, index, schema, year, org_codes=None, today=None):
     orgs = audience(index, schema, org_codes, store, year)
     year_periods = periods.periods_of_year(spec, year, today)
     first = _first_reports(store, schema["id"], [o["code"] for o in orgs], year_periods)
+    starts = report_starts(store, schema, orgs)
     columns, areas, by_org = [], {}, {o["code"]: [] for o in orgs}
     for period in year_periods:
         rows = []
         for org in orgs:
+            if not _due_from(starts, org["code"], period):
+                # before its project was approved: nothing to report (shown as —)
+                rows.append({"code": org["code"], "state": None})
+                by_org[org["code"]].append({"period": period, "state": None,
+                                            "receipt": None, "submitted_at": None})
+                continue
             report = first.get((org["code"], period))
             at = report["submitted_at"] if report else None
             state = periods.state(spec, period, at, today)
@@ -342,10 +381,13 @@ def _org_row(index, org, state, report, link):
 
 
 def _counts(rows):
+    """Counts by state of ``rows``; a row whose state is None (nothing due yet) is not
+    expected."""
     counts = dict.fromkeys(("expected",) + STATES, 0)
-    counts["expected"] = len(rows)
     for row in rows:
-        counts[row["state"]] += 1
+        if row["state"] is not None:
+            counts["expected"] += 1
+            counts[row["state"]] += 1
     return counts
 
 

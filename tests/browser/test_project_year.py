@@ -151,7 +151,8 @@ def test_return_correct_approve_report(live, browser, tmp_path):
     expect(admin.locator("[data-project-status]")).to_have_text("实施中")
     expect(admin.locator("[data-reports]")).to_contain_text(report)
     expect(admin.locator("[data-steps]")).to_contain_text(report)
-    admin.screenshot(path=os.path.join(shots, "project.png"), full_page=True)
+    reviewer.goto(f"{base}/admin/submissions/{receipt}")
+    reviewer.screenshot(path=os.path.join(shots, "review-phone.png"), full_page=True)
 
     # 9. and the village has left the 催报 list
     admin.goto(chase)

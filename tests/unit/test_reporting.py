@@ -296,3 +296,22 @@ def test_missing_list_to_xlsx(store, index, file_at):
         {**o, "code": "Z" + o["code"]} for o in early["orgs"]]}
     order = [o["state"] for o in reporting.missing(combined)]
     assert order == sorted(order, key=reporting.MISSING.index) and "未到期" in order
+
+
+def test_monthly_reports_are_due_from_the_month_of_approval(store, index, file_at):
+    approved = {"at": "2026-04-20T10:00:00+08:00", "user": "admin", "action": "transition",
+                "from": "预审通过", "to": "已立项", "comment": ""}
+    store.add_project({"title": "冬桃", "category": "党建引领发展类", "kind": "书记项目",
+                       "org_code": "XC1", "secretary": "", "year": 2026, "steps": [],
+                       "status": "实施中", "application": "app-XC1", "history": [approved]})
+    running_project(store, "XC2")  # no approval in its history: due all year
+    table = reporting.matrix(store, index, PROJECT_REPORT, 2026, today=date(2026, 6, 10))
+    cells = {o["code"]: [c["state"] for c in o["cells"]] for o in table["orgs"]}
+    assert cells["XC1"] == [None, None, None, "逾期未报", "逾期未报", "未到期"]
+    assert cells["XC2"][0] == "逾期未报"
+    assert [p["counts"]["expected"] for p in table["periods"]] == [1, 1, 1, 2, 2, 2]
+    xc = next(a for a in table["rollup"] if a["code"] == "XC")
+    assert [c["expected"] for c in xc["cells"]] == [1, 1, 1, 2, 2, 2]
+    march = reporting.form_status(store, index, PROJECT_REPORT, "2026-03",
+                                  today=date(2026, 6, 10))
+    assert sorted(states(march)) == ["XC2"]
