@@ -120,3 +120,13 @@ def files_of(schema, answers):
             and isinstance(answers.get(spec["name"]), dict)
             for name in (answers[spec["name"]].get("file"), answers[spec["name"]].get("thumb"))
             if name]
+
+
+def prefill(form, schema, answers):
+    """Prefill each photo field of a form being corrected with its stored photo, as a signed
+    reference for the form's ``photo_scope`` (kept unless another photo is picked)."""
+    for spec in schema["fields"]:
+        value = answers.get(spec["name"])
+        if spec["type"] == "image" and isinstance(value, dict) and value.get("file"):
+            form[spec["name"]].image_info = value
+            form[spec["name"]].data = make_ref(value, form.photo_scope)

@@ -123,9 +123,7 @@ def entry(token):
     else:
         submission_service.keep_photos(store, form, schema)
         if wants_json():
-            errors = error_map(form)
-            return jsonify(errors=errors,
-                           message=f"有 {len(errors)} 处需要修改，请查看标红的项目。"), 422
+            return _invalid(form)
     status = 422 if request.method == "POST" else 200
     response = current_app.make_response((render_template(
         "public/form.html", form=form, schema=schema, org=org, org_path=path), status))
@@ -146,6 +144,12 @@ def photo_upload(token):
     """Store a photo the page uploads as soon as it is picked; answers its signed reference,
     which the form then sends in place of the file."""
     _link, schema, _form_class, org, _path = _resolve(token)
+    return _store_upload(photos.scope(schema["id"], org["code"]))
+
+
+def _store_upload(scope):
+    """Check and store the photo a page sent on its own; its signed reference for ``scope``
+    (JSON, 201), or the reason it was refused (422)."""
     form = PhotoUpload()
     if not isinstance(form.photo.data, FileStorage):
         form.photo.data = None  # a reference is no upload: "请上传照片"
@@ -154,8 +158,14 @@ def photo_upload(token):
         message = (errors.get("photo") or next(iter(errors.values()), ["照片上传失败"]))[0]
         return jsonify(error=message), 422
     answer = photos.store_field(get_store(), form.photo)
-    return jsonify(ref=photos.make_ref(answer, photos.scope(schema["id"], org["code"])),
-                   name=answer["name"], size=answer["size"]), 201
+    return jsonify(ref=photos.make_ref(answer, scope), name=answer["name"],
+                   size=answer["size"]), 201
+
+
+def _invalid(form):
+    """The page's own script sent answers that do not validate: the errors by field (JSON)."""
+    errors = error_map(form)
+    return jsonify(errors=errors, message=f"有 {len(errors)} 处需要修改，请查看标红的项目。"), 422
 
 
 def _refused(form, schema, org, path, exc):
@@ -242,7 +252,7 @@ def correct(key, receipt):
                                                    current=doc.get("project_id")))
     if request.method == "GET":
         form.submission_id.data = new_submission_id()
-        _keep_stored_photos(form, schema, doc["answers"])
+        photos.prefill(form, schema, doc["answers"])
     elif form.validate_on_submit():
         try:
             review.resubmit(store, doc, schema, form)
@@ -258,9 +268,7 @@ def correct(key, receipt):
     else:
         submission_service.keep_photos(store, form, schema)
         if wants_json():
-            errors = error_map(form)
-            return jsonify(errors=errors,
-                           message=f"有 {len(errors)} 处需要修改，请查看标红的项目。"), 422
+            return _invalid(form)
     response = current_app.make_response((render_template(
         "public/form.html", form=form, schema=schema, org=org,
         org_path=index.path(org["code"]), returned=_return_note(doc), correcting=doc,
@@ -271,16 +279,6 @@ def correct(key, receipt):
     return response
 
 
-def _keep_stored_photos(form, schema, answers):
-    """Prefill each photo field of a correction with its stored photo (as a signed reference:
-    the cadre keeps it unless they pick another)."""
-    for spec in schema["fields"]:
-        value = answers.get(spec["name"])
-        if spec["type"] == "image" and isinstance(value, dict) and value.get("file"):
-            form[spec["name"]].image_info = value
-            form[spec["name"]].data = photos.make_ref(value, form.photo_scope)
-
-
 @bp.route("/r/<key>/<receipt>/photo", methods=["POST"])
 def correct_photo(key, receipt):
     """Photo upload of a correction page (as /f/<token>/photo, scoped to the submission)."""
@@ -288,16 +286,7 @@ def correct_photo(key, receipt):
     doc = store.get_submission(receipt)
     if doc is None or not receipts.key_matches(doc, key) or doc["status"] != "退回修改":
         abort(404)
-    form = PhotoUpload()
-    if not isinstance(form.photo.data, FileStorage):
-        form.photo.data = None
-    if not form.validate_on_submit():
-        errors = error_map(form)
-        message = (errors.get("photo") or next(iter(errors.values()), ["照片上传失败"]))[0]
-        return jsonify(error=message), 422
-    answer = photos.store_field(store, form.photo)
-    return jsonify(ref=photos.make_ref(answer, photos.scope(doc["form_id"], doc["org_code"])),
-                   name=answer["name"], size=answer["size"]), 201
+    return _store_upload(photos.scope(doc["form_id"], doc["org_code"]))
 
 
 @bp.route("/f/<token>/r/<receipt>")

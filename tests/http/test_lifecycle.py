@@ -311,3 +311,30 @@ def test_voided_submissions_are_left_out_of_lists_and_exports_unless_asked(app, 
     assert runner.invoke(args=["export", "t_apply", path, "--include-void"]).exit_code == 0
     with open(path, encoding="utf-8-sig") as f:
         assert second in f.read()
+
+
+def test_a_correction_page_uploads_photos_only_while_returned(app, client, store, world):
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), "red").save(buffer, "PNG")
+    sent = apply(client, world)
+    photo_url = sent["url"] + "/photo"
+
+    link = world["links"][("t_apply", world["village"]["code"])]
+
+    def upload(url):
+        token = open_form(client, link)[1]["csrf_token"]  # the session's CSRF token
+        return client.post(url, data={"csrf_token": token,
+                                      "photo": (io.BytesIO(buffer.getvalue()), "现场.png")})
+
+    assert upload(photo_url).status_code == 404  # not returned: nothing to correct
+    town = as_user(app, "town")
+    act(town, sent["receipt"], "return", "补一张现场照片")
+    response = upload(photo_url)
+    assert response.status_code == 201 and response.get_json()["ref"]
+    key = sent["url"].split("/")[-2]
+    assert upload(photo_url.replace(key, key[:-1] + ("A" if key[-1] != "A" else "B"))
+                  ).status_code == 404

@@ -42,6 +42,15 @@ def detail_context(store, doc, schema, index):
             and access.may(current_user, "review", doc["org_code"], index)}
 
 
+def _latest_schema(store, doc):
+    """The latest version of a submission's form (a correction is made on the form as it is
+    now; versions are compared field by field on it), or 404."""
+    form_doc = store.get_form(doc["form_id"])
+    if form_doc is None:
+        abort(404)
+    return form_doc["schema"]
+
+
 def _visible(store, receipt, index):
     try:
         return review.visible_submission(store, current_user, index, receipt)
@@ -83,10 +92,7 @@ def submission_correct(receipt):
     store = get_store()
     index = org_index(store)
     doc = _visible(store, receipt, index)
-    form_doc = store.get_form(doc["form_id"])
-    if form_doc is None:
-        abort(404)
-    schema = form_doc["schema"]
+    schema = _latest_schema(store, doc)
     form_class = build_form_class(schema)
     form = form_class() if request.method == "POST" else form_class(data=doc["answers"])
     form.photo_scope = photos.scope(doc["form_id"], doc["org_code"])
@@ -96,11 +102,7 @@ def submission_correct(receipt):
     problem = None
     if request.method == "GET":
         form.submission_id.data = new_submission_id()
-        for spec in schema["fields"]:
-            value = doc["answers"].get(spec["name"])
-            if spec["type"] == "image" and isinstance(value, dict) and value.get("file"):
-                form[spec["name"]].image_info = value
-                form[spec["name"]].data = photos.make_ref(value, form.photo_scope)
+        photos.prefill(form, schema, doc["answers"])
     elif not reason:
         form.validate_on_submit()
         problem = "请填写更正原因"
@@ -128,10 +130,7 @@ def submission_versions(receipt):
     store = get_store()
     index = org_index(store)
     doc = _visible(store, receipt, index)
-    form_doc = store.get_form(doc["form_id"])
-    if form_doc is None:
-        abort(404)
-    schema = form_doc["schema"]
+    schema = _latest_schema(store, doc)
     versions = [*doc["versions"], {**doc["edit"], "answers": doc["answers"]}]
     compared = [{"version": v, "changes": review.changes(schema, versions[i - 1]["answers"],
                                                           v["answers"]) if i else None}
