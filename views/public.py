@@ -98,7 +98,8 @@ def entry(token):
     schema, form_class = _served_version(store, schema, form_class)
     form = form_class()
     form.photo_scope = photos.scope(schema["id"], org["code"])
-    set_project_choices(form, projects.choices_for(store, org["code"]))
+    choices = projects.choices_for(store, org["code"])
+    set_project_choices(form, choices)
     if request.method == "GET":
         form.submission_id.data = new_submission_id()
     elif form.validate_on_submit():
@@ -126,7 +127,8 @@ def entry(token):
             return _invalid(form)
     status = 422 if request.method == "POST" else 200
     response = current_app.make_response((render_template(
-        "public/form.html", form=form, schema=schema, org=org, org_path=path), status))
+        "public/form.html", form=form, schema=schema, org=org, org_path=path,
+        no_projects=bool(projects.project_field(schema)) and not choices), status))
     # Each page load carries its own submission id: no cache may hand the same page (and id)
     # to a second load.
     response.headers["Cache-Control"] = "no-store"

@@ -338,3 +338,10 @@ def test_a_correction_page_uploads_photos_only_while_returned(app, client, store
     key = sent["url"].split("/")[-2]
     assert upload(photo_url.replace(key, key[:-1] + ("A" if key[-1] != "A" else "B"))
                   ).status_code == 404
+
+
+def test_a_village_without_a_project_is_told_before_filling(client, world):
+    html, _hidden = open_form(client, world["links"][("t_report", world["village"]["code"])])
+    assert "还没有已立项的项目" in html and "data-tz-no-projects" in html
+    html, _hidden = open_form(client, world["links"][("t_apply", world["village"]["code"])])
+    assert "data-tz-no-projects" not in html
