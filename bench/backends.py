@@ -19,7 +19,6 @@ PG_SETTINGS, what a small deployment on a machine like this one would set.
 """
 import atexit
 import glob
-import hashlib
 import json
 import os
 import pwd
@@ -336,18 +335,9 @@ def remove_copy(copy):
 
 
 def content_fingerprint(*extra):
-    """What the content of a PostgreSQL base depends on (not the storage code: a base is
-    migrated to the latest schema when reused)."""
-    digest = hashlib.sha256()
-    paths = [os.path.join(common.ROOT, p) for p in ("seed.py", "seed_data/demo_answers.py",
-                                                    "seed_data/demo_orgs.csv")]
-    paths += sorted(glob.glob(os.path.join(common.ROOT, "schemas", "*.json")))
-    for path in paths:
-        with open(path, "rb") as f:
-            digest.update(os.path.basename(path).encode() + b"\0" + f.read())
-    for item in extra:
-        digest.update(repr(item).encode())
-    return digest.hexdigest()[:16]
+    """What the content of a PostgreSQL base depends on (common.content_fingerprint; not the
+    storage code: a base is migrated to the latest schema when reused)."""
+    return common.content_fingerprint(*extra)
 
 
 def pg_base(name, build, fingerprint, rebuild=False):
@@ -395,28 +385,31 @@ def _demo_manifest(deployment, size):
     seed_s = time.perf_counter() - seeded
     deployment.flask("create-user", common.ADMIN[0], "--role", "admin", "--password-stdin",
                      input=common.ADMIN[1] + "\n")
-    links = [line.split("\t") for line in deployment.flask("links", "monthly_report")
+    links = [line.split("\t") for line in deployment.flask("links", common.SUBMIT_FORM)
              .splitlines() if line.strip()]
     with deployment.open_store() as store:
         orgs = store.list_orgs()
         counts = {"total": store.count_submissions(),
-                  "monthly_report": store.count_submissions("monthly_report")}
+                  common.SUBMIT_FORM: store.count_submissions(common.SUBMIT_FORM),
+                  "monthly_report": store.count_submissions("monthly_report"),
+                  "projects": len(store.list_projects())}
     villages = [o["code"] for o in orgs if o["kind"] == "village"]
     by_code = {code: url.rsplit("/", 1)[-1] for code, _name, url in links}
     common.log(f"  demo_n{size}: {counts['total']} submissions, seed-demo {seed_s:.1f} s")
     return {"size": size, "seed": common.SEED, "seed_demo_s": round(seed_s, 2),
+            "entry_form": common.SUBMIT_FORM,
             "counts": counts, "townships": [o["code"] for o in orgs if o["kind"] == "township"],
             "entry_org": villages[0], "entry_token": by_code[villages[0]]}
 
 
 def base(backend, size, rebuild=False):
     """(Deployment, manifest) of the demo base at ``size`` (flask init + seed-demo, an admin
-    user, the monthly_report links) on ``backend``."""
+    user, the links of common.SUBMIT_FORM) on ``backend``."""
     if backend == "tinydb":
         folder, manifest = common.build_base(size, rebuild)
         return Deployment("tinydb", folder), manifest
     return pg_base(f"demo_n{size}", lambda d: _demo_manifest(d, size),
-                   content_fingerprint("demo", size), rebuild)
+                   common.demo_fingerprint(size), rebuild)
 
 
 def describe_server():

@@ -7,7 +7,8 @@ the same requests bench/submit.lua sends to the real form: the POST body is pars
 view does - but without CSRF, WTForms validation, templates or storage.
 
 With BENCH_BARE_STORE=1 in the environment (a diagnostic reference, not the baseline) the
-handler also stores the posted values with Store.add_submission in the deployment's Store
+handler also stores the posted values as a submission of the link's form (public_demand in
+the benchmarks) with Store.add_submission in the deployment's Store
 (storage.open_store: TAIZHANG_DATABASE_URL, else TAIZHANG_DATA_DIR's TinyDB file), as the
 real view does after validation: bare -> bare + storage -> full app shows
 where the time goes.
@@ -23,7 +24,7 @@ def create_app():
     app = Flask(__name__)
     counter = itertools.count(1)
     with_store = os.environ.get("BENCH_BARE_STORE") == "1"
-    holder = {"pid": None, "store": None, "form": None}
+    holder = {"pid": None, "store": None, "forms": {}}
     lock = threading.Lock()
 
     def store():
@@ -33,9 +34,14 @@ def create_app():
 
                 holder["store"] = storage.open_store(os.environ.get("TAIZHANG_DATABASE_URL"),
                                                      os.environ["TAIZHANG_DATA_DIR"])
-                holder["form"] = holder["store"].get_form("monthly_report")
+                holder["forms"] = {}
                 holder["pid"] = os.getpid()
-        return holder["store"], holder["form"]
+        return holder["store"]
+
+    def form_of(db, form_id):
+        if form_id not in holder["forms"]:
+            holder["forms"][form_id] = db.get_form(form_id)
+        return holder["forms"][form_id]
 
     @app.route("/f/<token>", methods=["GET", "POST"])
     def entry(token):
@@ -47,11 +53,12 @@ def create_app():
         if "submission_id" not in fields:
             return "missing submission_id", 400
         if with_store:
-            db, form = store()
+            db = store()
             link = db.get_link(token)
+            form = form_of(db, link["form_id"])
             answers = {k: v[0] if len(v) == 1 else v for k, v in fields.items()
                        if k not in ("csrf_token", "submission_id")}
-            doc, _created = db.add_submission("monthly_report", form["version"],
+            doc, _created = db.add_submission(link["form_id"], form["version"],
                                               link["org_code"], answers,
                                               fields["submission_id"][0], token=token)
             receipt = doc["receipt"]

@@ -5,7 +5,7 @@ Every benchmark works on copies of "base" data folders built once per size under
 one measures:
 
   bench/out/base/n<SIZE>/     `flask init` + `flask seed-demo --submissions SIZE --seed 1`,
-                              an admin user and the monthly_report links (manifest.json)
+                              an admin user and the SUBMIT_FORM links (manifest.json)
   bench/out/export/n<SIZE>/   `flask init` + `flask load-form bench/forms/bench25.json` +
                               SIZE submissions of bench25 (bench/export.py fills them)
   bench/out/work/<name>/      a fresh copy for one measurement, deleted afterwards
@@ -45,6 +45,13 @@ SEED = 1
 FULL_SIZES = (1000, 10000, 100000)
 QUICK_SIZES = (1000, 10000)
 DB_NAME = "taizhang.db"
+# The form every benchmark that submits, inserts or lists submissions uses: one a cadre files
+# any number of times (a 群众诉求 each). Since issue 10 monthly_report takes one report per
+# (organization, month, project) and names an approved project: a load of monthly reports
+# would be refused (PeriodTaken) after the first of each month, and seed-demo makes only a
+# year's worth of them (a few hundred), the rest of its submissions being public_demand and
+# doctor_registration.
+SUBMIT_FORM = "public_demand"
 
 
 # ---------------------------------------------------------------- command line
@@ -271,6 +278,35 @@ def storage_fingerprint():
     return digest.hexdigest()[:16]
 
 
+# What a base's content depends on besides the size: the seed, its demo data and year, the
+# forms, and the services the demo year writes through (not storage/: storage_fingerprint).
+CONTENT_FILES = ("seed.py", "seed_data/*.py", "seed_data/demo_orgs.csv", "schemas/*.json",
+                 "services/periods.py", "services/projects.py")
+
+
+def content_fingerprint(*extra):
+    """A digest of CONTENT_FILES and ``extra`` (reprs): a base built from other content is
+    rebuilt."""
+    import glob
+    import hashlib
+
+    digest = hashlib.sha256()
+    for pattern in CONTENT_FILES:
+        for path in sorted(glob.glob(os.path.join(ROOT, pattern))):
+            with open(path, "rb") as f:
+                digest.update(os.path.relpath(path, ROOT).encode() + b"\0" + f.read())
+    for item in extra:
+        digest.update(repr(item).encode())
+    return digest.hexdigest()[:16]
+
+
+def demo_fingerprint(size):
+    """The content of a seed-demo base: the demo year runs from January to the month it is
+    built in (the 催报 of last month, reports from March on), so a base is rebuilt in a new
+    month; the links it lists are SUBMIT_FORM's."""
+    return content_fingerprint("demo", size, SUBMIT_FORM, time.strftime("%Y-%m"))
+
+
 def read_manifest(folder):
     try:
         with open(os.path.join(folder, "manifest.json"), encoding="utf-8") as f:
@@ -288,6 +324,7 @@ def _usable(folder, size):
     manifest = read_manifest(folder)
     return (manifest and manifest.get("size") == size
             and manifest.get("storage") == storage_fingerprint()
+            and manifest.get("content") == demo_fingerprint(size)
             and os.path.exists(os.path.join(folder, DB_NAME)))
 
 
@@ -306,18 +343,21 @@ def build_base(size, rebuild=False):
     seed_s = time.perf_counter() - seeded
     flask(folder, "create-user", ADMIN[0], "--role", "admin", "--password-stdin",
           input=ADMIN[1] + "\n")
-    links = [line.split("\t") for line in flask(folder, "links", "monthly_report").splitlines()
+    links = [line.split("\t") for line in flask(folder, "links", SUBMIT_FORM).splitlines()
              if line.strip()]
     from storage import TinyStore as Store
 
     with Store(os.path.join(folder, DB_NAME)) as store:
         orgs = store.list_orgs()
         counts = {"total": store.count_submissions(),
-                  "monthly_report": store.count_submissions("monthly_report")}
+                  SUBMIT_FORM: store.count_submissions(SUBMIT_FORM),
+                  "monthly_report": store.count_submissions("monthly_report"),
+                  "projects": len(store.list_projects())}
     townships = [o["code"] for o in orgs if o["kind"] == "township"]
     villages = [o["code"] for o in orgs if o["kind"] == "village"]
     by_code = {code: url.rsplit("/", 1)[-1] for code, _name, url in links}
     manifest = {"size": size, "seed": SEED, "storage": storage_fingerprint(),
+                "content": demo_fingerprint(size), "entry_form": SUBMIT_FORM,
                 "commit": git_commit()[0], "built_at": time.strftime("%Y-%m-%d %H:%M:%S"),
                 "seed_demo_s": round(seed_s, 2), "build_s": round(time.perf_counter() - started, 2),
                 "counts": counts, "townships": townships,

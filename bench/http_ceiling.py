@@ -2,7 +2,7 @@
 part out (diagnostic; not part of run_all.py).
 
 Same harness as bench/http_submit.py - `make serve`'s gunicorn command line with 2 sync
-workers, wrk -t2 -c8 with bench/submit.lua posting monthly_report submissions, a fresh copy of
+workers, wrk -t2 -c8 with bench/submit.lua posting public_demand submissions, a fresh copy of
 the base database per run, runs disturbed by other processes repeated - for each of:
 
 - the bare endpoint (bench/bare_app.py), measured first and last;
@@ -28,9 +28,9 @@ import http_submit  # noqa: E402
 BARE = "bench.bare_app:create_app()"
 CEILING = "bench.ceiling_app:create_app()"
 TAIZHANG = "app:create_app()"
-COUNTED = "monthly_report"
+COUNTED = common.SUBMIT_FORM
 
-# (label, app spec, extra environment, real CSRF needed, stores monthly_report submissions)
+# (label, app spec, extra environment, real CSRF needed, stores COUNTED submissions)
 TARGETS = (
     ("Taizhang: the real submit", TAIZHANG, {}, True, True),
     ("bare + Store.add_submission", BARE, {"BENCH_BARE_STORE": "1"}, False, True),

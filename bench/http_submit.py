@@ -4,16 +4,19 @@ storage backend (TinyDB file; PostgreSQL: TAIZHANG_DATABASE_URL, the bench's own
 Both run under the production command line (`make serve`: gunicorn --bind 127.0.0.1:PORT
 --access-logfile - APP, WEB_CONCURRENCY=2 sync workers) and are driven by the same load
 generator: wrk -t2 -c8 -dDURATION --latency -s bench/submit.lua. Every request POSTs a
-monthly_report submission the way a phone does - the answers (seed_data.demo_answers, 50
-different answer sets used in turn), the csrf_token of a GET of the entry page with that GET's
-session cookie, and a fresh random uuid4 submission_id - to /f/<token>. Taizhang checks CSRF,
+submission of common.SUBMIT_FORM (public_demand: a cadre files one per 群众诉求, any number
+of them; monthly_report, the form until issue 10, now refuses a second report of the same
+organization, month and project) the way a phone does - the answers (seed_data.demo_answers,
+50 different answer sets used in turn), the csrf_token of a GET of the entry page with that
+GET's session cookie, and a fresh random uuid4 submission_id - to /f/<token>, a village's
+link of that form. Taizhang checks CSRF,
 validates with WTForms, stores (fsync) and answers 303 to the receipt; the bare app
 (bench/bare_app.py) only parses the form and answers 303.
 
 Per run: fresh copy of the base database, start the server, one GET of the entry page (time to
 first response is reported), 3 s of GET warm-up so both workers have opened the database, the
 wrk POST run, RSS/PSS of master and workers from /proc, stop, then a fresh process counts the
-stored monthly_report submissions: the growth must equal the 303s wrk saw (plus at most the
+stored submissions of that form: the growth must equal the 303s wrk saw (plus at most the
 requests in flight when wrk stopped). The bare endpoint is measured before and after the
 Taizhang runs. A diagnostic third target, at the largest size only: the bare endpoint plus
 Store.add_submission of the posted values (BENCH_BARE_STORE=1, see bench/bare_app.py).
@@ -50,12 +53,12 @@ def fresh_seed():
     return int(time.time() * 1000) % 10**9
 
 
-def make_bodies(csrf, count=BODIES):
-    """urlencoded POST bodies (without submission_id) of `count` answer sets."""
+def make_bodies(csrf, count=BODIES, form_id=common.SUBMIT_FORM):
+    """urlencoded POST bodies (without submission_id) of `count` answer sets of form_id."""
     from forms.loader import load_schema_file
     from seed_data.demo_answers import fake_answers, to_formdata
 
-    schema = load_schema_file(os.path.join(common.ROOT, "schemas", "monthly_report.json"))
+    schema = load_schema_file(os.path.join(common.ROOT, "schemas", f"{form_id}.json"))
     rng = random.Random(4242)
     bodies = []
     for _ in range(count):
@@ -245,7 +248,8 @@ def run(backend_names, sizes, duration, rebuild=False, with_store_reference=True
     csrf_cookie = probe_csrf(smallest, smallest_manifest["entry_token"])
     bare_dir = os.path.join(common.OUT, "work", "http-bare")
     os.makedirs(bare_dir, exist_ok=True)
-    results = {"duration_s": duration, "connections": CONNECTIONS, "threads": THREADS,
+    results = {"form": common.SUBMIT_FORM, "duration_s": duration, "connections": CONNECTIONS,
+               "threads": THREADS,
                "foreign_limit_cores": FOREIGN_LIMIT, "max_attempts": ATTEMPTS,
                "bare": [], "backends": {b: {"sizes": {}} for b in backend_names}}
     seed = int(time.time())
@@ -265,7 +269,7 @@ def run(backend_names, sizes, duration, rebuild=False, with_store_reference=True
                 try:
                     return one_run(f"{backend}-n{size}", "app:create_app()", copy,
                                    manifest["entry_token"], duration, None, seed + size,
-                                   count_form="monthly_report")
+                                   count_form=common.SUBMIT_FORM)
                 finally:
                     backends.remove_copy(copy)
             results["backends"][backend]["sizes"][size] = undisturbed(measure,
@@ -280,7 +284,7 @@ def run(backend_names, sizes, duration, rebuild=False, with_store_reference=True
                 try:
                     return one_run(f"bare+store-{backend}-n{sizes[-1]}",
                                    "bench.bare_app:create_app()", copy, manifest["entry_token"],
-                                   duration, csrf_cookie, seed + 1, count_form="monthly_report",
+                                   duration, csrf_cookie, seed + 1, count_form=common.SUBMIT_FORM,
                                    extra_env={"BENCH_BARE_STORE": "1"})
                 finally:
                     backends.remove_copy(copy)

@@ -2,7 +2,7 @@
 
 Not part of run_all.py (profiling slows the server down). Same setup as bench/http_submit.py -
 fresh copy of the base database, `make serve`'s gunicorn with 2 workers, GET warm-up, wrk
-POSTs of monthly_report - while `py-spy record --format raw` samples both workers; then the
+POSTs of public_demand - while `py-spy record --format raw` samples both workers; then the
 stacks of both are merged and summarized: inclusive share of the samples per function (how
 much of the worker's CPU is spent inside it, callees included) and self share.
 

@@ -3,7 +3,7 @@
 Not part of run_all.py: the server runs with an extra `-c bench/tail_hooks.py` (gunicorn hooks
 that time flock waits, write, fsync, catch-up, database (re)load and GC in each worker).
 Otherwise the setup of bench/http_submit.py: fresh copy of the base database, gunicorn with 2
-workers, one GET and 3 s of GET warm-up, then wrk POSTs of monthly_report. Prints wrk's
+workers, one GET and 3 s of GET warm-up, then wrk POSTs of public_demand. Prints wrk's
 percentiles, then every request the server took more than --slow-ms over, with its breakdown,
 and the GC passes over 5 ms.
 

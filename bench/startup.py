@@ -11,8 +11,9 @@ Three figures per (backend, size), repeated REPEATS times with backends and size
          Flask test client - GET of a public entry page /f/<token>, which opens the database
          and renders the form (Store opening is lazy, so this is where it happens);
 * serve: `make serve`'s gunicorn (2 workers) from spawn to the first 200 of that entry page;
-         then, on that server, the first submission: one POST of monthly_report answers
-         (CSRF token and cookie from a GET of the entry page), timed alone, must be a 303.
+         then, on that server, the first submission: one POST of public_demand answers
+         (common.SUBMIT_FORM: monthly_report before issue 10; CSRF token and cookie from a GET
+         of the entry page), timed alone, must be a 303.
 
     .venv/bin/python bench/startup.py [--backends ...] [--sizes ...] [--quick] [--repeats N]
 """
@@ -71,7 +72,7 @@ def first_submit(base_url, token, seed):
     from forms.loader import load_schema_file
     from seed_data.demo_answers import fake_answers, to_formdata
 
-    schema = load_schema_file(os.path.join(common.ROOT, "schemas", "monthly_report.json"))
+    schema = load_schema_file(os.path.join(common.ROOT, "schemas", f"{common.SUBMIT_FORM}.json"))
     pairs = to_formdata(schema["fields"], fake_answers(schema, random.Random(seed)))
     opener, _jar = common.no_redirect_opener()
     url = f"{base_url}/f/{token}"

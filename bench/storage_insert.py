@@ -1,4 +1,4 @@
-"""Storage insert latency: Store.add_submission of monthly_report answers, per backend and size.
+"""Storage insert latency: Store.add_submission of public_demand answers, per backend and size.
 
 One process opens a fresh copy of every base deployment (each backend at 1k, 10k, 100k stored
 submissions) and inserts into them in turn - round after round, the order of the (backend,
@@ -7,8 +7,10 @@ on every backend and size alike. Each insert is one durable submission exactly a
 form's view makes it: TinyDB writes and fsyncs one log record under the file lock; PostgreSQL
 looks the submission id up, then in one transaction bumps the day's receipt counter, inserts
 the row, bumps table_versions and commits (WAL flushed to disk). Answers are drawn from
-seed_data.demo_answers before the clock starts. The first WARMUP inserts of each deployment
-are not counted.
+seed_data.demo_answers before the clock starts, for common.SUBMIT_FORM (public_demand: a form
+without period or project, as the monthly report was until issue 10 - now one per organization,
+month and project, it would refuse repeated inserts). The first WARMUP inserts of each
+deployment are not counted.
 
     .venv/bin/python bench/storage_insert.py [--backends tinydb,postgresql] [--sizes ...]
         [--quick] [--inserts N]
@@ -42,7 +44,7 @@ def run_on(deployments, inserts, label="insert"):
             common.log(f"{label}: opened {key} in {time.perf_counter() - opened:.2f} s")
         keys = list(stores)
         any_store = stores[keys[0]]
-        form = any_store.get_form("monthly_report")
+        form = any_store.get_form(common.SUBMIT_FORM)
         schema = form["schema"]
         villages = [o["code"] for o in any_store.list_orgs() if o["kind"] == "village"]
         rng = random.Random(20240301)
@@ -64,7 +66,7 @@ def run_on(deployments, inserts, label="insert"):
             for key in order:
                 store = stores[key]
                 started = time.perf_counter()
-                _doc, created = store.add_submission("monthly_report", form["version"], org,
+                _doc, created = store.add_submission(common.SUBMIT_FORM, form["version"], org,
                                                      answers, sids[key][i])
                 elapsed = time.perf_counter() - started
                 assert created
@@ -91,7 +93,8 @@ def run(backend_names, sizes, inserts, rebuild=False):
                 base, _manifest = backends.base(backend, size, rebuild)
                 copies[(backend, size)] = backends.fresh_copy(base, f"insert-n{size}")
         figures = run_on({f"{b}/n{s}": d for (b, s), d in copies.items()}, inserts)
-        out = {"inserts_per_size": inserts, "warmup": WARMUP, "backends": {}}
+        out = {"inserts_per_size": inserts, "warmup": WARMUP, "form": common.SUBMIT_FORM,
+               "backends": {}}
         for (backend, size) in copies:
             out["backends"].setdefault(backend, {"sizes": {}})["sizes"][size] = \
                 figures[f"{backend}/n{size}"]

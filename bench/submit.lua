@@ -2,7 +2,7 @@
 --
 --   wrk -t2 -c8 -d15s --latency -s bench/submit.lua URL -- BODIES_FILE COOKIE SEED
 --
--- BODIES_FILE: one urlencoded body per line (answers of monthly_report as a browser posts them,
+-- BODIES_FILE: one urlencoded body per line (answers of public_demand as a browser posts them,
 -- plus csrf_token), used in turn. COOKIE: the Cookie header of the GET that produced the CSRF
 -- token (the Flask session). Each request appends a fresh random uuid4 submission_id (version
 -- nibble 4, variant 10xx), so the server never takes its idempotent "already stored" path.

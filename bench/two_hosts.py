@@ -5,7 +5,7 @@ A fresh copy of the prefecture base (bench/pg_scale.py, 1M submissions by defaul
 by two "hosts": two `make serve` gunicorn servers (2 sync workers each), each with a data
 folder of its own (host B's prepared by `flask --app app init` as a new host would be: it adopts
 the secret key the database holds), on their own ports, with the same TAIZHANG_DATABASE_URL.
-Both run in every configuration; wrk (bench/submit.lua: monthly_report submissions, a fresh
+Both run in every configuration; wrk (bench/submit.lua: public_demand submissions, a fresh
 submission id each) loads:
 
   one host,  8 clients   wrk -t2 -c8  -> A
