@@ -5,10 +5,15 @@ size with the operator commands and the Store API: `flask init --no-demo` (schem
 forms), then one process stores a prefecture's organization tree with Store.replace_orgs -
 PREFECTURE: 8 counties x 15 townships x 20 villages, 2 units per township, 30 county
 departments per county, 3,008 organizations - and SIZE submissions with
-Store.import_submissions (COPY): seed.demo_submissions over every built-in form (monthly
-reports ~41%, as seed-demo weighs them), every non-county organization and the last DAYS
-days; then `create-user` and `links monthly_report` (a link per organization); then VACUUM
-(ANALYZE), as autovacuum would some time after the load.
+Store.import_submissions (COPY): seed.demo_submissions over every non-county organization and
+the last DAYS days, of the built-in forms that take any number of fills (no period, no
+project): FORM (public_demand) for FORM_SHARE of them, doctor_registration for the rest; then
+`create-user` and `links public_demand` (a link per organization); then VACUUM (ANALYZE), as
+autovacuum would some time after the load. Until issue 10 the mix was every built-in form as
+seed-demo weighs them and FORM was monthly_report (~41%): it now takes one report per
+organization, month and project, so random fills of it (and of the application forms) would
+clash; FORM_SHARE keeps the biggest form's share, hence the rows its page counts and its
+export writes.
 
 At each size (1k and 1M by default), on fresh copies of the base:
 
@@ -17,16 +22,17 @@ At each size (1k and 1M by default), on fresh copies of the base:
    p99 at the smallest;
 2. start-up: `make serve`'s gunicorn (2 workers) from spawn to the first 200 of a village's
    entry page, REPEATS times; each worker's RSS right after;
-3. the admin submissions page of the biggest form (monthly_report) over HTTP on that server
+3. the admin submissions page of the biggest form (FORM) over HTTP on that server
    (admin logged in, both workers warm), REQUESTS sequential requests per filter, 10
    townships spread over the prefecture in turn: township; township + the last 30 days; and,
    for the reading, no filter (every organization of the prefecture). The page holds the first
-   50 rows, the total ("共 N 份", checked against Store.query_submissions) and the 催报 list
-   (services.submissions.reporting_status: who has not submitted);
+   50 rows, the total ("共 N 份", checked against Store.query_submissions) and the 催报 line
+   (services.submissions.reporting_status: who has not submitted; for a form without a
+   period, in the dates of the filter);
 4. in one process, services.submissions.reporting_status alone and Store.query_submissions
    (count + first page) alone for the same filters, and EXPLAIN (ANALYZE, BUFFERS) of the SQL
    the page runs (kept in the JSON);
-5. the export of the biggest form (every monthly_report submission) by `flask --app app
+5. the export of the biggest form (every FORM submission) by `flask --app app
    export` in a fresh process (wall time, peak RSS from wait4) and through the admin page
    (worker peak RSS sampled every 0.2 s);
 6. HTTP submit on a fresh server (bench/http_submit.one_run: wrk -t2 -c8, SUBMIT_S seconds);
@@ -52,7 +58,8 @@ import http_submit  # noqa: E402
 import storage_insert  # noqa: E402
 
 HERE = os.path.abspath(__file__)
-FORM = "monthly_report"
+FORM = common.SUBMIT_FORM
+FORM_SHARE = 0.41  # of the submissions: monthly_report's share before issue 10
 DEFAULT_SIZES = (1000, 1000000)
 QUICK_SIZES = (1000, 10000)
 DAYS = 365
@@ -126,11 +133,26 @@ def child_fill(size):
                                f"({time.perf_counter() - started:.0f} s)")
                 yield doc
 
-        added = store.import_submissions(progress(seed.demo_submissions(store, size, rng,
-                                                                         days=DAYS)))
+        added = store.import_submissions(progress(fill_docs(seed, store, size, rng)))
         per_form = {f["id"]: store.count_submissions(f["id"]) for f in store.list_forms()}
     print(json.dumps({"added": added, "orgs": len(rows), "per_form": per_form,
                       "import_s": time.perf_counter() - started}))
+
+
+def fill_docs(seed, store, size, rng):
+    """SIZE demo submissions (seed.demo_submissions), oldest first: FORM_SHARE of them of FORM,
+    the rest of the other forms that take any number of fills (no period, no project)."""
+    import heapq
+
+    forms = {f["id"]: f["schema"] for f in store.list_forms()}
+    free = {i for i, s in forms.items() if "period" not in s and "project" not in s}
+    if FORM not in free or len(free) < 2:
+        raise RuntimeError(f"{FORM} and another form without period or project are needed")
+    mine = round(size * FORM_SHARE)
+    ours = seed.demo_submissions(store, mine, rng, days=DAYS, exclude=set(forms) - {FORM})
+    rest = seed.demo_submissions(store, size - mine, rng, days=DAYS,
+                                 exclude=set(forms) - (free - {FORM}))
+    return heapq.merge(ours, rest, key=lambda doc: doc["submitted_at"])
 
 
 def _build(deployment, size):
@@ -160,7 +182,8 @@ def _build(deployment, size):
 def base(size, rebuild=False):
     return backends.pg_base(
         f"pref_n{size}", lambda d: _build(d, size),
-        backends.content_fingerprint("prefecture", size, DAYS, PREFECTURE, COUNTIES),
+        backends.content_fingerprint("prefecture", size, DAYS, PREFECTURE, COUNTIES, FORM,
+                                     FORM_SHARE),
         rebuild)
 
 
@@ -187,7 +210,7 @@ def filters(manifest):
 def child_status(spec_json, repeats):
     """Child (deployment environment): reporting_status and query_submissions alone, timed
     per filter, and EXPLAIN ANALYZE of the page's SQL."""
-    from services import submissions
+    from services import reporting, submissions
     from services.orgs import OrgIndex
     from storage.pg import store as pg_store
 
@@ -213,13 +236,14 @@ def child_status(spec_json, repeats):
                 missing.append((len(expected), len(lacking)))
             query, kw = variants[0]
             codes = submissions.org_scope(index, kw.get("township"))
-            expected = [o["code"] for o in index.orgs if o["kind"] in submissions.REPORTING_KINDS
-                        and (codes is None or o["code"] in codes)]
+            expected = [o["code"] for o in reporting.audience(index, store.get_form(FORM)["schema"],
+                                                               codes)]
             plans = {}
             clause, params = pg_store.submission_filters(FORM, codes, kw.get("date_from"),
                                                          kw.get("date_to"))
             status_clause, status_params = pg_store.submission_filters(
-                FORM, expected, kw.get("date_from"), kw.get("date_to"))
+                FORM, expected, kw.get("date_from"), kw.get("date_to"),
+                statuses=reporting.NON_VOID)
             with store._read() as conn:  # diagnostic: the SQL the page runs, explained
                 for label, sql, args in (
                         ("count", pg_store.count_sql(clause), params),
@@ -356,9 +380,8 @@ def markdown(results):
         rows.append(f"| {name} | " + " | ".join(cells) + f" | {goal} | "
                     + ("—" if ok is None else verdict(ok)) + " |")
 
-    row("submissions stored (monthly_report)", [f"{per[s]['per_form']['monthly_report']:,} of "
-                                                f"{sum(per[s]['per_form'].values()):,}"
-                                                for s in sizes])
+    row(f"submissions stored ({FORM})", [f"{per[s]['per_form'][FORM]:,} of "
+                                         f"{sum(per[s]['per_form'].values()):,}" for s in sizes])
     row("database size, MB", [f"{per[s]['db_mb']:.0f}" for s in sizes])
     for name, title in (("township", "admin page, township filter"),
                         ("township_30d", "admin page, township + last 30 days"),
@@ -381,7 +404,7 @@ def markdown(results):
             [f"{p['pages_showing_expected_total']} / {p['errors']}" for p in pages], "all / 0",
             all(p["errors"] == 0 for p in pages))
     exports = [per[s]["cli_export"] for s in sizes]
-    row("export of every monthly_report (`flask export`): rows, wall s",
+    row(f"export of every {FORM} (`flask export`): rows, wall s",
         [f"{e['exported']:,}, {e['wall_s']:.1f} s" for e in exports], "(reading)", None)
     row("— its peak RSS, MB", [f"{e['peak_rss_mb']:.0f}" for e in exports],
         f"≤ {g['export_rss_mb']} MB", exports[-1]["peak_rss_mb"] <= g["export_rss_mb"]
