@@ -83,8 +83,12 @@ def _no_storage():
     counter = itertools.count(1)
 
     def add_submission(self, form_id, form_version, org_code, answers, submission_id,
-                       token=None, files=None):
-        return {"receipt": f"{os.getpid() % 1000:03d}-{next(counter):06d}"}, True
+                       token=None, files=None, period=None, slot=None, project_id=None):
+        # What the view reads of a stored submission: the private receipt link's key needs
+        # the submission id; the lifecycle hooks read the form, organization and project.
+        return {"receipt": f"{os.getpid() % 1000:03d}-{next(counter):06d}",
+                "submission_id": submission_id, "form_id": form_id, "org_code": org_code,
+                "answers": answers, "period": period, "project_id": project_id}, True
 
     storage.TinyStore.add_submission = add_submission  # http_ceiling runs on TinyDB bases
 
