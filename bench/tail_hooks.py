@@ -45,7 +45,7 @@ def post_fork(server, worker):
     _wrap(logdb, "_write_all", "write")
     _wrap(os, "fsync", "fsync")
     _wrap(logdb.LogStorage, "catch_up", "catch_up")
-    _wrap(logdb.LogStorage, "_reload", "open_or_reload")
+    _wrap(logdb.LogStorage, "_load", "open_or_reload")  # the full (re)load of the file
     started = {}
 
     def on_gc(phase, info):
