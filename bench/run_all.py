@@ -1,5 +1,5 @@
-"""Every benchmark of issue 7 in one run: both storage backends side by side, PostgreSQL at scale
-and two hosts on one database; prints a Markdown report.
+"""Every benchmark of issues 7 and 10 in one run: both storage backends side by side, PostgreSQL
+at scale and two hosts on one database; prints a Markdown report.
 
     .venv/bin/python bench/run_all.py                     # everything (~20 min; bases once more)
     .venv/bin/python bench/run_all.py --backends tinydb,postgresql --sizes 1000,10000,100000
@@ -8,7 +8,8 @@ and two hosts on one database; prints a Markdown report.
     .venv/bin/python bench/run_all.py --snapshot HEAD     # measure exactly one commit
 
 Side by side (each backend at every --sizes, default 1k, 10k, 100k): storage_insert, startup,
-admin_list, http_submit, export (the 100k x 25 form, bench25flat). Then pg_scale (PostgreSQL
+admin_list, http_submit, export (the 100k x 25 form, bench25flat), lifecycle (issue 10: 催报,
+review, status filters and the new admin pages on the demo year of projects). Then pg_scale (PostgreSQL
 at --scale-sizes, default 1k and 1M: a prefecture's organizations) and two_hosts (two gunicorn
 hosts on one database, at the largest scale size).
 
@@ -33,10 +34,11 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import backends  # noqa: E402
 import common  # noqa: E402
+import lifecycle  # noqa: E402
 import pg_scale  # noqa: E402
 import two_hosts  # noqa: E402
 
-SIDE_BY_SIDE = ("storage_insert", "startup", "admin_list", "http_submit", "export")
+SIDE_BY_SIDE = ("storage_insert", "startup", "admin_list", "http_submit", "export", "lifecycle")
 BENCHMARKS = SIDE_BY_SIDE + ("pg_scale", "two_hosts")
 EXPORT_FORMS = "bench25flat"  # the issue's 100k x 25 (bench/export.py --forms for both)
 
@@ -175,7 +177,7 @@ def side_by_side(results, names, sizes):
 
 
 def report(results, names, sizes, machine, started_at, finished_at, load_before, load_after):
-    lines = [f"# Taizhang benchmarks (issue 7) — {started_at}", "",
+    lines = [f"# Taizhang benchmarks (issues 7 and 10) — {started_at}", "",
              f"- commit: `{machine['commit']}`"
              + (f" (uncommitted changes outside bench/ and docs/: {', '.join(machine['dirty'])})"
                 if machine["dirty"] else " (clean outside bench/ and docs/)"),
@@ -193,8 +195,11 @@ def report(results, names, sizes, machine, started_at, finished_at, load_before,
                      + ", ".join(f"{k}={pg['settings'][k]}" for k in backends.DURABILITY))
     lines += [f"- load average before / after: {load_before[0]:.2f} / {load_after[0]:.2f}; "
               f"run {started_at} → {finished_at}", ""]
-    if any(name in results for name in SIDE_BY_SIDE):
+    if any(name in results for name in SIDE_BY_SIDE if name != "lifecycle"):
         lines += ["## Both backends side by side", "", side_by_side(results, names, sizes), ""]
+    if "lifecycle" in results:
+        lines += ["## The year of a project (issue 10): 催报, review, status filters, pages", "",
+                  lifecycle.markdown(results["lifecycle"]), ""]
     if "pg_scale" in results:
         lines += ["## PostgreSQL at scale (a prefecture: "
                   f"{get(results['pg_scale']['sizes'], max(int(s) for s in results['pg_scale']['sizes']))['orgs']:,}"
