@@ -184,3 +184,28 @@ def test_only_storage_imports_the_database_drivers():
                        for m in ("psycopg", "sqlalchemy", "alembic", "tinydb")):
                     offenders.append(os.path.relpath(path, ROOT))
     assert offenders == []
+
+
+def test_the_lifecycle_migration_keeps_what_was_stored(pg_database):
+    """0005 -> 0006 on a database with data: every stored submission reads as 待审核 with no
+    period, history or versions, and the lifecycle works on it at once."""
+    from alembic import command
+
+    url = pg_database()
+    command.upgrade(alembic_config(url), "0005")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO submissions (form_id, form_version, org_code, receipt, submission_id, "
+            "submitted_at, submitted_on, answers) VALUES ('dev', 1, 'v1', '261101-0001', "
+            "'sid-old', '2026-11-01T09:00:00+08:00', '2026-11-01', '{\"title\": \"旧\"}')")
+    assert migrate(url) == ("0005", HEAD_REVISION)
+    with PgStore(url) as store:
+        doc = store.get_submission("261101-0001")
+        assert (doc["status"], doc["period"], doc["history"], doc["versions"]) == (
+            "待审核", None, [], [])
+        assert doc["updated_at"] == doc["submitted_at"] and doc["answers"] == {"title": "旧"}
+        new, _ = store.update_submission("261101-0001", 1, {"status": "已通过"})
+        assert new["revision"] == 2
+    with psycopg.connect(url, autocommit=True) as conn:
+        names = {row[0] for row in conn.execute("SELECT indexname FROM pg_indexes")}
+        assert {"submissions_one_per_slot_key", "submissions_form_period_idx"} <= names
