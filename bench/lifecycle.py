@@ -14,14 +14,16 @@ deployment's environment measures, in this order:
 (c) the admin submissions list of public_demand filtered by review status: Store.
     query_submissions(form, statuses=..., offset 0, limit SUBMISSIONS_PER_PAGE), the newest
     page and the count, county-wide and for one township, for the list's default (every status
-    but 已作废) and each status (已通过 and 退回修改 are the few hundred (b) made);
+    but 已作废), each status (已通过 and 退回修改 are the few hundred (b) made) and no status
+    filter (the list before issue 10); and Store.submission_counts, the counts per
+    organization behind the list's 催报 line, with the default statuses and without;
 (a) 催报 of monthly_report (issue 10's one report per organization, month and project):
     services.reporting.form_status for the month its page opens on (reporting.default_period)
     and services.reporting.matrix of the year, county-wide and for one township;
 (d) the pages, through Flask's test client logged in as the bench admin (POST /login):
     /admin/forms/monthly_report/reporting (county, township), .../reporting/matrix, the page
     of the project with the most monthly reports (/admin/projects/<id>) and the public_demand
-    list filtered on 待审核; every answer must be 200, the 催报 page must list the missing
+    list (filtered on 待审核; the default; one township); every answer must be 200, the 催报 page must list the missing
     organizations form_status gives and the project page the project's status.
 
 Every figure is the latency of CALLS calls (REQUESTS pages) after WARMUP untimed ones, in
@@ -192,11 +194,13 @@ def _reviews(store, index, sections, spec):
 
 def _queries(store, sections, scopes, spec):
     """(c): the newest page of public_demand by review status, county-wide and one
-    township."""
+    township; beside it, the same without a status filter (what the list did before issue
+    10), and the counts per organization of the list's 催报 line (Store.submission_counts)
+    with the list's default statuses and without."""
     from services.submissions import export_statuses
 
     per_page = spec["per_page"]
-    filters = {"未作废 (the list's default)": export_statuses()}
+    filters = {"未作废 (the list's default)": export_statuses(), "no status filter": None}
     filters.update({s: (s,) for s in ("待审核", "已通过", "退回修改", "已作废")})
     counts = {}
     for scope, codes in scopes.items():
@@ -208,6 +212,11 @@ def _queries(store, sections, scopes, spec):
                 spec["calls"])
             counts[f"{scope}: {name}"] = total
             sections.out["query"][f"{scope}: {name}"]["count"] = total
+        for name, statuses in (("submission_counts, not 已作废", export_statuses()),
+                               ("submission_counts, no status filter", None)):
+            sections.measure("query", f"{scope}: {name}",
+                             lambda codes=codes, statuses=statuses: store.submission_counts(
+                                 LIST_FORM, org_codes=codes, statuses=statuses), spec["calls"])
     return {"per_page": per_page, "counts": counts}
 
 
@@ -261,7 +270,10 @@ def _pages(sections, township, result, spec):
         "matrix_page": {"county": (f"{reporting_url}/matrix", None),
                         "township": (f"{reporting_url}/matrix?township={township}", None)},
         "project_page": {f"project {project['id']}": (f"/admin/projects/{project['id']}", None)},
-        "list_page": {"待审核": (f"/admin/forms/{LIST_FORM}/submissions?status=待审核", None)},
+        "list_page": {"待审核": (f"/admin/forms/{LIST_FORM}/submissions?status=待审核", None),
+                      "default": (f"/admin/forms/{LIST_FORM}/submissions", None),
+                      "township": (f"/admin/forms/{LIST_FORM}/submissions?township={township}",
+                                   None)},
     }
     checks = {}
     for section, urls in pages.items():
@@ -336,19 +348,29 @@ ROWS = (  # (section, name, title)
     ("review", "Store.update_submission", "— its Store.update_submission write"),
     ("query", "county: 未作废 (the list's default)",
      "public_demand newest page by status, county: default (not 已作废)"),
+    ("query", "county: no status filter", "— no status filter (before issue 10)"),
     ("query", "county: 待审核", "— 待审核"),
     ("query", "county: 已通过", "— 已通过"),
     ("query", "county: 退回修改", "— 退回修改"),
     ("query", "county: 已作废", "— 已作废 (none)"),
     ("query", "township: 未作废 (the list's default)", "— one township, default"),
+    ("query", "township: no status filter", "— one township, no status filter"),
     ("query", "township: 待审核", "— one township, 待审核"),
     ("query", "township: 已通过", "— one township, 已通过"),
+    ("query", "county: submission_counts, not 已作废",
+     "the list's 催报 line: submission_counts of public_demand, county, not 已作废"),
+    ("query", "county: submission_counts, no status filter", "— no status filter"),
+    ("query", "township: submission_counts, not 已作废", "— one township, not 已作废"),
+    ("query", "township: submission_counts, no status filter",
+     "— one township, no status filter"),
     ("reporting_page", "county", "GET /admin/forms/monthly_report/reporting, county"),
     ("reporting_page", "township", "— ?township="),
     ("matrix_page", "county", "GET …/reporting/matrix, county"),
     ("matrix_page", "township", "— ?township="),
     ("project_page", None, "GET /admin/projects/<id>"),
     ("list_page", "待审核", "GET /admin/forms/public_demand/submissions?status=待审核"),
+    ("list_page", "default", "— no status asked (the list's default: not 已作废)"),
+    ("list_page", "township", "— ?township=, default statuses"),
 )
 
 
