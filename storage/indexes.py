@@ -58,6 +58,9 @@ class Indexes:
         if table == SUBMISSIONS:
             for index in (self._keys, self._lists):
                 if index is not None:
+                    if (index is self._lists and old is not None and new is not None
+                            and index.restatus(doc_id, old, new)):
+                        continue  # a review or correction: the lists stay as they are
                     if old is not None:
                         index.remove(doc_id, old)
                     if new is not None:
@@ -111,10 +114,48 @@ class SubmissionKeys:
                 del index[key]
 
 
+PENDING = "待审核"
+
+
 class SubmissionLists:
     def __init__(self):
         self.by_form: dict[str, list[int]] = {}  # ids in increasing order
         self.by_form_org: dict[tuple[str, str], Dated] = {}
+        # form -> review status -> ids, for every status but 待审核 (what most submissions
+        # are): a status filter is a set lookup per id, or nothing at all when the form has
+        # no submission of the statuses it leaves out (lists leave out 已作废 by default).
+        self.by_status: dict[str, dict[str, set[int]]] = {}
+
+    def restatus(self, doc_id: int, old: dict, new: dict) -> bool:
+        """An update that keeps a submission's form, organization and day (a review, a
+        correction): only its status may move. False when the lists must be redone."""
+        if (old.get("form_id"), old.get("org_code"), day_of(old)) != (
+                new.get("form_id"), new.get("org_code"), day_of(new)):
+            return False
+        self._unstatus(doc_id, old)
+        self._status(doc_id, new)
+        return True
+
+    def _status(self, doc_id: int, doc: dict) -> None:
+        status = doc.get("status", PENDING)
+        if status != PENDING:
+            self.by_status.setdefault(doc.get("form_id"), {}).setdefault(status, set()).add(
+                doc_id)
+
+    def _unstatus(self, doc_id: int, doc: dict) -> None:
+        ids = self.by_status.get(doc.get("form_id"), {}).get(doc.get("status", PENDING))
+        if ids is not None:
+            ids.discard(doc_id)
+
+    def status_filter(self, form_id: str | None, statuses) -> tuple[bool, set[int]]:
+        """(keep, ids) for a statuses filter: keep the ids in ``ids`` (keep True) or leave
+        them out (keep False); (False, empty set) filters nothing."""
+        forms = [self.by_status.get(form_id, {})] if form_id is not None \
+            else list(self.by_status.values())
+        if PENDING in statuses:
+            return False, {i for by in forms for status, ids in by.items()
+                           if status not in statuses for i in ids}
+        return True, {i for by in forms for status in statuses for i in by.get(status, ())}
 
     def add(self, doc_id: int, doc: dict) -> None:
         form_id = doc.get("form_id")
@@ -129,10 +170,15 @@ class SubmissionLists:
         if dated is None:
             dated = self.by_form_org[(form_id, doc.get("org_code"))] = Dated()
         dated.add(day_of(doc), doc_id)
+        self._status(doc_id, doc)
 
     def remove(self, doc_id: int, doc: dict) -> None:
+        self._unstatus(doc_id, doc)
         ids = self.by_form.get(doc.get("form_id"), [])
-        if doc_id in ids:
+        position = bisect_left(ids, doc_id)
+        if position < len(ids) and ids[position] == doc_id:
+            del ids[position]
+        elif doc_id in ids:  # (ids out of order: only after a hand-made log)
             ids.remove(doc_id)
         dated = self.by_form_org.get((doc.get("form_id"), doc.get("org_code")))
         if dated is not None:

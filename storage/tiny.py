@@ -644,8 +644,11 @@ class TinyStore:
         if after_id is not None:
             ids = [i for i in reversed(ids) if i > after_id]
         if statuses is not None:
-            ids = [i for i in ids
-                   if self._submission(i).get("status", common.PENDING) in statuses]
+            keep, chosen = self._indexes.lists.status_filter(form_id, statuses)
+            if keep:
+                ids = [i for i in ids if i in chosen]
+            elif chosen:
+                ids = [i for i in ids if i not in chosen]
         if since is not None:
             ids = [i for i in ids if common.parse_stamp(
                 self._submission(i).get("updated_at") or self._submission(i)["submitted_at"]
@@ -689,6 +692,18 @@ class TinyStore:
         with self._engine.reading():
             if statuses is None:
                 return self._indexes.lists.counts_by_org(form_id, wanted, low, high)
+            keep, chosen = self._indexes.lists.status_filter(form_id, statuses)
+            if not keep:  # every submission but a few: count all, then take those out
+                counts = self._indexes.lists.counts_by_org(form_id, wanted, low, high)
+                for doc_id in chosen:
+                    doc = self._submission(doc_id)
+                    day = common.local_day(doc["submitted_at"])
+                    if (doc["org_code"] in counts and (low is None or day >= low)
+                            and (high is None or day <= high)):
+                        counts[doc["org_code"]] -= 1
+                        if not counts[doc["org_code"]]:
+                            del counts[doc["org_code"]]
+                return counts
             counts: dict[str, int] = {}
             for doc_id in self._matching(form_id, wanted, low, high, statuses):
                 code = self._submission(doc_id)["org_code"]

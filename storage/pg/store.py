@@ -256,6 +256,10 @@ def _session_doc(row) -> dict | None:
             "created_at": stamp(row["created_at"]), "expires_at": stamp(row["expires_at"])}
 
 
+ALL_STATUSES = frozenset(common.REVIEW_STATUSES)
+ALL_BUT_VOID = ALL_STATUSES - {common.VOID}
+
+
 def submission_filters(form_id, org_codes, date_from, date_to, statuses=None,
                        changed_since=None, after_id=None) -> tuple[str, list] | None:
     """(WHERE clause, parameters) of the submission filters; None when nothing can match
@@ -290,8 +294,15 @@ def submission_filters(form_id, org_codes, date_from, date_to, statuses=None,
     if statuses is not None:
         if not statuses:
             return None
-        clauses.append("status = ANY(%s)")
-        params.append(sorted(statuses))
+        if statuses == ALL_BUT_VOID:
+            # The default of lists and exports: a plain exclusion keeps the planner on the
+            # (form, org) and (form, day) indexes (status = ANY(...) sent it to the status
+            # index and a township's page read every entry of the form: 28 ms vs 6 at 100k).
+            clauses.append("status <> %s")
+            params.append(common.VOID)
+        elif statuses != ALL_STATUSES:
+            clauses.append("status = ANY(%s)")
+            params.append(sorted(statuses))
     if since is not None:
         clauses.append("coalesce(updated_at, submitted_at) >= %s")
         params.append(since)
