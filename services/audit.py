@@ -75,30 +75,51 @@ def record(store, action, user, target="", detail=None, address=None):
 
 
 # Chinese names of the keys of the details recorded above, in the order they are shown (a key
-# not listed shows as itself, last).
+# not listed shows as itself, last). A review or a project's step records {"from": old status,
+# "to": new status, "comment", "project": {"id", "status"}} ("via": "api" from the API).
 DETAIL_LABELS = {
-    "format": "格式", "rows": "行数", "count": "数量", "version": "版本", "source": "来源",
-    "title": "标题", "file": "文件", "role": "角色", "kind": "类型", "parent_code": "上级",
+    "from": "状态由", "to": "改为", "comment": "意见", "reason": "原因", "project": "项目",
+    "id": "编号", "status": "状态",
+    "format": "格式", "list": "名单", "period": "期", "rows": "行数", "count": "数量",
+    "version": "版本", "source": "来源", "title": "标题", "file": "文件", "role": "角色",
+    "kind": "类型", "parent_code": "上级",
     "name_before": "原名称", "minutes": "分钟", "filters": "筛选", "township": "乡镇",
     "org": "组织", "date_from": "开始日期", "date_to": "结束日期", "forms": "表单版本",
     "orgs": "组织", "users": "账号", "links": "链接", "submissions": "提交", "audit": "日志",
+    "drafts": "草稿", "form_states": "收集状态", "projects": "项目", "api_tokens": "接口令牌",
     "photos": "照片", "revision": "草稿修改次数", "from_version": "回滚自版本",
-    "from": "复制自",
     "name": "姓名", "phone": "电话", "label": "名称", "days": "有效天数",
+    "via": "来源",
+}
+# Where a key means something else for one action: form.duplicate's "from" is the form copied.
+ACTION_DETAIL_LABELS = {
+    "form.duplicate": {"from": "复制自"},
+}
+# Chinese names of recorded values, by key.
+DETAIL_VALUES = {
+    "via": {"api": "接口"},
 }
 
 
-def describe(detail):
-    """An entry's detail as one line of text for people: "格式: xlsx; 行数: 12; 筛选: 乡镇:
-    340828101". (Escaped by the template like every value.)"""
+def describe(detail, action=None):
+    """An entry's detail as one line of text for people: "格式: xlsx; 行数: 12; 筛选: (乡镇:
+    340828101)", its keys named as they are for ``action`` (ACTION_DETAIL_LABELS), a nested
+    record in brackets. (Escaped by the template like every value.)"""
+    return _describe(detail, {**DETAIL_LABELS, **ACTION_DETAIL_LABELS.get(action, {})})
+
+
+def _describe(detail, labels, key=None):
     if isinstance(detail, dict):  # keys in the order of DETAIL_LABELS (PostgreSQL's jsonb
         order = list(DETAIL_LABELS)  # does not keep the order they were recorded in)
         keys = sorted(detail, key=lambda k: (order.index(k) if k in order else len(order), k))
-        return "; ".join(f"{DETAIL_LABELS.get(key, key)}: {describe(detail[key])}"
-                         for key in keys if detail[key] not in (None, "", {}, []))
+        text = "; ".join(f"{labels.get(k, k)}: {_describe(detail[k], labels, k)}"
+                         for k in keys if detail[k] not in (None, "", {}, []))
+        return text if key is None else f"({text})"
     if isinstance(detail, list):
-        return ", ".join(describe(value) for value in detail)
-    return "" if detail is None else str(detail)
+        return ", ".join(_describe(value, labels) for value in detail)
+    if detail is None:
+        return ""
+    return DETAIL_VALUES.get(key, {}).get(detail, str(detail))
 
 
 def label(action):

@@ -9,10 +9,12 @@ import json
 import logging
 import re
 
+import uuid
+
 import pytest
 
 from db import get_store
-from services import accounts, audit
+from services import accounts, audit, projects, tokens
 from storage import StorageError
 from support.helpers import ADMIN, PROJECT_FORM, VALID, csrf_token, login, open_form
 
@@ -77,11 +79,11 @@ def test_exports_from_the_page_and_the_command(admin_client, client, entry, runn
                          ).exit_code == 0
     by_cli, csv, xlsx = logged(admin_client, "export")
     assert (xlsx["user"], xlsx["target"]) == (ADMIN[0], "t_project")
-    assert xlsx["detail"] == (f"格式: xlsx; 行数: 1; 筛选: 乡镇: {org['parent_code']}; "
-                              "开始日期: 2020-01-01")
-    assert csv["detail"] == "格式: csv; 行数: 0; 筛选: 组织: nobody"
+    assert xlsx["detail"] == (f"格式: xlsx; 行数: 1; 筛选: (乡镇: {org['parent_code']}; "
+                              "开始日期: 2020-01-01)")
+    assert csv["detail"] == "格式: csv; 行数: 0; 筛选: (组织: nobody)"
     assert by_cli["user"] == CLI_USER and by_cli["address"] == "命令行"
-    assert by_cli["detail"] == f"格式: csv; 行数: 1; 文件: {out}; 筛选: 组织: {org['code']}"
+    assert by_cli["detail"] == f"格式: csv; 行数: 1; 文件: {out}; 筛选: (组织: {org['code']})"
 
 
 def test_form_changes_from_upload_editor_and_command(admin_client, runner, tmp_path):
@@ -184,6 +186,59 @@ def test_user_changes_backup_and_restore_from_the_command(admin_client, runner, 
     assert logged(admin_client, "backup") == []
     [restored] = logged(admin_client, "restore")
     assert restored["target"] == str(backup) and restored["user"] == CLI_USER
+
+
+def _post_page_form(client, page_url, post_url, **data):
+    page = client.get(page_url).get_data(as_text=True)
+    revision = re.search(r'name="revision" type="hidden" value="(\d+)"', page).group(1)
+    return client.post(post_url, data={"csrf_token": csrf_token(page), "revision": revision,
+                                       **data})
+
+
+def test_reviews_project_steps_and_their_lists_in_chinese(app, admin_client, store, runner):
+    form = store.get_form("apply_development")
+    application, _new = store.add_submission(
+        "apply_development", form["version"], "340828101202",
+        {"project_name": "冬桃", "secretary_name": "张书记",
+         "steps": [{"month": "2026-03", "task": "流转土地", "owner": "张三"}]},
+        uuid.uuid4().hex, period="2026")
+    project = projects.open_for_application(store, form["schema"], application)
+    receipt, pid = application["receipt"], project["id"]
+    assert _post_page_form(admin_client, f"/admin/submissions/{receipt}",
+                           f"/admin/submissions/{receipt}/review", action="approve",
+                           comment="同意").status_code == 303
+    assert _post_page_form(admin_client, f"/admin/projects/{pid}",
+                           f"/admin/projects/{pid}/transition", to="已立项",
+                           comment="准予立项").status_code == 303
+    report, _new = store.add_submission(
+        "monthly_report", store.get_form("monthly_report")["version"], "340828101202",
+        {"progress": "本月进展"}, uuid.uuid4().hex, period="2026-03")
+    with app.app_context():
+        secret, _doc = tokens.create(store, ADMIN[0], label="test")
+    assert admin_client.post(f"/api/v1/submissions/{report['receipt']}/review",
+                             headers={"Authorization": f"Bearer {secret}"},
+                             json={"action": "return", "comment": "请补充照片"}
+                             ).status_code == 200
+    audit.record(store, "submission.correct", ADMIN[0], receipt, {"reason": "核实后更正"})
+    assert admin_client.get("/admin/forms/monthly_report/reporting/missing.xlsx"
+                            ).status_code == 200
+    assert runner.invoke(args=["duplicate-form", "apply_development", "apply_copy"]
+                         ).exit_code == 0
+
+    [approved] = logged(admin_client, "submission.approve")
+    assert approved["detail"] == f"状态由: 待审核; 改为: 已通过; 意见: 同意; 项目: (编号: {pid}; " \
+                                 "状态: 预审通过)"
+    [step] = logged(admin_client, "project.transition")
+    assert step["detail"] == "状态由: 预审通过; 改为: 已立项; 意见: 准予立项"
+    [returned] = logged(admin_client, "submission.return")
+    assert returned["detail"] == "状态由: 待审核; 改为: 退回修改; 意见: 请补充照片; 来源: 接口"
+    assert logged(admin_client, "submission.correct")[0]["detail"] == "原因: 核实后更正"
+    [missing] = logged(admin_client, "export")
+    assert missing["detail"].startswith("格式: xlsx; 名单: 催报名单; 期: ")
+    [copied] = logged(admin_client, "form.duplicate")  # "from" is the form copied here
+    assert copied["detail"].startswith("复制自: apply_development; 标题: ")
+    for row in read_log(admin_client):  # no English key left
+        assert not re.search(r"[A-Za-z_]+:", row["detail"]), row
 
 
 def test_filters_and_pages(app, admin_client, store):
