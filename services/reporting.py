@@ -43,53 +43,61 @@ NO_LINK = "未生成链接"
 # Who files a form that names a project: the organizations with a project at these statuses
 # (a village without an approved project has no monthly report to make, and one whose project
 # was accepted or rejected has no more).
-REPORTING_PROJECTS = {"report": ("已立项", "实施中", "验收未通过"),
-                      "acceptance": ("实施中", "已申请验收", "验收未通过")}
+REPORTING_PROJECTS = {"report": ("已立项", "实施中", "已申请验收", "已验收", "验收未通过"),
+                      "acceptance": ("实施中", "已申请验收", "验收未通过", "已验收")}
 
 
 def audience(index, schema, org_codes=None, store=None, year=None):
     """The organizations that must file ``schema`` (its audience), within ``org_codes`` when
     given (None = all), ordered by code. For a form naming a project (a monthly report, an
     acceptance request), with ``store``: only those with a project of ``year`` (any year when
-    None) that has such reports to make (REPORTING_PROJECTS)."""
+    None) that is, or was, approved (REPORTING_PROJECTS: a project moving on to acceptance
+    does not take its months out of the year's record), not voided."""
     found = sorted((o for o in index.orgs if periods.in_audience(schema, o)
                     and (org_codes is None or o["code"] in org_codes)),
                    key=lambda o: o["code"])
     role = projects.role_of(schema)
     if store is not None and role in REPORTING_PROJECTS:
-        running = {p["org_code"] for p in store.list_projects(
-            org_codes=[o["code"] for o in found], year=year, statuses=REPORTING_PROJECTS[role])
-            if not p.get("void")}
+        running = {p["org_code"] for p in _reporting_projects(store, role, found, year)}
         found = [o for o in found if o["code"] in running]
     return found
 
 
-def report_starts(store, schema, orgs):
-    """{org code: the first month it must report} for a monthly form naming a project: the
-    month its earliest reporting project was approved (立项: that month's progress is due by
-    the due day of the next). {} for any other form: no such start."""
+def _reporting_projects(store, role, orgs, year):
+    return [p for p in store.list_projects(org_codes=[o["code"] for o in orgs], year=year,
+                                           statuses=REPORTING_PROJECTS[role])
+            if not p.get("void")]
+
+
+def report_windows(store, schema, orgs, year=None):
+    """{org code: (first month, last month or None)} it must report in, for a monthly form
+    naming a project: from the month its earliest project of ``year`` was approved (立项: that
+    month's progress is due by the due day of the next) to the month its last one was
+    accepted (已验收; None while one is still running). {} for any other form."""
     spec = periods.period_spec(schema)
     role = projects.role_of(schema)
-    if spec is None or spec.every != "month" or role not in REPORTING_PROJECTS:
+    if spec is None or spec.every != "month" or role != "report":
         return {}
-    starts = {}
-    for project in store.list_projects(org_codes=[o["code"] for o in orgs],
-                                       statuses=REPORTING_PROJECTS[role]):
-        approved = next((e["at"] for e in project.get("history") or ()
-                         if e.get("to") == "已立项"), None)
-        if approved is None:
-            continue
-        start = approved[:7]
-        if project["org_code"] not in starts or start < starts[project["org_code"]]:
-            starts[project["org_code"]] = start
-    return starts
+    by_org = {}
+    for project in _reporting_projects(store, role, orgs, year):
+        history = project.get("history") or ()
+        approved = next((e["at"][:7] for e in history if e.get("to") == "已立项"), None)
+        accepted = next((e["at"][:7] for e in reversed(history) if e.get("to") == "已验收"),
+                        None) if project["status"] == "已验收" else None
+        by_org.setdefault(project["org_code"], []).append((approved, accepted))
+    windows = {}
+    for code, spans in by_org.items():
+        starts = [a for a, _ in spans if a is not None]
+        ends = [e for _, e in spans]
+        windows[code] = (min(starts) if len(starts) == len(spans) else None,
+                         None if None in ends else max(ends))
+    return windows
 
 
-def _due_from(starts, code, period):
-    """Whether ``code`` must report for ``period`` (always, unless report_starts says when it
-    starts)."""
-    start = starts.get(code)
-    return start is None or period >= start
+def _due_from(windows, code, period):
+    """Whether ``code`` must report for ``period`` (always, unless report_windows limits it)."""
+    start, end = windows.get(code, (None, None))
+    return (start is None or period >= start) and (end is None or period <= end)
 
 
 def _year_of(period):
@@ -166,8 +174,8 @@ def form_status(store, index, schema, period=None, org_codes=None, today=None, *
         period = period or default_period(schema, today)
     orgs = audience(index, schema, org_codes, store, _year_of(period))
     if spec is not None:
-        starts = report_starts(store, schema, orgs)
-        orgs = [o for o in orgs if _due_from(starts, o["code"], period)]
+        windows = report_windows(store, schema, orgs, _year_of(period))
+        orgs = [o for o in orgs if _due_from(windows, o["code"], period)]
     codes = [o["code"] for o in orgs]
     if spec is not None:
         due = periods.due_date(spec, period)  # ValueError for a period of the wrong shape
@@ -247,12 +255,12 @@ def matrix(store, index, schema, year, org_codes=None, today=None):
     orgs = audience(index, schema, org_codes, store, year)
     year_periods = periods.periods_of_year(spec, year, today)
     first = _first_reports(store, schema["id"], [o["code"] for o in orgs], year_periods)
-    starts = report_starts(store, schema, orgs)
+    windows = report_windows(store, schema, orgs, year)
     columns, areas, by_org = [], {}, {o["code"]: [] for o in orgs}
     for period in year_periods:
         rows = []
         for org in orgs:
-            if not _due_from(starts, org["code"], period):
+            if not _due_from(windows, org["code"], period):
                 # before its project was approved: nothing to report (shown as —)
                 rows.append({"code": org["code"], "state": None})
                 by_org[org["code"]].append({"period": period, "state": None,

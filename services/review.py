@@ -17,8 +17,10 @@ at once cannot both win; the second is told the record changed.
 """
 from forms.builder import collect_answers
 from forms.fields import format_value
+from forms.loader import former_names
 from services import access, periods, photos, projects
 from storage import common
+from storage.errors import RecordChanged
 
 STATUSES = common.REVIEW_STATUSES
 # action -> (status it sets, statuses it may start from)
@@ -72,7 +74,7 @@ def allowed_actions(doc, user, index, project=None):
         if step is not None and doc["status"] != "已作废":
             if step in projects.allowed_next(project, user, index):
                 found.append(action)
-        elif doc["status"] in starts and (action != "approve" or project is None
+        elif doc["status"] in starts and (action not in ("approve", "return") or project is None
                                           or project["status"] in projects.APPLICATION_STAGE):
             found.append(action)
     return found
@@ -97,6 +99,17 @@ def review(store, user, index, receipt, action, comment=""):
         stored = projects.transition(store, user, index, project["id"], step,
                                      _comment(comment, False))
         return store.get_submission(receipt), stored
+    if project is not None and action in ("approve", "return") \
+            and project["status"] not in projects.APPLICATION_STAGE:
+        # Past its application stage the application moves with nothing: its project's
+        # steps are on the project's page (a return now would reach a cadre whose
+        # correction could no longer change the project).
+        raise ReviewError("invalid_transition",
+                          f"项目已{project['status']}，申报表不能再{ACTION_LABELS[action]}")
+    if action == "restore":
+        # Back to what it was before it was voided (its project, if any, waited meanwhile).
+        to = next((e["from"] for e in reversed(doc["history"])
+                   if e["action"] == "void" and e["from"] in STATUSES), "待审核")
     if doc["status"] not in starts:
         raise ReviewError("invalid_transition",
                           f"状态为「{doc['status']}」的提交不能{ACTION_LABELS[action]}")
@@ -132,13 +145,18 @@ def approve_label(doc, project):
     return "通过"
 
 
-def resubmit(store, doc, schema, form):
+def resubmit(store, doc, schema, form, revision=None):
     """The cadre's corrected answers (a validated public form class instance) for a returned
     submission, through its private receipt link: a new version of the same submission,
     待审核 again; a returned application's project goes back to 已申报 with the corrected
-    title, steps...; (submission, project or None). ReviewError when it is not 退回修改."""
+    title, steps...; a corrected report or acceptance request moves the project it names as a
+    first submit would; (submission, project or None). ``revision``: the submission's revision
+    the page was made from (RecordChanged when the reviewer acted since). ReviewError when it
+    is not 退回修改."""
     if doc["status"] != "退回修改":
         raise ReviewError("not_returned", "这份提交不在“退回修改”状态，不能修改")
+    if revision is not None and revision != doc["revision"]:
+        raise RecordChanged()
     answers, files = _answers(store, schema, form)
     sub_changes, project_arg = _answer_changes(store, doc, schema, answers, files)
     sub_changes.update(status="待审核", user=None, reason="村（单位）按审核意见修改",
@@ -152,8 +170,9 @@ def resubmit(store, doc, schema, form):
             **fields, "status": "已申报",
             "event": {"action": "resubmit", "from": "退回修改", "to": "已申报",
                       "comment": "村（单位）修改后重新申报"}})
-    return store.update_submission(doc["receipt"], doc["revision"], sub_changes,
-                                   project=project_arg)
+    stored, moved = store.update_submission(doc["receipt"], doc["revision"], sub_changes,
+                                            project=project_arg)
+    return stored, moved or projects.after_report(store, schema, stored)
 
 
 def correct(store, user, index, receipt, schema, form, reason):
@@ -176,7 +195,9 @@ def correct(store, user, index, receipt, schema, form, reason):
         fields = projects.application_fields(schema, answers, sub_changes.get("period"),
                                              doc["submitted_at"])
         project_arg = (project["id"], project["revision"], {**fields, "user": username})
-    return store.update_submission(receipt, doc["revision"], sub_changes, project=project_arg)
+    stored, moved = store.update_submission(receipt, doc["revision"], sub_changes,
+                                            project=project_arg)
+    return stored, moved or projects.after_report(store, schema, stored)
 
 
 def _answers(store, schema, form):
@@ -203,9 +224,31 @@ def _answer_changes(store, doc, schema, answers, files):
     return changes, None
 
 
+def current_answers(schema, answers):
+    """``answers`` (stored with any version of the form) under the field names of ``schema``:
+    a field renamed since (its ``renamed_from``) takes the answer stored under a former name,
+    in repeat rows too. What a correction page is prefilled with and what versions are
+    compared on, so a renamed field's answer is neither lost nor shown as changed."""
+    out = dict(answers)
+    for spec in schema["fields"]:
+        name = spec.get("name")
+        if name is None or spec["type"] == "section":
+            continue
+        if name not in out:
+            former = next((n for n in former_names(spec) if n in answers), None)
+            if former is not None:
+                out[name] = out.pop(former)
+        if spec["type"] == "repeat" and isinstance(out.get(name), list):
+            out[name] = [current_answers({"fields": spec["fields"]}, row)
+                         if isinstance(row, dict) else row for row in out[name]]
+    return out
+
+
 def changes(schema, old, new):
     """What changed between two sets of answers, field by field: [{"label", "old", "new"}]
-    in schema order, texts as the detail page shows them (repeats as one line per row)."""
+    in schema order, texts as the detail page shows them (repeats as one line per row).
+    Answers of any version are read under the schema's names (current_answers)."""
+    old, new = current_answers(schema, old), current_answers(schema, new)
     found = []
     for spec in schema["fields"]:
         if spec["type"] == "section":

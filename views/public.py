@@ -6,13 +6,13 @@ from werkzeug.datastructures import FileStorage
 
 import db
 from db import get_store
-from forms.builder import (build_form_class, display_rows, error_map, new_submission_id,
-                           set_project_choices)
+from forms.builder import (build_form_class, collect_answers, display_rows, error_map,
+                           new_submission_id, set_project_choices)
 from forms.fields import field_type
 from services import formdefs, periods, photos, projects, receipts, review
 from services import submissions as submission_service
 from services.orgs import org_index
-from storage import SubmissionConflict
+from storage import SubmissionConflict, common
 from storage.errors import PeriodTaken, RecordChanged
 
 bp = Blueprint("public", __name__)
@@ -217,7 +217,22 @@ def receipt_private(key, receipt):
         private_url=current_app.config["BASE_URL"].rstrip("/") + request.path,
         returned=_return_note(doc),
         edit_url=url_for("public.correct", key=key, receipt=receipt)
-        if doc["status"] == "退回修改" else None)
+        if doc["status"] == "退回修改" else None,
+        not_saved=request.args.get("notice") == "changed",
+        project=projects.for_application(store, doc))
+
+
+def _already_sent(store, doc, schema, form):
+    """Whether a valid correction page sent again (its answer lost on the way) is what the
+    cadre's last correction stored: then it is answered as that success, not as an error."""
+    last = doc["history"][-1] if doc["history"] else None
+    if last is None or last["action"] != "resubmit":
+        return False
+    answers, uploads = collect_answers(form, schema)
+    if uploads:  # a photo sent as a file is a new photo: not the same correction
+        return False
+    return common.comparable(answers) == common.comparable(
+        review.current_answers(schema, doc["answers"]))
 
 
 def _return_note(doc):
@@ -237,9 +252,7 @@ def correct(key, receipt):
     if doc is None or not receipts.key_matches(doc, key):
         abort(404)
     receipt_page = url_for("public.receipt_private", key=key, receipt=receipt)
-    if doc["status"] != "退回修改":
-        if wants_json():
-            return jsonify(error="这份填报不在“退回修改”状态，不需要修改。", url=receipt_page), 409
+    if doc["status"] != "退回修改" and request.method == "GET":
         return redirect(receipt_page, 303)
     index = org_index(store)
     form_doc = store.get_form(doc["form_id"])  # the latest version: the form as it is now
@@ -248,24 +261,38 @@ def correct(key, receipt):
     schema = form_doc["schema"]
     form_class = build_form_class(schema)
     org = index.get(doc["org_code"])
-    form = form_class() if request.method == "POST" else form_class(data=doc["answers"])
+    answers = review.current_answers(schema, doc["answers"])
+    form = form_class() if request.method == "POST" else form_class(data=answers)
     form.photo_scope = photos.scope(schema["id"], org["code"])
     set_project_choices(form, projects.choices_for(store, org["code"],
                                                    current=doc.get("project_id")))
     if request.method == "GET":
         form.submission_id.data = new_submission_id()
-        photos.prefill(form, schema, doc["answers"])
+        photos.prefill(form, schema, answers)
     elif form.validate_on_submit():
         try:
-            review.resubmit(store, doc, schema, form)
+            if doc["status"] != "退回修改" and _already_sent(store, doc, schema, form):
+                pass  # the page sent it again (its answer was lost): the same success
+            else:
+                review.resubmit(store, doc, schema, form,
+                                revision=request.form.get("revision", type=int))
         except (PeriodTaken, projects.ProjectError) as exc:
             return _refused(form, schema, org, index.path(org["code"]), exc)
         except (RecordChanged, review.ReviewError):
+            # Not saved: the reviewer acted since this page was made (approved, voided,
+            # corrected it...). Said as such, never as a success.
+            message = "您的修改没有保存：这份填报刚被审核人处理过，请查看最新状态。"
             if wants_json():
-                return jsonify(error="这份填报刚被审核人处理过，请刷新后查看。", url=receipt_page), 409
-            return redirect(receipt_page, 303)
+                return jsonify(error=message, receipt=receipt, url=receipt_page), 409
+            return redirect(url_for("public.receipt_private", key=key, receipt=receipt,
+                                    notice="changed"), 303)
         if wants_json():
             return jsonify(receipt=receipt, url=receipt_page)
+        return redirect(receipt_page, 303)
+    elif doc["status"] != "退回修改":
+        if wants_json():
+            return jsonify(error="这份填报不在“退回修改”状态，不需要修改。", receipt=receipt,
+                           url=receipt_page), 409
         return redirect(receipt_page, 303)
     else:
         submission_service.keep_photos(store, form, schema)

@@ -331,10 +331,12 @@
   }
 
   function isKept(el) {
-    // Not kept: the page's own security token and form version (a fill restored into a newer
-    // page is sent against the version of that page).
+    // Not kept: the page's own security token, form version (a fill restored into a newer
+    // page is sent against the version of that page) and, on a correction page, the revision
+    // of the submission the page was made from.
     return el.name && el.type !== 'file' && el.type !== 'submit' && el.type !== 'button' &&
-      el.name !== 'csrf_token' && el.name !== 'form_version' && !el.hasAttribute('data-photo-ref');
+      el.name !== 'csrf_token' && el.name !== 'form_version' && el.name !== 'revision' &&
+      !el.hasAttribute('data-photo-ref');
   }
 
   // Everything typed, as a JSON value: values by input name, the rows of each repeat (by

@@ -192,7 +192,8 @@ def test_review_as_admin(api, records, store):
     assert void.get_json()["data"]["status"] == "已作废"
     restore = api.post("county", f"/api/v1/submissions/{receipt}/review",
                        {"action": "restore", "comment": None})
-    assert restore.status_code == 200 and restore.get_json()["data"]["status"] == "待审核"
+    # back to what it was before it was voided
+    assert restore.status_code == 200 and restore.get_json()["data"]["status"] == "退回修改"
 
 
 def test_review_of_an_application_moves_its_project(api, records, store):

@@ -345,3 +345,111 @@ def test_a_village_without_a_project_is_told_before_filling(client, world):
     assert "还没有已立项的项目" in html and "data-tz-no-projects" in html
     html, _hidden = open_form(client, world["links"][("t_apply", world["village"]["code"])])
     assert "data-tz-no-projects" not in html
+
+
+def correction_page(client, url):
+    page = client.get(url).get_data(as_text=True)
+    return page, {"csrf_token": csrf_token(page),
+                  "submission_id": re.search(r'name="submission_id" type="hidden" value="(\w+)"',
+                                             page).group(1),
+                  "revision": re.search(r'name="revision" value="(\d+)"', page).group(1)}
+
+
+def test_an_application_and_its_project_never_part(app, client, store, world):
+    """Review findings: voiding then restoring gives back the status the project matches;
+    once the project is past its application stage the application cannot be returned."""
+    receipt = apply(client, world)["receipt"]
+    town = as_user(app, "town")
+    act(town, receipt, "approve", "同意")  # 预审通过 / 已通过
+    act(town, receipt, "void", "误操作")
+    act(town, receipt, "restore", "恢复")
+    assert store.get_submission(receipt)["status"] == "已通过"
+    assert store.list_projects()[0]["status"] == "预审通过"
+    admin = as_user(app, "admin")
+    act(admin, receipt, "approve", "立项")
+    assert store.list_projects()[0]["status"] == "已立项"
+    page = town.get(f"/admin/submissions/{receipt}").get_data(as_text=True)
+    assert 'data-action="return"' not in page and 'data-action="approve"' not in page
+    act(town, receipt, "return", "想再改改")
+    assert store.get_submission(receipt)["status"] == "已通过"
+    assert "不能再退回修改" in town.get(f"/admin/submissions/{receipt}").get_data(as_text=True)
+
+
+def test_a_correction_made_on_a_stale_page_is_not_saved_and_says_so(app, client, store,
+                                                                   world):
+    sent = apply(client, world)
+    town = as_user(app, "town")
+    act(town, sent["receipt"], "return", "请改书记姓名")
+    page, hidden = correction_page(client, sent["url"] + "/edit")
+    # meanwhile the reviewer corrects the answer directly
+    fix, fix_hidden = correction_page(town, f"/admin/submissions/{sent['receipt']}/correct")
+    town.post(f"/admin/submissions/{sent['receipt']}/correct", data={
+        **fix_hidden, "name": "一米菜园", "secretary": "王书记", "steps-0-month": THIS_MONTH,
+        "steps-0-task": "流转土地", "reason": "核实"})
+    assert store.get_submission(sent["receipt"])["answers"]["secretary"] == "王书记"
+    data = {**hidden, "name": "一米菜园", "secretary": "张三", "steps-0-month": THIS_MONTH,
+            "steps-0-task": "流转土地"}
+    response = client.post(sent["url"] + "/edit", data=data,
+                           headers={"Accept": "application/json"})
+    assert response.status_code == 409 and "没有保存" in response.get_json()["error"]
+    assert response.get_json()["receipt"] == sent["receipt"]
+    response = client.post(sent["url"] + "/edit", data=data)  # without JavaScript
+    assert response.status_code == 303 and "notice=changed" in response.headers["Location"]
+    assert "没有保存" in client.get(response.headers["Location"]).get_data(as_text=True)
+    assert store.get_submission(sent["receipt"])["answers"]["secretary"] == "王书记"
+
+
+def test_a_correction_sent_twice_is_one_version_and_two_successes(app, client, store, world):
+    sent = apply(client, world)
+    act(as_user(app, "town"), sent["receipt"], "return", "补充")
+    _page, hidden = correction_page(client, sent["url"] + "/edit")
+    data = {**hidden, "name": "一米菜园（改）", "secretary": "张三",
+            "steps-0-month": THIS_MONTH, "steps-0-task": "流转土地"}
+    for _ in range(2):  # the first answer lost on the way: the page sends it again
+        response = client.post(sent["url"] + "/edit", data=data,
+                               headers={"Accept": "application/json"})
+        assert response.status_code == 200 and response.get_json()["receipt"] == sent["receipt"]
+    assert len(store.get_submission(sent["receipt"])["versions"]) == 1
+    changed = client.post(sent["url"] + "/edit", data={**data, "name": "又改了"},
+                          headers={"Accept": "application/json"})
+    assert changed.status_code == 409
+
+
+def test_a_corrected_acceptance_request_asks_for_acceptance_again(app, client, store, world):
+    project, _ = store.add_project({
+        "title": "冬桃", "category": "党建引领发展类", "kind": "书记项目",
+        "org_code": world["village"]["code"], "secretary": "", "year": 2026, "steps": [],
+        "status": "实施中", "application": "demo-app"})
+    token = world["links"][("t_accept", world["village"]["code"])]
+    sent = fill(client, token, {"project": str(project["id"]), "done": "完成"},
+                accept_json=True).get_json()
+    project = store.get_project(project["id"])
+    assert project["status"] == "已申请验收"
+    store.update_project(project["id"], project["revision"], {"status": "验收未通过"})
+    act(as_user(app, "town"), sent["receipt"], "return", "补充成效")
+    _page, hidden = correction_page(client, sent["url"] + "/edit")
+    response = client.post(sent["url"] + "/edit", data={
+        **hidden, "project": str(project["id"]), "done": "完成，成效见附件"},
+        headers={"Accept": "application/json"})
+    assert response.status_code == 200
+    assert store.get_project(project["id"])["status"] == "已申请验收"
+
+
+def test_a_correction_keeps_the_answer_of_a_renamed_field(app, client, store, world):
+    sent = apply(client, world)
+    v2 = json.loads(json.dumps(APPLY))
+    v2["fields"][1] = {**v2["fields"][1], "name": "leader", "renamed_from": ["secretary"]}
+    v2["project"] = {**v2["project"], "secretary": "leader"}
+    store.add_form_version(check_schema(v2), source="cli")
+    act(as_user(app, "town"), sent["receipt"], "return", "请核对")
+    page, hidden = correction_page(client, sent["url"] + "/edit")
+    assert 'name="leader"' in page and 'value="张三"' in page
+    response = client.post(sent["url"] + "/edit", data={
+        **hidden, "name": "一米菜园", "leader": "张三", "steps-0-month": THIS_MONTH,
+        "steps-0-task": "流转土地"}, headers={"Accept": "application/json"})
+    assert response.status_code == 200
+    doc = store.get_submission(sent["receipt"])
+    assert doc["answers"]["leader"] == "张三"
+    detail = as_user(app, "admin").get(f"/admin/submissions/{sent['receipt']}").get_data(
+        as_text=True)
+    assert "最近一次修改" not in detail  # nothing changed, a renamed field is not a change

@@ -94,7 +94,8 @@ def submission_correct(receipt):
     doc = _visible(store, receipt, index)
     schema = _latest_schema(store, doc)
     form_class = build_form_class(schema)
-    form = form_class() if request.method == "POST" else form_class(data=doc["answers"])
+    answers = review.current_answers(schema, doc["answers"])
+    form = form_class() if request.method == "POST" else form_class(data=answers)
     form.photo_scope = photos.scope(doc["form_id"], doc["org_code"])
     set_project_choices(form, projects.choices_for(store, doc["org_code"],
                                                    current=doc.get("project_id")))
@@ -102,7 +103,7 @@ def submission_correct(receipt):
     problem = None
     if request.method == "GET":
         form.submission_id.data = new_submission_id()
-        photos.prefill(form, schema, doc["answers"])
+        photos.prefill(form, schema, answers)
     elif not reason:
         form.validate_on_submit()
         problem = "请填写更正原因"
