@@ -315,3 +315,22 @@ def test_monthly_reports_are_due_from_the_month_of_approval(store, index, file_a
     march = reporting.form_status(store, index, PROJECT_REPORT, "2026-03",
                                   today=date(2026, 6, 10))
     assert sorted(states(march)) == ["XC2"]
+
+
+def test_a_project_is_chased_from_its_approval_to_its_acceptance(store, index, file_at):
+    def event(to, at):
+        return {"at": at, "user": "admin", "action": "transition", "from": "", "to": to,
+                "comment": ""}
+
+    store.add_project({"title": "冬桃", "category": "党建引领发展类", "kind": "书记项目",
+                       "org_code": "XC1", "secretary": "", "year": 2026, "steps": [],
+                       "status": "已验收", "application": "app-XC1",
+                       "history": [event("已立项", "2026-02-10T10:00:00+08:00"),
+                                   event("已申请验收", "2026-04-02T10:00:00+08:00"),
+                                   event("已验收", "2026-04-20T10:00:00+08:00")]})
+    file_at(PROJECT_REPORT, "XC1", at(date(2026, 3, 3)), {"report_month": "2026-02"},
+            project_id=1)
+    table = reporting.matrix(store, index, PROJECT_REPORT, 2026, today=date(2026, 6, 10))
+    cells = {o["code"]: [c["state"] for c in o["cells"]] for o in table["orgs"]}
+    # January before 立项, May and June after 已验收: nothing due; its months stay on record
+    assert cells["XC1"] == [None, "已报", "逾期未报", "逾期未报", None, None]
