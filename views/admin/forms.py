@@ -14,6 +14,7 @@ from forms.builder import (build_form_class, collect_answers, display_rows, new_
 from forms.loader import SchemaError
 from forms.xlsform import XLSFormError
 from services import access, formdefs
+from services import submissions as submission_service
 from views.admin.builder import PREVIEW_PROJECTS
 from services.orgs import org_index
 from views.admin import bp
@@ -22,17 +23,16 @@ from views.web import audit, get_form_or_404
 
 @bp.route("/")
 def dashboard():
-    """Every form with its number of submissions — within the user's scope (the page every
-    role lands on)."""
+    """Every form with its number of submissions — within the user's scope, voided ones left
+    out as in the submissions list (the page every role lands on)."""
     store = get_store()
     forms = store.list_forms()
     index = org_index(store)
     visible = access.visible_orgs(current_user, index)
-    if visible is None:
-        counts = {f["id"]: store.count_submissions(f["id"]) for f in forms}
-    else:
-        counts = {f["id"]: sum(store.submission_counts(f["id"], org_codes=visible).values())
-                  for f in forms}
+    statuses = submission_service.export_statuses()
+    counts = {f["id"]: sum(store.submission_counts(f["id"], org_codes=visible,
+                                                   statuses=statuses).values())
+              for f in forms}
     return render_template("admin/dashboard.html", forms=forms, counts=counts,
                            org_count=len(index.orgs if visible is None else visible))
 
