@@ -20,9 +20,10 @@ def _read_password(password_stdin):
 @click.command("create-user")
 @with_appcontext
 @click.argument("name")
-@click.option("--role", type=click.Choice(ROLES), default="admin", show_default=True,
-              help="Account role: admin (county-wide, everything), reviewer (reviews within "
-                   "its organization), judge (scores), viewer (reads within its organization).")
+@click.option("--role", type=click.Choice(ROLES), required=True,
+              help="Account role, never assumed: admin (county-wide, everything), "
+                   "reviewer (reviews within its organization), judge (scores), viewer (reads "
+                   "within its organization).")
 @click.option("--org", "org_code", metavar="CODE",
               help="Code of the organization the account belongs to: its scope (required for "
                    "reviewer and viewer; not for admin).")

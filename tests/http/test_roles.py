@@ -353,8 +353,9 @@ def test_cli_create_user_with_role_and_organization(runner, store):
     assert store.get_user("town_x") is None and store.get_user("town_y") is None
     assert create("expert", "--role", "judge").exit_code == 0
     assert store.get_user("expert")["org_code"] is None
-    assert create("ops").exit_code == 0  # the role is admin unless told
-    assert store.get_user("ops")["role"] == "admin"
+    no_role = create("ops")  # never an admin by default
+    assert no_role.exit_code != 0 and "--role" in no_role.output
+    assert store.get_user("ops") is None
     assert create("bad", "--role", "boss").exit_code != 0
 
 
