@@ -74,6 +74,15 @@ CREATE INDEX submissions_form_status_idx ON submissions (form_id, status, id)
 DROP INDEX submissions_form_idx;
 CREATE INDEX submissions_form_idx ON submissions (form_id, id)
     INCLUDE (submitted_on, org_code, status);
+-- * the default of lists and exports is "every status but 已作废": with the status in the
+--   (form, org) and (form, day) entries too, a township's or a month's page stays on those
+--   indexes, index-only, under it (otherwise the planner walked the form's whole list
+--   above: a township's page at 100k took 28 ms with the filter, 5 ms without).
+DROP INDEX submissions_form_org_idx;
+CREATE INDEX submissions_form_org_idx ON submissions (form_id, org_code, id) INCLUDE (status);
+DROP INDEX submissions_form_day_idx;
+CREATE INDEX submissions_form_day_idx ON submissions (form_id, submitted_on, org_code, id)
+    INCLUDE (status);
 -- * changed_since (the API's incremental sync): what changed in the last day (2,172 rows)
 --   was counted by reading every row (351 ms), now 0.5 ms; its pages take the matching ids
 --   from here and sort them (storage.pg.store.page_sql): 480 -> 1 ms. What changed in the
@@ -115,6 +124,10 @@ DROP INDEX submissions_form_changed_idx;
 DROP INDEX submissions_form_status_idx;
 DROP INDEX submissions_form_idx;
 CREATE INDEX submissions_form_idx ON submissions (form_id, id) INCLUDE (submitted_on, org_code);
+DROP INDEX submissions_form_org_idx;
+CREATE INDEX submissions_form_org_idx ON submissions (form_id, org_code, id);
+DROP INDEX submissions_form_day_idx;
+CREATE INDEX submissions_form_day_idx ON submissions (form_id, submitted_on, org_code, id);
 DROP INDEX submissions_form_period_idx;
 DROP INDEX submissions_one_per_slot_key;
 ALTER TABLE submissions DROP COLUMN status, DROP COLUMN period, DROP COLUMN slot,
