@@ -96,6 +96,12 @@ def entry(token):
     link, schema, form_class, org, path = _resolve(token)
     store = get_store()
     schema, form_class = _served_version(store, schema, form_class)
+    if "audience" in schema and not periods.in_audience(schema, org):
+        # A link made before the form named who must fill it: this organization is not one.
+        message = "本表不需要本村（单位）填写。如有疑问，请联系乡镇党委或县委组织部。"
+        if wants_json():
+            return jsonify(error=message), 403
+        return render_template("error.html", code=403, title="无需填写", message=message), 403
     form = form_class()
     form.photo_scope = photos.scope(schema["id"], org["code"])
     choices = projects.choices_for(store, org["code"])

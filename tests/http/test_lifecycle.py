@@ -453,3 +453,12 @@ def test_a_correction_keeps_the_answer_of_a_renamed_field(app, client, store, wo
     detail = as_user(app, "admin").get(f"/admin/submissions/{sent['receipt']}").get_data(
         as_text=True)
     assert "最近一次修改" not in detail  # nothing changed, a renamed field is not a change
+
+
+def test_a_form_for_county_units_refuses_a_village(client, store, world):
+    token = store.create_link("apply_organ", world["village"]["code"])["token"]
+    page = client.get(f"/f/{token}")
+    assert page.status_code == 403 and "本表不需要本村（单位）填写" in page.get_data(as_text=True)
+    unit = next(o for o in store.list_orgs() if o["kind"] == "unit")
+    assert client.get(f"/f/{store.create_link('apply_organ', unit['code'])['token']}"
+                      ).status_code == 200
