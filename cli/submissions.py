@@ -29,13 +29,13 @@ def _org_or_fail(index, code):
 @click.argument("form_id")
 @click.option("--township", help="Only this township code and the organizations under it.")
 def links(form_id, township):
-    """Print tab-separated org code, org name, entry URL for every organization
-    (creating missing links), for mail merge."""
+    """Print tab-separated org code, org name, entry URL for every organization that must
+    fill FORM_ID (its audience; creating missing links), for mail merge."""
     store = get_store()
     _form_or_fail(store, form_id)
     index = org_index(store)
     _org_or_fail(index, township)
-    scope = link_service.scope(index, township)
+    scope = link_service.scope(index, store.get_form(form_id)["schema"], township)
     before = len(link_service.active_links(store, form_id))
     active = link_service.ensure_links(store, form_id, [o["code"] for o in scope])
     created = len(link_service.active_links(store, form_id)) - before

@@ -2,8 +2,10 @@
 
 A link is an unguessable token (storage: secrets.token_urlsafe(24)) for one (form,
 organization); at most one is active per pair. Its URL is ``BASE_URL/f/<token>``: the public
-address configured by the operator, never guessed from a request.
+address configured by the operator, never guessed from a request. Links are made for the
+organizations that must fill the form (its audience), and for no other.
 """
+from services import periods
 
 
 def entry_url(base_url, token):
@@ -26,17 +28,18 @@ def ensure_links(store, form_id, org_codes):
     return active
 
 
-def scope(index, township=None):
-    """The organizations a links page, a QR sheet or `flask links` covers: one township's
-    subtree (LookupError for an unknown township), or everything. Sorted by code."""
+def scope(index, schema, township=None):
+    """The organizations a links page, a QR sheet or `flask links` covers: those that must
+    fill ``schema`` (its audience, services.periods.in_audience: by default villages and
+    units), in one township's subtree (LookupError for an unknown township) or everywhere.
+    Sorted by code."""
     if township:
         if township not in index:
             raise LookupError(township)
-        codes = index.below(township)
-        orgs = [index.get(code) for code in codes]
+        orgs = [index.get(code) for code in index.below(township)]
     else:
         orgs = list(index.orgs)
-    return sorted(orgs, key=lambda o: o["code"])
+    return sorted((o for o in orgs if periods.in_audience(schema, o)), key=lambda o: o["code"])
 
 
 def regenerate(store, token):

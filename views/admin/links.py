@@ -1,25 +1,26 @@
 """Admin: QR links of a form (per township: generate, download PNG/SVG, regenerate, revoke,
-the printable A4 sheet). A reviewer sees and prints the links of the organizations in scope
-(to resend them); only an admin makes, replaces or stops one."""
+the printable A4 sheet), for the organizations that must fill it (its audience). A reviewer
+sees and prints the links of the organizations in scope (to resend them); only an admin makes,
+replaces or stops one."""
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 import qr
 from db import get_store
-from services import access
+from services import access, periods
 from services import links as link_service
 from services.orgs import org_index
 from views.admin import bp
 from views.web import audit, entry_url, get_form_or_404, send_bytes
 
 
-def _scope(index, township):
-    """The organizations of ``township`` (all when empty) the current user may see; 404 for
-    an unknown township or one out of scope."""
+def _scope(index, schema, township):
+    """The organizations of ``township`` (all when empty) that must fill ``schema`` and the
+    current user may see; 404 for an unknown township or one out of scope."""
     if township and not access.may_see_org(current_user, index, township):
         abort(404)
     try:
-        orgs = link_service.scope(index, township)
+        orgs = link_service.scope(index, schema, township)
     except LookupError:
         abort(404)
     visible = access.visible_orgs(current_user, index)
@@ -40,7 +41,7 @@ def links(form_id):
     active = link_service.active_links(store, form_id)
     rows = [{"org": o, "path": index.path(o["code"]), "link": active.get(o["code"]),
              "url": entry_url(active[o["code"]]["token"]) if o["code"] in active else None}
-            for o in _scope(index, township)]
+            for o in _scope(index, form_doc["schema"], township)]
     visible = access.visible_orgs(current_user, index)
     return render_template("admin/links.html", form_doc=form_doc, rows=rows,
                            townships=[t for t in index.townships()
@@ -52,8 +53,8 @@ def links(form_id):
 @bp.route("/forms/<form_id>/links/generate", methods=["POST"])
 def links_generate(form_id):
     store = get_store()
-    get_form_or_404(form_id)
-    scope = _scope(org_index(store), request.form.get("township", ""))
+    form_doc = get_form_or_404(form_id)
+    scope = _scope(org_index(store), form_doc["schema"], request.form.get("township", ""))
     before = len(link_service.active_links(store, form_id))
     after = len(link_service.ensure_links(store, form_id, [o["code"] for o in scope]))
     if after > before:
@@ -88,10 +89,11 @@ def link_regenerate(token):
 @bp.route("/forms/<form_id>/links/new", methods=["POST"])
 def link_create(form_id):
     store = get_store()
-    get_form_or_404(form_id)
+    form_doc = get_form_or_404(form_id)
     code = request.form.get("org_code", "")
-    if code not in org_index(store):
-        abort(404)
+    index = org_index(store)
+    if code not in index or not periods.in_audience(form_doc["schema"], index.get(code)):
+        abort(404)  # not an organization that must fill the form
     if store.active_link(form_id, code) is None:
         link_service.ensure_links(store, form_id, [code])
         audit("link.create", target=f"{form_id}/{code}", detail={"count": 1})
@@ -114,14 +116,15 @@ def link_qr(token, fmt):
 
 @bp.route("/forms/<form_id>/qr-sheet")
 def qr_sheet(form_id):
-    """A printable A4 page: one labelled QR code per organization of a township."""
+    """A printable A4 page: one labelled QR code per organization of a township that must
+    fill the form."""
     store = get_store()
     form_doc = get_form_or_404(form_id)
     township = request.args.get("township", "")
     if not township:
         abort(404)
     index = org_index(store)
-    scope = [o for o in _scope(index, township) if o["code"] != township]
+    scope = _scope(index, form_doc["schema"], township)
     active = link_service.active_links(store, form_id)
     cards = [{"org": o, "token": active[o["code"]]["token"]} for o in scope
              if o["code"] in active]
