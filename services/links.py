@@ -2,8 +2,8 @@
 
 A link is an unguessable token (storage: secrets.token_urlsafe(24)) for one (form,
 organization); at most one is active per pair. Its URL is ``BASE_URL/f/<token>``: the public
-address configured by the operator, never guessed from a request. Links are made for the
-organizations that must fill the form (its audience), and for no other.
+address configured by the operator, never guessed from a request. A form that names its
+audience gets links for the organizations of that audience only.
 """
 from services import periods
 
@@ -29,9 +29,10 @@ def ensure_links(store, form_id, org_codes):
 
 
 def scope(index, schema, township=None):
-    """The organizations a links page, a QR sheet or `flask links` covers: those that must
-    fill ``schema`` (its audience, services.periods.in_audience: by default villages and
-    units), in one township's subtree (LookupError for an unknown township) or everywhere.
+    """The organizations a links page, a QR sheet or `flask links` covers: in one township's
+    subtree (LookupError for an unknown township) or everywhere; for a form that names its
+    audience (``audience``: services.periods.in_audience) only those that must fill it — a
+    form without one is for every organization, townships' own included, as it always was.
     Sorted by code."""
     if township:
         if township not in index:
@@ -39,7 +40,9 @@ def scope(index, schema, township=None):
         orgs = [index.get(code) for code in index.below(township)]
     else:
         orgs = list(index.orgs)
-    return sorted((o for o in orgs if periods.in_audience(schema, o)), key=lambda o: o["code"])
+    named = "audience" in schema
+    return sorted((o for o in orgs if not named or periods.in_audience(schema, o)),
+                  key=lambda o: o["code"])
 
 
 def regenerate(store, token):

@@ -280,7 +280,7 @@ def test_links_page_generate_and_qr_downloads(admin_client, store):
     admin_client.post("/admin/forms/monthly_report/links/generate",
                       data={"csrf_token": csrf_token(html), "township": "340828101"})
     links = [l for l in store.list_links("monthly_report") if not l.get("revoked_at")]
-    assert len(links) == 6  # its six villages (响肠镇 itself is not of the form's audience)
+    assert len(links) == 7  # 响肠镇 itself and its six villages
     html = admin_client.get("/admin/forms/monthly_report/links?township=340828101").get_data(
         as_text=True)
     assert f"{BASE_URL}/f/{links[0]['token']}" in html
@@ -503,7 +503,7 @@ def test_cli_links_and_export(runner, client, entry, store, tmp_path):
     result = runner.invoke(args=["links", "t_project", "--township", org["parent_code"]])
     assert result.exit_code == 0, result.output
     lines = [l.split("\t") for l in result.output.strip().splitlines()]
-    assert len(lines) == 6 and all(len(l) == 3 for l in lines)  # the villages, not 响肠镇
+    assert len(lines) == 7 and all(len(l) == 3 for l in lines)
     row = next(l for l in lines if l[0] == org["code"])
     assert row[1] == "千佛塔村" and row[2] == f"{BASE_URL}/f/{token}"
     assert submit(client, token, VALID).status_code == 303

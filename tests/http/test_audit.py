@@ -129,11 +129,9 @@ def test_link_changes_from_the_pages_and_the_command(admin_client, entry, store,
     assert regenerated["target"] == revoked["target"] == target
     by_cli, generated, one = logged(admin_client, "link.create")
     assert one["target"] == target and one["detail"] == "数量: 1"
-    # the 5 other villages there (the township itself does not fill the form)
-    assert generated["detail"] == f"数量: 5; 乡镇: {org['parent_code']}"
+    assert generated["detail"] == f"数量: 6; 乡镇: {org['parent_code']}"  # the 6 others there
     assert by_cli["user"] == CLI_USER and by_cli["target"] == "t_project"
-    audience = [o for o in store.list_orgs() if o["kind"] in ("village", "unit")]
-    assert int(by_cli["detail"].split("数量: ")[1]) == len(audience) - 6
+    assert int(by_cli["detail"].split("数量: ")[1]) == len(store.list_orgs()) - 7
 
 
 def test_org_changes_from_the_pages_and_the_command(admin_client, runner, tmp_path):

@@ -92,8 +92,9 @@ def link_create(form_id):
     form_doc = get_form_or_404(form_id)
     code = request.form.get("org_code", "")
     index = org_index(store)
-    if code not in index or not periods.in_audience(form_doc["schema"], index.get(code)):
-        abort(404)  # not an organization that must fill the form
+    if code not in index or ("audience" in form_doc["schema"]
+                             and not periods.in_audience(form_doc["schema"], index.get(code))):
+        abort(404)  # not an organization the form names as its audience
     if store.active_link(form_id, code) is None:
         link_service.ensure_links(store, form_id, [code])
         audit("link.create", target=f"{form_id}/{code}", detail={"count": 1})
@@ -124,7 +125,10 @@ def qr_sheet(form_id):
     if not township:
         abort(404)
     index = org_index(store)
-    scope = _scope(index, form_doc["schema"], township)
+    # The township's own code is on its sheet only when the form names townships among who
+    # must fill it (a sheet is for the villages and units of the township otherwise).
+    scope = [o for o in _scope(index, form_doc["schema"], township)
+             if o["code"] != township or "audience" in form_doc["schema"]]
     active = link_service.active_links(store, form_id)
     cards = [{"org": o, "token": active[o["code"]]["token"]} for o in scope
              if o["code"] in active]
