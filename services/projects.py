@@ -128,9 +128,13 @@ def for_application(store, doc):
                  if p["application"] == doc["receipt"]), None)
 
 
-def choices_for(store, org_code, current=None):
-    """(id text, label) of the projects a report of ``org_code`` may name: its approved,
-    unfinished projects (plus ``current``, the one a report being corrected names)."""
+def choices_for(store, schema, org_code, current=None):
+    """(id text, label) of the projects a fill of ``schema`` by ``org_code`` may name: its
+    approved, unfinished projects (plus ``current``, the one a report being corrected names);
+    [] without reading anything for a form without a project field (most pages a cadre
+    opens)."""
+    if project_field(schema) is None:
+        return []
     found = []
     for project in store.list_projects(org_codes=[org_code]):
         if project.get("void"):

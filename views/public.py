@@ -104,7 +104,7 @@ def entry(token):
         return render_template("error.html", code=403, title="无需填写", message=message), 403
     form = form_class()
     form.photo_scope = photos.scope(schema["id"], org["code"])
-    choices = projects.choices_for(store, org["code"])
+    choices = projects.choices_for(store, schema, org["code"])
     set_project_choices(form, choices)
     if request.method == "GET":
         form.submission_id.data = new_submission_id()
@@ -270,8 +270,8 @@ def correct(key, receipt):
     answers = review.current_answers(schema, doc["answers"])
     form = form_class() if request.method == "POST" else form_class(data=answers)
     form.photo_scope = photos.scope(schema["id"], org["code"])
-    set_project_choices(form, projects.choices_for(store, org["code"],
-                                                   current=doc.get("project_id")))
+    set_project_choices(form, projects.choices_for(store, schema, org["code"],
+                                                   doc.get("project_id")))
     if request.method == "GET":
         form.submission_id.data = new_submission_id()
         photos.prefill(form, schema, answers)

@@ -49,13 +49,19 @@ def projects_list():
         columns={p["org_code"]: index.columns(p["org_code"]) for p in found})
 
 
+def _visible(store, index, project_id):
+    """The project if the current user may see it; 404 otherwise (out of scope or unknown)."""
+    project = store.get_project(project_id)
+    if project is None or not access.may_see_org(current_user, index, project["org_code"]):
+        abort(404)
+    return project
+
+
 @bp.route("/projects/<int:project_id>")
 def project_detail(project_id):
     store = get_store()
     index = org_index(store)
-    project = store.get_project(project_id)
-    if project is None or not access.may_see_org(current_user, index, project["org_code"]):
-        abort(404)
+    project = _visible(store, index, project_id)
     application, reports, acceptances = projects.project_records(store, project)
     progress = projects.step_progress(project, reports, date.today())
     latest = reports[-1] if reports else None
@@ -72,9 +78,7 @@ def project_detail(project_id):
 def project_transition(project_id):
     store = get_store()
     index = org_index(store)
-    project = store.get_project(project_id)
-    if project is None or not access.may_see_org(current_user, index, project["org_code"]):
-        abort(404)
+    project = _visible(store, index, project_id)
     form = TransitionForm()
     back = redirect(url_for("admin.project_detail", project_id=project_id), 303)
     if not form.validate_on_submit():

@@ -76,13 +76,17 @@ def _default_note(schema, today):
     return "一次性填报。"
 
 
-@bp.route("/forms/<form_id>/reporting")
-def reporting(form_id):
+def _form_page(form_id):
+    """(store, form version, schema, organization index, today) of a 催报 page of a form."""
     store = get_store()
     form_doc = get_form_or_404(form_id)
-    schema = form_doc["schema"]
-    index = org_index(store)
-    today = reporting_service.today_local()
+    return (store, form_doc, form_doc["schema"], org_index(store),
+            reporting_service.today_local())
+
+
+@bp.route("/forms/<form_id>/reporting")
+def reporting(form_id):
+    store, form_doc, schema, index, today = _form_page(form_id)
     township, status, problem = _status(store, index, schema, today)
     spec = periods.period_spec(schema)
     # A QR link lets anyone fill the form for its organization: shown to whom may hand them
@@ -105,13 +109,9 @@ def reporting(form_id):
 
 @bp.route("/forms/<form_id>/reporting/matrix")
 def reporting_matrix(form_id):
-    store = get_store()
-    form_doc = get_form_or_404(form_id)
-    schema = form_doc["schema"]
+    store, form_doc, schema, index, today = _form_page(form_id)
     spec = periods.period_spec(schema)
-    index = org_index(store)
     township, org_codes = _scope(index)
-    today = reporting_service.today_local()
     if spec is None:
         years = []
     elif spec.year is not None:
@@ -130,11 +130,7 @@ def reporting_matrix(form_id):
 
 @bp.route("/forms/<form_id>/reporting/missing.xlsx")
 def reporting_export(form_id):
-    store = get_store()
-    form_doc = get_form_or_404(form_id)
-    schema = form_doc["schema"]
-    index = org_index(store)
-    today = reporting_service.today_local()
+    store, form_doc, schema, index, today = _form_page(form_id)
     township, status, problem = _status(store, index, schema, today)
     if problem:
         abort(400)  # a link of the page never asks for a refused period

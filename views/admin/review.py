@@ -97,8 +97,8 @@ def submission_correct(receipt):
     answers = review.current_answers(schema, doc["answers"])
     form = form_class() if request.method == "POST" else form_class(data=answers)
     form.photo_scope = photos.scope(doc["form_id"], doc["org_code"])
-    set_project_choices(form, projects.choices_for(store, doc["org_code"],
-                                                   current=doc.get("project_id")))
+    set_project_choices(form, projects.choices_for(store, schema, doc["org_code"],
+                                                   doc.get("project_id")))
     reason = (request.form.get("reason") or "").strip()
     problem = None
     if request.method == "GET":
