@@ -442,3 +442,123 @@ def user_changes(changes: Mapping) -> dict:
         raise ValueError("active must be a bool")
     json_text(dict(changes))
     return dict(changes)
+
+
+# ---- year end (issue 11): rubrics, scores, 群众诉求 cases --------------------------------------
+
+CASE_FIXED = frozenset({"receipt", "form_id", "org_code", "created_at", "updated_at",
+                        "revision", "history"})
+
+
+def year_arg(year) -> int:
+    if isinstance(year, bool) or not isinstance(year, int):
+        raise ValueError("year must be an integer")
+    return year
+
+
+def score_text(value) -> str:
+    """A score as the Store keeps it: the text of a finite, non-negative decimal with at most
+    two places ("18.5"); ValueError otherwise."""
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError(f"score {value!r} is not a number") from None
+    if isinstance(value, bool) or not number.is_finite() or number < 0 \
+            or number != number.quantize(Decimal("0.01")):
+        raise ValueError(f"score {value!r} must be >= 0 with at most two decimals")
+    text = format(number.normalize(), "f")
+    return text
+
+
+def rubric_doc(year, criteria, user, moment: datetime) -> dict:
+    """A year's rubric as stored by put_rubric: ``criteria`` a non-empty list of
+    ``{"name", "max", "weight"}`` (names unique, max > 0, weight > 0, both numbers)."""
+    year_arg(year)
+    if isinstance(criteria, (str, bytes)) or not criteria:
+        raise ValueError("a rubric needs criteria")
+    out, names = [], set()
+    for spec in criteria:
+        if not isinstance(spec, Mapping):
+            raise ValueError("a criterion must be a mapping")
+        name = text_arg(spec.get("name"), "criterion name").strip()
+        if not name or name in names:
+            raise ValueError(f"criterion name {name!r} empty or repeated")
+        names.add(name)
+        values = {}
+        for key, default in (("max", None), ("weight", 1)):
+            value = spec.get(key, default)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ValueError(f"criterion {name}: {key} must be a number > 0")
+            values[key] = value
+        out.append({"name": name, **values})
+    return {"year": year, "criteria": out, "user": user, "updated_at": stamp(moment)}
+
+
+def score_doc(row: Mapping, moment: datetime) -> dict:
+    """A score as stored: ``{"year", "project", "judge", "criterion", "score", "source", "at"}``
+    (project an id, score as score_text)."""
+    if not isinstance(row, Mapping):
+        raise ValueError("a score must be a mapping")
+    project = row.get("project")
+    if isinstance(project, bool) or not isinstance(project, int):
+        raise ValueError("a score's project must be a project id")
+    return {"year": year_arg(row.get("year")), "project": project,
+            "judge": text_arg(row.get("judge"), "judge"),
+            "criterion": text_arg(row.get("criterion"), "criterion"),
+            "score": score_text(row.get("score")),
+            "source": row.get("source") or "web", "at": row.get("at") or stamp(moment)}
+
+
+def score_key(doc: Mapping) -> tuple:
+    return doc["project"], doc["judge"], doc["criterion"]
+
+
+def new_case(doc: Mapping, moment: datetime) -> dict:
+    """A 群众诉求 case as stored by open_case: ``doc`` with receipt, form_id, org_code and stage
+    (text), any further JSON keys kept (deadline: "YYYY-MM-DD" or None), revision 1."""
+    if not isinstance(doc, Mapping):
+        raise ValueError("a case must be a mapping")
+    for key in ("receipt", "form_id", "org_code", "stage"):
+        text_arg(doc.get(key), key)
+    at = stamp(moment)
+    out = {**json_copy(dict(doc)), "history": list(doc.get("history") or []),
+           "created_at": at, "updated_at": at, "revision": 1}
+    case_deadline(out)
+    json_text(out)
+    return out
+
+
+def case_deadline(doc: Mapping) -> str | None:
+    deadline = doc.get("deadline")
+    if deadline is not None:
+        try:
+            date.fromisoformat(text_arg(deadline, "deadline"))
+        except ValueError:
+            raise ValueError(f"deadline {deadline!r} is not YYYY-MM-DD") from None
+    return deadline
+
+
+def changed_case(doc: Mapping, revision: int, changes: Mapping, moment: datetime) -> dict:
+    """The case after ``changes`` (any keys but CASE_FIXED; ``event`` appends to the history,
+    ``user`` is its author). RecordChanged for a stale revision; ValueError when malformed."""
+    from .errors import RecordChanged
+
+    if not isinstance(changes, Mapping) or changes.keys() & CASE_FIXED:
+        raise ValueError(f"a case's {sorted(CASE_FIXED)} cannot be changed")
+    if doc["revision"] != revision:
+        raise RecordChanged()
+    new = json_copy(dict(doc))
+    for key, value in changes.items():
+        if key not in ("event", "user"):
+            new[key] = json_copy(value)
+    text_arg(new["stage"], "stage")
+    case_deadline(new)
+    if changes.get("event") is not None:
+        new["history"].append(event_entry({"user": changes.get("user"), **changes["event"]},
+                                          moment))
+    new["revision"] = doc["revision"] + 1
+    new["updated_at"] = stamp(moment)
+    json_text(new)
+    return new

@@ -82,7 +82,7 @@ DateArg = date | str | None
 
 # What a snapshot holds, in the order a restore loads it (photos are separate: see Snapshot).
 KINDS = ("forms", "orgs", "users", "links", "submissions", "audit", "drafts", "form_states",
-         "projects", "api_tokens")
+         "projects", "api_tokens", "rubrics", "scores", "cases")
 # Names accepted by Store.version_of.
 TABLES = ("forms", "orgs", "users", "links", "submissions")
 
@@ -423,6 +423,50 @@ class Store(Protocol):
 
     def revoke_api_token(self, token_id: str) -> Doc | None:
         """Revoke a token (a no-op when already revoked); the token, or None if unknown."""
+
+    # ---- year end: rubrics, scores, 群众诉求 cases (issue 11) --------------------------------------
+
+    def get_rubric(self, year: int) -> Doc | None:
+        """The year's rubric (common.rubric_doc), or None."""
+
+    def put_rubric(self, year: int, criteria: list[Mapping], user: str | None) -> Doc:
+        """Set (replace) the year's rubric; the stored rubric. ValueError when malformed."""
+
+    def list_rubrics(self) -> list[Doc]:
+        """Every year's rubric, by year."""
+
+    def add_scores(self, rows: Iterable[Mapping]) -> int:
+        """Store scores (common.score_doc) all or nothing; how many. DuplicateError (nothing
+        stored) when a (project, judge, criterion) is already stored or repeated in ``rows``:
+        its message names the key. Concurrent calls never store one key twice."""
+
+    def set_scores(self, year: int, project_id: int, judge: str,
+                   scores: Mapping[str, Any]) -> list[Doc]:
+        """Replace ``judge``'s scores of one project by ``scores`` ({criterion: score}; empty:
+        delete them) in one write; the judge's stored scores of the project."""
+
+    def list_scores(self, year: int, project_id: int | None = None,
+                    judge: str | None = None) -> list[Doc]:
+        """The year's scores (of a project, of a judge), by (project, judge, criterion)."""
+
+    def open_case(self, doc: Mapping) -> tuple[Doc, bool]:
+        """Open the 群众诉求 case of a submission (common.new_case); (case, True). Idempotent on
+        ``doc["receipt"]``: (the stored case, False) when there is one."""
+
+    def get_case(self, receipt: str) -> Doc | None: ...
+
+    def update_case(self, receipt: str, revision: int, changes: Mapping) -> Doc:
+        """Change a case (common.changed_case); the stored case. RecordChanged for a stale
+        revision, LookupError for an unknown receipt."""
+
+    def list_cases(self, form_id: str | None = None, org_codes: Iterable[str] | None = None,
+                   stages: Iterable[str] | None = None) -> list[Doc]:
+        """The matching cases by receipt (None: any)."""
+
+    def case_groups(self, form_id: str, org_codes: Iterable[str] | None = None) -> list[Doc]:
+        """Counts of the form's cases whose submission is not voided, as
+        ``{"org_code", "stage", "deadline", "count"}`` per distinct (org, stage, deadline):
+        what the 诉求 counts and the dashboard read without loading every case."""
 
     # ---- photos ---------------------------------------------------------------------------------
 

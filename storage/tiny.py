@@ -36,6 +36,9 @@ AUDIT = "audit"
 COUNTERS = "counters"
 PROJECTS = "projects"
 TOKENS = "api_tokens"
+RUBRICS = "rubrics"
+SCORES = "scores"
+CASES = "cases"
 DB_FILENAME = "taizhang.db"
 FAILURE_KEEP = timedelta(days=1)
 # The counters file is rewritten with only the live counters once more lines were appended
@@ -93,7 +96,8 @@ class TinyStore:
         # cache_size=0: no query cache, which could not see other processes' writes.
         self._tables = {name: self._db.table(name, cache_size=0)
                         for name in (FORMS, ORGS, USERS, SESSIONS, FAILURES, LINKS, SETTINGS,
-                                     DRAFTS, FORM_STATES, PROJECTS, TOKENS)}
+                                     DRAFTS, FORM_STATES, PROJECTS, TOKENS, RUBRICS, SCORES,
+                                     CASES)}
         self.counters_path = os.path.splitext(self.path)[0] + ".counters.db"
         self._counter_log: LogStorage | None = None  # opened on first use
         self._counter_keys = _CounterKeys()
@@ -756,6 +760,111 @@ class TinyStore:
             txn.put(PROJECTS, found.doc_id, new)
         return json_copy(new)
 
+    # ---- year end: rubrics, scores, cases ----------------------------------------------------------
+
+    def get_rubric(self, year: int) -> dict | None:
+        doc = self._get(RUBRICS, Q.year == year)
+        return None if doc is None else json_copy(dict(doc))
+
+    def put_rubric(self, year: int, criteria, user: str | None) -> dict:
+        doc = common.rubric_doc(year, criteria, user, common.now())
+        with self._engine.transaction() as txn:
+            old = self._get(RUBRICS, Q.year == year)
+            if old is None:
+                txn.insert(RUBRICS, doc)
+            else:
+                txn.put(RUBRICS, old.doc_id, doc)
+        return json_copy(doc)
+
+    def list_rubrics(self) -> list[dict]:
+        return sorted((json_copy(dict(d)) for d in self._all(RUBRICS)), key=lambda d: d["year"])
+
+    def add_scores(self, rows) -> int:
+        moment = common.now()
+        docs = [common.score_doc(row, moment) for row in rows]
+        with self._engine.transaction() as txn:
+            taken = {common.score_key(d) for d in self._all(SCORES)}
+            for doc in docs:
+                key = common.score_key(doc)
+                if key in taken:
+                    raise DuplicateError(f"score already stored: {key}")
+                taken.add(key)
+            for doc in docs:
+                txn.insert(SCORES, doc)
+        return len(docs)
+
+    def set_scores(self, year: int, project_id: int, judge: str, scores) -> list[dict]:
+        moment = common.now()
+        docs = [common.score_doc({"year": year, "project": project_id, "judge": judge,
+                                  "criterion": criterion, "score": score}, moment)
+                for criterion, score in scores.items()]
+        with self._engine.transaction() as txn:
+            for old in self._all(SCORES):
+                if old["project"] == project_id and old["judge"] == judge:
+                    txn.delete(SCORES, old.doc_id)
+            for doc in docs:
+                txn.insert(SCORES, doc)
+        return self.list_scores(year, project_id, judge)
+
+    def list_scores(self, year: int, project_id: int | None = None,
+                    judge: str | None = None) -> list[dict]:
+        found = [json_copy(dict(d)) for d in self._all(SCORES)
+                 if d["year"] == year and (project_id is None or d["project"] == project_id)
+                 and (judge is None or d["judge"] == judge)]
+        return sorted(found, key=common.score_key)
+
+    def open_case(self, doc) -> tuple[dict, bool]:
+        common.new_case(doc, common.now())  # ValueError before anything is written
+        with self._engine.transaction() as txn:
+            found = self._get(CASES, Q.receipt == doc["receipt"])
+            if found is not None:
+                return json_copy(dict(found)), False
+            case = common.new_case(doc, common.now())
+            txn.insert(CASES, case)
+        return json_copy(case), True
+
+    def get_case(self, receipt: str) -> dict | None:
+        if not isinstance(receipt, str):
+            return None
+        doc = self._get(CASES, Q.receipt == receipt)
+        return None if doc is None else json_copy(dict(doc))
+
+    def update_case(self, receipt: str, revision: int, changes) -> dict:
+        with self._engine.transaction() as txn:
+            found = self._get(CASES, Q.receipt == receipt)
+            if found is None:
+                raise LookupError(receipt)
+            new = common.changed_case(dict(found), revision, changes, common.now())
+            txn.put(CASES, found.doc_id, new)
+        return json_copy(new)
+
+    def _cases(self, form_id, org_codes, stages):
+        wanted = None if org_codes is None else set(org_codes)
+        if isinstance(stages, str):
+            raise ValueError("stages must be a collection, not a string")
+        stages = None if stages is None else set(stages)
+        return [d for d in self._all(CASES)
+                if (form_id is None or d["form_id"] == form_id)
+                and (wanted is None or d["org_code"] in wanted)
+                and (stages is None or d["stage"] in stages)]
+
+    def list_cases(self, form_id: str | None = None, org_codes=None, stages=None) -> list[dict]:
+        return sorted((json_copy(dict(d)) for d in self._cases(form_id, org_codes, stages)),
+                      key=lambda d: d["receipt"])
+
+    def case_groups(self, form_id: str, org_codes=None) -> list[dict]:
+        groups: dict[tuple, int] = {}
+        with self._engine.reading():
+            for doc in self._cases(form_id, org_codes, None):
+                sub = self._submission(self._indexes.keys.by_receipt.get(doc["receipt"]))
+                if sub is None or sub.get("status") == common.VOID:
+                    continue
+                key = (doc["org_code"], doc["stage"], doc.get("deadline"))
+                groups[key] = groups.get(key, 0) + 1
+        return [{"org_code": o, "stage": s, "deadline": d, "count": n}
+                for (o, s, d), n in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1],
+                                                                            kv[0][2] or ""))]
+
     # ---- API tokens -----------------------------------------------------------------------------
 
     def add_api_token(self, username: str, token_hash: str, label: str, expires_at) -> dict:
@@ -942,7 +1051,8 @@ class _TinySnapshot:
 
     _KINDS = {"forms": FORMS, "orgs": ORGS, "users": USERS, "links": LINKS,
               "submissions": SUBMISSIONS, "audit": AUDIT, "drafts": DRAFTS,
-              "form_states": FORM_STATES, "projects": PROJECTS, "api_tokens": TOKENS}
+              "form_states": FORM_STATES, "projects": PROJECTS, "api_tokens": TOKENS,
+              "rubrics": RUBRICS, "scores": SCORES, "cases": CASES}
 
     def __init__(self, tables, photos: FilePhotos):
         self._tables = tables

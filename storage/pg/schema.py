@@ -20,7 +20,7 @@ from ..errors import StorageError
 
 # The newest revision in migrations/versions (tests/engine/test_pg.py checks it is Alembic's
 # head). PgStore refuses a database at any other revision.
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
 # The pg_advisory_xact_lock key held while migrating: any constant, the same on every host.
 MIGRATION_LOCK_KEY = 7_273_265_301

@@ -76,6 +76,8 @@ SLOT_KEY = "submissions_one_per_slot_key"
 # How often a write that lost a race on a slot to a submission voided since is tried again.
 SLOT_ATTEMPTS = 3
 PROJECT_COLUMNS = "id, application, org_code, year, status, doc"
+SCORE_COLUMNS = "year, project_id, judge, criterion, doc"
+CASE_COLUMNS = "receipt, form_id, org_code, stage, deadline, doc"
 TOKEN_COLUMNS = "id, username, label, token_hash, created_at, expires_at, revoked_at"
 FORM_COLUMNS = "form_id, version, schema, created_at, source, username"
 LINK_COLUMNS = "token, form_id, org_code, created_at, revoked_at"
@@ -154,6 +156,9 @@ SNAPSHOT_QUERIES = {
     "form_states": "SELECT doc FROM form_states ORDER BY form_id",
     "projects": "SELECT doc FROM projects ORDER BY id",
     "api_tokens": f"SELECT {TOKEN_COLUMNS} FROM api_tokens ORDER BY position",
+    "rubrics": "SELECT doc FROM rubrics ORDER BY year",
+    "scores": "SELECT doc FROM scores ORDER BY id",
+    "cases": "SELECT doc FROM cases ORDER BY receipt",
 }
 
 
@@ -241,6 +246,19 @@ def _project_params(doc: Mapping) -> tuple:
     text_arg(doc["org_code"], "organization code")
     return (doc["id"], doc["application"], doc["org_code"], doc["year"], doc["status"],
             common.json_text(doc))
+
+
+def _score_params(doc: Mapping) -> tuple:
+    return (doc["year"], doc["project"], doc["judge"], doc["criterion"], common.json_text(doc))
+
+
+def _case_params(doc: Mapping) -> tuple:
+    """The columns of a case document (common.new_case/changed_case checked it)."""
+    for key in ("receipt", "form_id", "org_code", "stage"):
+        text_arg(doc.get(key), key)
+    deadline = common.case_deadline(doc)
+    return (doc["receipt"], doc["form_id"], doc["org_code"], doc["stage"],
+            deadline and date.fromisoformat(deadline), common.json_text(doc))
 
 
 def _audit_doc(row) -> dict:
@@ -1232,6 +1250,154 @@ class PgStore:
                          "status = %s, doc = %s::jsonb WHERE id = %s", (*params[1:], params[0]))
         return new
 
+    # ---- year end: rubrics, scores, cases ----------------------------------------------------------
+
+    def get_rubric(self, year: int) -> dict | None:
+        if isinstance(year, bool) or not isinstance(year, int):
+            return None
+        with self._read() as conn:
+            row = conn.execute("SELECT doc FROM rubrics WHERE year = %s", (year,)).fetchone()
+        return None if row is None else row["doc"]
+
+    def put_rubric(self, year: int, criteria, user: str | None) -> dict:
+        doc = common.rubric_doc(year, criteria, user, common.now())
+        with self._write() as conn:
+            conn.execute("INSERT INTO rubrics (year, doc) VALUES (%s, %s::jsonb) "
+                         "ON CONFLICT (year) DO UPDATE SET doc = EXCLUDED.doc",
+                         (year, common.json_text(doc)))
+        return doc
+
+    def list_rubrics(self) -> list[dict]:
+        with self._read() as conn:
+            return [row["doc"] for row in conn.execute("SELECT doc FROM rubrics ORDER BY year")]
+
+    def add_scores(self, rows) -> int:
+        moment = common.now()
+        docs = [common.score_doc(row, moment) for row in rows]
+        seen = set()
+        for doc in docs:
+            key = common.score_key(doc)
+            if key in seen:
+                raise DuplicateError(f"score already stored: {key}")
+            seen.add(key)
+        if not docs:
+            return 0
+        with self._write() as conn:
+            with conn.cursor() as cur:
+                try:
+                    cur.executemany(
+                        f"INSERT INTO scores ({SCORE_COLUMNS}) VALUES (%s, %s, %s, %s, %s::jsonb)",
+                        [_score_params(doc) for doc in docs])
+                except psycopg.errors.UniqueViolation:
+                    raise DuplicateError("score already stored") from None
+        return len(docs)
+
+    def set_scores(self, year: int, project_id: int, judge: str, scores) -> list[dict]:
+        moment = common.now()
+        docs = [common.score_doc({"year": year, "project": project_id, "judge": judge,
+                                  "criterion": criterion, "score": score}, moment)
+                for criterion, score in scores.items()]
+        text_arg(judge, "judge")
+        with self._write() as conn:
+            conn.execute("DELETE FROM scores WHERE project_id = %s AND judge = %s",
+                         (project_id, judge))
+            with conn.cursor() as cur:
+                cur.executemany(
+                    f"INSERT INTO scores ({SCORE_COLUMNS}) VALUES (%s, %s, %s, %s, %s::jsonb)",
+                    [_score_params(doc) for doc in docs])
+        return self.list_scores(year, project_id, judge)
+
+    def list_scores(self, year: int, project_id: int | None = None,
+                    judge: str | None = None) -> list[dict]:
+        if isinstance(year, bool) or not isinstance(year, int):
+            return []
+        clauses, params = ["year = %s"], [year]
+        if project_id is not None:
+            clauses.append("project_id = %s")
+            params.append(project_id)
+        if judge is not None:
+            clauses.append("judge = %s")
+            params.append(str(judge))
+        with self._read() as conn:
+            return [row["doc"] for row in conn.execute(
+                f"SELECT doc FROM scores WHERE {' AND '.join(clauses)} "
+                "ORDER BY project_id, judge, criterion", params)]
+
+    def open_case(self, doc) -> tuple[dict, bool]:
+        case = common.new_case(doc, common.now())
+        with self._write() as conn:
+            added = conn.execute(
+                f"INSERT INTO cases ({CASE_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s::jsonb) "
+                "ON CONFLICT (receipt) DO NOTHING", _case_params(case)).rowcount
+            if not added:
+                found = conn.execute("SELECT doc FROM cases WHERE receipt = %s",
+                                     (case["receipt"],)).fetchone()
+                return found["doc"], False
+        return case, True
+
+    def get_case(self, receipt: str) -> dict | None:
+        if not isinstance(receipt, str) or "\x00" in receipt:
+            return None
+        with self._read() as conn:
+            row = conn.execute("SELECT doc FROM cases WHERE receipt = %s", (receipt,)).fetchone()
+        return None if row is None else row["doc"]
+
+    def update_case(self, receipt: str, revision: int, changes) -> dict:
+        with self._write() as conn:
+            found = None
+            if isinstance(receipt, str) and "\x00" not in receipt:
+                found = conn.execute("SELECT doc FROM cases WHERE receipt = %s FOR UPDATE",
+                                     (receipt,)).fetchone()
+            if found is None:
+                raise LookupError(receipt)
+            new = common.changed_case(found["doc"], revision, changes, common.now())
+            params = _case_params(new)
+            conn.execute("UPDATE cases SET stage = %s, deadline = %s, doc = %s::jsonb "
+                         "WHERE receipt = %s", (*params[3:], params[0]))
+        return new
+
+    @staticmethod
+    def _case_filter(form_id, org_codes, stages, prefix=""):
+        if isinstance(stages, str):
+            raise ValueError("stages must be a collection, not a string")
+        clauses, params = [], []
+        if form_id is not None:
+            clauses.append(f"{prefix}form_id = %s")
+            params.append(str(form_id))
+        for column, values in (("org_code", org_codes), ("stage", stages)):
+            if values is not None:
+                values = sorted({str(value) for value in values})
+                if not values:
+                    return None
+                clauses.append(f"{prefix}{column} = ANY(%s)")
+                params.append(values)
+        return clauses, params
+
+    def list_cases(self, form_id: str | None = None, org_codes=None, stages=None) -> list[dict]:
+        found = self._case_filter(form_id, org_codes, stages)
+        if found is None:
+            return []
+        clauses, params = found
+        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        with self._read() as conn:
+            return [row["doc"] for row in conn.execute(
+                f"SELECT doc FROM cases{where} ORDER BY receipt", params)]
+
+    def case_groups(self, form_id: str, org_codes=None) -> list[dict]:
+        found = self._case_filter(form_id, org_codes, None, prefix="c.")
+        if found is None:
+            return []
+        clauses, params = found
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT c.org_code, c.stage, c.deadline, count(*) AS count FROM cases c "
+                "JOIN submissions s ON s.receipt = c.receipt AND s.status <> '已作废' "
+                f"WHERE {' AND '.join(clauses)} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 NULLS FIRST",
+                params).fetchall()
+        return [{"org_code": r["org_code"], "stage": r["stage"],
+                 "deadline": r["deadline"] and r["deadline"].isoformat(), "count": r["count"]}
+                for r in rows]
+
     # ---- API tokens -----------------------------------------------------------------------------
 
     def add_api_token(self, username: str, token_hash: str, label: str, expires_at) -> dict:
@@ -1347,7 +1513,8 @@ class PgStore:
             # most a minute for running exports and snapshots to finish.
             conn.execute("SET LOCAL lock_timeout = '60s'")
             conn.execute("LOCK TABLE receipt_days, submissions, forms, orgs, users, links, "
-                         "sessions, audit_log, drafts, form_states, projects, api_tokens "
+                         "sessions, audit_log, drafts, form_states, projects, api_tokens, "
+                         "rubrics, scores, cases "
                          "IN ACCESS EXCLUSIVE MODE")
             if not force:
                 held = conn.execute(
@@ -1357,7 +1524,8 @@ class PgStore:
                 if held:
                     raise RestoreRefused(f"数据库 {self.location} 中已有数据;确认覆盖请加 --force")
             conn.execute("TRUNCATE forms, orgs, users, links, submissions, receipt_days, "
-                         "sessions, audit_log, drafts, form_states, projects, api_tokens "
+                         "sessions, audit_log, drafts, form_states, projects, api_tokens, "
+                         "rubrics, scores, cases "
                          "RESTART IDENTITY")
             with conn.cursor() as cur:
                 for kind in KINDS:
@@ -1465,6 +1633,21 @@ def _copy_records(cur, kind: str, docs: Iterable[Mapping]) -> int:
                     common.parse_stamp(doc["created_at"]),
                     *(common.parse_stamp(doc[k]) if doc.get(k) else None
                       for k in ("expires_at", "revoked_at"))))
+                count += 1
+    elif kind == "rubrics":
+        with cur.copy("COPY rubrics (year, doc) FROM STDIN") as copy:
+            for doc in docs:
+                copy.write_row((common.year_arg(doc["year"]), common.json_text(doc)))
+                count += 1
+    elif kind == "scores":
+        with cur.copy(f"COPY scores ({SCORE_COLUMNS}) FROM STDIN") as copy:
+            for doc in docs:
+                copy.write_row(_score_params(common.score_doc(doc, common.now())))
+                count += 1
+    elif kind == "cases":
+        with cur.copy(f"COPY cases ({CASE_COLUMNS}) FROM STDIN") as copy:
+            for doc in docs:
+                copy.write_row(_case_params(doc))
                 count += 1
     elif kind == "audit":
         with cur.copy("COPY audit_log (at, day, username, action, target, detail, address) "
@@ -1625,6 +1808,9 @@ class _PgSnapshot:
             "(SELECT count(*) FROM form_states) AS form_states, "
             "(SELECT count(*) FROM projects) AS projects, "
             "(SELECT count(*) FROM api_tokens) AS api_tokens, "
+            "(SELECT count(*) FROM rubrics) AS rubrics, "
+            "(SELECT count(*) FROM scores) AS scores, "
+            "(SELECT count(*) FROM cases) AS cases, "
             "(SELECT count(*) FROM photos) AS photos").fetchone()
         counts = dict(row)
         if self._photos is not None:

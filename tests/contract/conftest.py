@@ -22,7 +22,8 @@ from storage import TinyStore
 BACKENDS = ["tinydb", "postgresql"]
 PG_TABLES = ("forms", "orgs", "users", "sessions", "login_failures", "links", "submissions",
              "receipt_days", "photos", "table_versions", "settings", "rate_counters",
-             "audit_log", "drafts", "form_states", "projects", "api_tokens")
+             "audit_log", "drafts", "form_states", "projects", "api_tokens", "rubrics",
+             "scores", "cases")
 
 
 @pytest.fixture(params=BACKENDS)

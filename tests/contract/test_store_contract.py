@@ -1025,6 +1025,11 @@ def fill_with_photos(store, clock):
     add(store, "next-day", org="x1")
     store.save_draft("dev", '{"id": "dev", "title": "改版中"}', "admin", None)
     store.set_form_closed("acc", True, "admin")
+    store.put_rubric(2025, [{"name": "选题精准", "max": 20}], "admin")
+    store.add_scores([{"year": 2025, "project": 1, "judge": "j1", "criterion": "选题精准",
+                       "score": "18.5"}])
+    store.open_case({"receipt": "250502-0001", "form_id": "dev", "org_code": "x1",
+                     "stage": "研判", "deadline": "2025-05-20", "owner": "x1"})
 
 
 def as_loaded(docs):
@@ -1061,7 +1066,7 @@ def test_snapshot_load_across_backends(pg_url, tmp_path, clock):
         assert expected["counts"] == {"forms": 2, "orgs": 4, "users": 1, "links": 2,
                                       "submissions": 9, "audit": 2, "drafts": 1,
                                       "form_states": 1, "projects": 0, "api_tokens": 0,
-                                      "photos": 2}
+                                      "rubrics": 1, "scores": 1, "cases": 1, "photos": 2}
         with tiny.snapshot() as snap:
             assert pg.load(snap) == expected["counts"]
         assert snapshot_content(pg) == expected
@@ -1139,8 +1144,8 @@ def test_check(store, clock):
     assert report["backend"] == store.backend and report["location"]
     assert report["counts"] == {"forms": 2, "orgs": 4, "users": 1, "links": 2,
                                 "submissions": 9, "audit": 2, "drafts": 1, "form_states": 1,
-                                "projects": 0, "api_tokens": 0,
-                                "photos": 2}
+                                "projects": 0, "api_tokens": 0, "rubrics": 1, "scores": 1,
+                                "cases": 1, "photos": 2}
     lost = {"file": "ee/ee000000000000000000000000000000.jpg", "name": "丢失.jpg",
             "size": 3, "content_type": "image/jpeg"}
     doc = add(store, "lost-photo", answers={"photo": lost})
