@@ -49,6 +49,8 @@ ACTIONS = {
     "submission.restore": "恢复提交",
     "submission.correct": "更正提交",
     "project.transition": "项目状态变更",
+    "rubric.save": "设置评分标准",
+    "score.import": "导入评分",
 }
 
 
