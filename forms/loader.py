@@ -39,7 +39,7 @@ KEY_NAMES = {
     "audience": "填报对象", "kinds": "组织类型", "orgs": "组织代码", "period": "报告周期",
     "every": "周期", "due_day": "每月截止日", "due": "截止日期", "year": "年度",
     "unique": "每期只报一份", "project": "项目", "role": "用途", "kind": "项目类型",
-    "category": "项目类别", "category_field": "项目类别字段",
+    "category": "项目类别", "category_field": "项目类别字段", "workflow": "办理流程",
 }
 
 # Keys of the form's ``project`` whose names mean something else elsewhere ("title").
@@ -508,14 +508,14 @@ def _check_constraints(source, spec, path):
 
 
 # ---------------------------------------------------------------------------
-# The form's own keys: period, project (audience is all meta-schema)
+# The form's own keys: period, project, workflow (audience is all meta-schema)
 
 
 def _check_form_keys(source, data, problems=None):
-    """``period`` and ``project`` name top-level fields of the right types, and only forms
-    about a project have a project field. Raises the first problem, or appends each to a
-    given ``problems`` list."""
-    for check in (_check_period, _check_project):
+    """``period`` and ``project`` name top-level fields of the right types, only forms
+    about a project have a project field, and a demand workflow has the fields it reads.
+    Raises the first problem, or appends each to a given ``problems`` list."""
+    for check in (_check_period, _check_project, _check_workflow):
         try:
             check(source, data)
         except SchemaError as error:
@@ -578,6 +578,40 @@ def _check_period(source, data):
         if every == "once" and "year" not in period:
             raise SchemaError(source, "period.due", "一次性的表单设置 due（截止日期）时，须同时设置 "
                                                     "year（年度）")
+
+
+# The fields a 群众诉求 form's workflow reads (services/demands.py), with the types each may
+# have and what it is for; content is required.
+DEMAND_FIELDS = {
+    "content": (("text", "textarea"), "诉求内容"),
+    "category": (("select",), "诉求类别（研判时的类别选项）"),
+    "urgency": (("select",), "紧急程度（研判时建议的办结时限）"),
+    "follow_up": (("boolean",), "是否需要回访"),
+    "collect_date": (("date",), "征集日期"),
+}
+
+
+def _check_workflow(source, data):
+    if data.get("workflow") != "demand":
+        return
+    for key in ("period", "project"):
+        if key in data:
+            raise SchemaError(source, key, f"群众诉求表单（workflow 为 demand）每件诉求填一份、"
+                                           f"逐件办理，不能设置 {key_text(key)}")
+    top = {spec["name"]: index for index, spec in enumerate(data["fields"])}
+    if "content" not in top:
+        raise SchemaError(source, "workflow", "群众诉求表单（workflow 为 demand）须有名为 content "
+                                              "的单行文字或多行文字字段（诉求内容），办理页面和列表显示它")
+    for name, (kinds, what) in DEMAND_FIELDS.items():
+        if name not in top:
+            continue
+        kind = data["fields"][top[name]]["type"]
+        if kind not in kinds:
+            names = [type_text(k) for k in kinds]
+            wanted = "、".join(names[:-1]) + "或" + names[-1] if len(names) > 1 else names[0]
+            raise SchemaError(source, f"fields[{top[name]}].type",
+                              f"群众诉求表单的「{name}」字段用作{what}，须是{wanted}字段，"
+                              f"实际是{type_text(kind)}")
 
 
 def _project_key(key):
