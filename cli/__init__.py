@@ -20,8 +20,8 @@ def audit(action, target="", detail=None):
 
 
 def register(app):
-    from cli import accounts, database, formdefs, orgs, submissions, xlsform
+    from cli import accounts, database, formdefs, orgs, scoring, submissions, xlsform
 
-    for module in (database, accounts, orgs, formdefs, submissions, xlsform):
+    for module in (database, accounts, orgs, formdefs, submissions, xlsform, scoring):
         for command in module.COMMANDS:
             app.cli.add_command(command)
