@@ -7,7 +7,8 @@ API call): both are read the same way.
 
 - admin (管理员, the county's organization department): every organization, every action.
 - reviewer (审核员, usually a township): the organization it belongs to and everything under it;
-  sees, reviews, exports and chases there. Cannot exist without an organization.
+  sees, reviews, exports and chases there, and handles its 群众诉求. Cannot exist without an
+  organization.
 - judge (评审专家): reads and scores; scoped like a viewer.
 - viewer (只读查看): reads and exports, changes nothing; scoped to its organization's subtree.
   A judge or viewer without an organization reads the whole county.
@@ -44,6 +45,8 @@ ACTION_ROLES = {
     "project.transition": ("admin", "reviewer"),
     # score applications (the judging stage)
     "score": ("admin", "judge"),
+    # handle 群众诉求: 研判, 办结, 回访, 重新办理 (services.demands)
+    "demand": ("admin", "reviewer"),
     # one's own API tokens
     "tokens": ROLES,
     # forms, builder, organizations, link creation and revocation, users, others' tokens,
@@ -84,6 +87,10 @@ ENDPOINT_ACTIONS = {
     "admin.reporting": "chase",
     "admin.reporting_matrix": "chase",
     "admin.reporting_export": "chase",
+    # 群众诉求 (views/admin/demands.py): each demand's scope is checked by services.demands
+    "admin.demands": "view",
+    "admin.demand_detail": "view",
+    "admin.demand_step": "demand",
     # QR links: seen and printed in scope; made, replaced and stopped by admins (unlisted)
     "admin.links": "links",
     "admin.link_qr": "links",
