@@ -51,6 +51,11 @@ ACTIONS = {
     "project.transition": "项目状态变更",
     "rubric.save": "设置评分标准",
     "score.import": "导入评分",
+    "demand.assess": "诉求研判",
+    "demand.reassess": "调整诉求研判",
+    "demand.close": "诉求办结",
+    "demand.visit": "诉求回访",
+    "demand.reopen": "诉求重新办理",
 }
 
 
@@ -92,6 +97,10 @@ DETAIL_LABELS = {
     "photos": "照片", "revision": "草稿修改次数", "from_version": "回滚自版本",
     "name": "姓名", "phone": "电话", "label": "名称", "days": "有效天数",
     "via": "来源",
+    # 群众诉求 steps: {"from", "to" (stages), "category", "owner", "deadline", "handling",
+    # "closed_on", "satisfaction", "note", "comment"}
+    "category": "类别", "owner": "责任单位", "deadline": "办结时限", "handling": "办理情况",
+    "closed_on": "办结日期", "satisfaction": "回访结果", "note": "回访情况",
 }
 # Where a key means something else for one action: form.duplicate's "from" is the form copied.
 ACTION_DETAIL_LABELS = {
