@@ -83,6 +83,8 @@ ENDPOINT_ACTIONS = {
     "admin.projects_list": "view",
     "admin.project_detail": "view",
     "admin.project_transition": "project.transition",
+    # the dashboard (统计, views/admin/dashboard.py): its area is checked by services.dashboard
+    "admin.stats": "view",
     # 催报 (views/admin/reporting.py)
     "admin.reporting": "chase",
     "admin.reporting_matrix": "chase",

@@ -38,4 +38,4 @@ def permissions():
 
 
 from views.admin import (audit, builder, forms, links, orgs, submissions,  # noqa: E402,F401
-                         tokens, users, review, projects, reporting)
+                         tokens, users, review, projects, reporting, dashboard)
