@@ -527,3 +527,41 @@ def set_effect(store, project_id, effect, user):
         raise ScoreError("成效应为 " + "、".join(EFFECTS) + " 之一")
     return _mark(store, project_id, {"effect": effect or None},
                  {"action": "effect", "comment": f"成效评定：{effect or '清除'}"}, user)
+
+
+SCORE_BANDS = ((90, "90 分及以上"), (80, "80–89 分"), (70, "70–79 分"), (60, "60–69 分"),
+               (None, "60 分以下"))
+
+
+def max_total(rubric):
+    """The highest weighted total the rubric allows."""
+    return sum(Decimal(str(c["max"])) * Decimal(str(c.get("weight", 1))) for c in rubric)
+
+
+def score_distribution(ranking, org_codes=None):
+    """(bands, categories, unfinished) of a YearRanking for the dashboard, counting only the
+    projects of ``org_codes`` (None: all): bands [(label, projects)] of the totals on a
+    100-point scale (a rubric whose maximum is not 100 is scaled), categories [(category,
+    ranked projects, mean total on that scale, best)] and the number of projects still
+    unscored (评分未完成)."""
+    if not ranking.rubric:
+        return [], [], 0
+    scale = Decimal(100) / max_total(ranking.rubric)
+    bands = {label: 0 for _, label in SCORE_BANDS}
+    categories, unfinished = [], 0
+    for category, rows in ranking.categories.items():
+        totals = []
+        for row in rows:
+            if org_codes is not None and row.project["org_code"] not in org_codes:
+                continue
+            if row.total is None:
+                unfinished += 1
+                continue
+            points = _money(row.total * scale)
+            totals.append(points)
+            bands[next(label for floor, label in SCORE_BANDS
+                       if floor is None or points >= floor)] += 1
+        if totals:
+            categories.append((category, len(totals), _money(sum(totals) / len(totals)),
+                               max(totals)))
+    return list(bands.items()), categories, unfinished

@@ -103,3 +103,27 @@ def test_two_years_in_a_row_across_a_year_boundary():
     assert scoring.two_years_in_a_row(by_year[2026], by_year[2025]) == {"V2"}
     assert scoring.two_years_in_a_row(by_year[2027], by_year[2026]) == {"V3"}
     assert scoring.two_years_in_a_row(by_year[2025], set()) == set()  # no year before
+
+
+def test_score_distribution_bands_on_a_100_point_scale_within_scope():
+    rubric = [{"name": "a", "max": 50, "weight": 1}]  # max 50: totals are doubled
+    projects = [{"id": i, "category": cat, "org_code": org}
+                for i, (cat, org) in enumerate([("甲", "v1"), ("甲", "v2"), ("乙", "v1"),
+                                                ("乙", "v3")], start=1)]
+    scores = [{"project": 1, "judge": "j", "criterion": "a", "score": 46},   # 92
+              {"project": 2, "judge": "j", "criterion": "a", "score": 29.5},  # 59
+              {"project": 3, "judge": "j", "criterion": "a", "score": 40}]   # 80; 4 unscored
+    from services.scoring import YearRanking, score_distribution
+
+    ranking = YearRanking(2026, rubric, scoring.rank_year(rubric, projects, scores), set(), set(),
+                          set(), [])
+    bands, categories, unfinished = score_distribution(ranking)
+    assert dict(bands) == {"90 分及以上": 1, "80–89 分": 1, "70–79 分": 0, "60–69 分": 0,
+                           "60 分以下": 1}
+    assert categories == [("乙", 1, Decimal("80.00"), Decimal("80.00")),
+                          ("甲", 2, Decimal("75.50"), Decimal("92.00"))]
+    assert unfinished == 1
+    bands, categories, unfinished = score_distribution(ranking, org_codes={"v1"})
+    assert sum(n for _, n in bands) == 2 and unfinished == 0
+    assert score_distribution(YearRanking(2026, None, {}, set(), set(), set(), [])) == (
+        [], [], 0)
