@@ -428,6 +428,8 @@ ADMIN_PAGES = [
     ("reporting", lambda s: f"/admin/forms/{FORM}/reporting?township={s['township']}", None),
     ("reporting_monthly", lambda s: "/admin/forms/monthly_report/reporting", None),
     ("reporting_matrix", lambda s: "/admin/forms/monthly_report/reporting/matrix", None),
+    ("stats", lambda s: "/admin/dashboard", None),
+    ("stats_township", lambda s: f"/admin/dashboard?org={s['township']}", None),
     ("not_found", lambda s: "/admin/forms/no_such_form", None),
 ]
 
