@@ -1,5 +1,5 @@
 """Admin pages (login required), one module per area: forms, builder, orgs, links, submissions,
-audit, users, tokens.
+audit, users, tokens, 群众诉求 (demands).
 
 They share the blueprint ``bp`` (endpoints ``admin.<view>``). Views only parse the request,
 call the services and render. Who may open which page is checked here, once, before every
@@ -38,4 +38,4 @@ def permissions():
 
 
 from views.admin import (audit, builder, forms, links, orgs, submissions,  # noqa: E402,F401
-                         tokens, users, review, projects, reporting, dashboard)
+                         tokens, users, review, projects, reporting, dashboard, demands)
