@@ -28,7 +28,8 @@ ROLE_OF = {"admin": "admin", "rev_a": "reviewer", "judge": "judge", "viewer_a": 
 # changed there without changing this table fails the test.
 READ_PAGES = {"admin.dashboard", "admin.submissions", "admin.submission_detail", "admin.photo",
               "admin.export", "admin.tokens", "admin.submission_versions",
-              "admin.projects_list", "admin.project_detail", "admin.stats"}
+              "admin.projects_list", "admin.project_detail", "admin.stats",
+              "admin.demands", "admin.demand_detail"}
 # Pages for the roles that review (admin, reviewer) only.
 REVIEW_PAGES = {"admin.submission_correct"}
 # 催报: every role but the judge
@@ -69,7 +70,11 @@ def world(app, store):
                            "kind": "书记项目", "org_code": doc["org_code"], "secretary": "张三",
                            "year": 2026, "steps": [], "status": "已申报",
                            "application": doc["receipt"]})
-    return {"a": a, "b": b,
+    schema = store.get_form("public_demand")["schema"]  # a 群众诉求 of township A
+    demand, _new = store.add_submission("public_demand", schema["version"], VILLAGE_A,
+                                        {"category": "道路交通", "content": "村口路灯坏了三盏"},
+                                        uuid.uuid4().hex)
+    return {"a": a, "b": b, "demand": demand,
             "link_a": store.create_link("t_project", VILLAGE_A)["token"],
             "link_b": store.create_link("t_project", VILLAGE_B)["token"]}
 
@@ -95,7 +100,8 @@ def admin_urls(app, world, methods):
     with the arguments filled in (a new rule with an argument this does not know fails)."""
     values = {"form_id": "t_project", "version": 1, "receipt": world["a"]["receipt"],
               "name": world["a"]["files"][0], "code": VILLAGE_A, "token": world["link_a"],
-              "username": "admin", "token_id": "0", "fmt": "csv", "project_id": 1}
+              "username": "admin", "token_id": "0", "fmt": "csv", "project_id": 1,
+              "step": "assess"}
     query = {"admin.qr_sheet": f"?township={TOWNSHIP_A}",
              "admin.photo": f"?receipt={world['a']['receipt']}"}
     adapter = app.url_map.bind("localhost")
@@ -108,6 +114,8 @@ def admin_urls(app, world, methods):
         args = {key: values[key] for key in rule.arguments}
         if rule.endpoint == "admin.link_qr":
             args["fmt"] = "png"
+        if rule.endpoint.startswith("admin.demand_"):  # a 群众诉求's pages take its receipt
+            args["receipt"] = world["demand"]["receipt"]
         url = adapter.build(rule.endpoint, args, method=sorted(rule.methods & set(methods))[0])
         found.append((rule.endpoint, url + query.get(rule.endpoint, "")))
     return found
@@ -146,9 +154,10 @@ def test_no_role_but_admin_changes_anything_it_may_not(app, world, clients, stor
              if e not in ("admin.tokens", "admin.token_revoke")]
     assert {"admin.user_new", "admin.user_active", "admin.link_revoke",
             "admin.links_generate", "admin.org_delete"} <= {e for e, _u in posts}
-    # A reviewer reviews and moves projects (tests/http/test_lifecycle.py): not tried here.
+    # A reviewer reviews, moves projects (tests/http/test_lifecycle.py) and handles 群众诉求
+    # (tests/http/test_demands.py): not tried here.
     reviewing = {"admin.submission_review", "admin.submission_correct",
-                 "admin.project_transition"}
+                 "admin.project_transition", "admin.demand_step"}
     for username in ("rev_a", "judge", "viewer_a"):
         client = clients[username]
         token = page_csrf(client)
