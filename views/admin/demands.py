@@ -7,6 +7,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, RadioField, SelectField, TextAreaField, widgets
+from wtforms.fields.choices import SelectChoice
 
 from db import get_store
 from forms.builder import display_rows
@@ -44,7 +45,7 @@ class CloseForm(FlaskForm):
 
 class VisitForm(FlaskForm):
     revision = HiddenField()
-    satisfaction = RadioField("回访结果", choices=[(s, s) for s in demands.SATISFACTION],
+    satisfaction = RadioField("回访结果", choices=[SelectChoice(s, s) for s in demands.SATISFACTION],
                               validate_choice=False)
     visited_on = _day("回访日期")
     note = TextAreaField("回访情况")
@@ -150,9 +151,11 @@ def _step_forms(doc, schema, case, index, today, posted=None):
             categories = demands.category_choices(schema)
             if form.category.data and form.category.data not in categories:
                 categories = [form.category.data, *categories]
-            form.category.choices = [("", "请选择")] + [(c, c) for c in categories]
-            form.owner.choices = [("", "请选择")] + demands.owner_choices(
-                index, current_user, doc["org_code"])
+            form.category.choices = [SelectChoice("", "请选择")] + [
+                SelectChoice(c, c) for c in categories]
+            form.owner.choices = [SelectChoice("", "请选择")] + [
+                SelectChoice(code, label) for code, label in demands.owner_choices(
+                    index, current_user, doc["org_code"])]
         found[step] = form
     return found
 
@@ -192,10 +195,7 @@ def demand_step(receipt, step):
     today = today_local()
     back = redirect(url_for("admin.demand_detail", receipt=receipt), 303)
     form = FORMS[step]()
-    if not form.validate_on_submit():
-        if form.csrf_token.errors:
-            flash("页面已过期，请刷新后重试", "error")
-            return back
+    if not form.validate_on_submit():  # a date that is no date (CSRF: app.csrf_error)
         return _render(store, index, doc, schema, case, today, (step, form), 422)
     inputs = {name: field.data for name, field in form._fields.items()
               if name not in ("csrf_token", "revision")}
