@@ -45,6 +45,8 @@ ACTION_ROLES = {
     "project.transition": ("admin", "reviewer"),
     # score applications (the judging stage)
     "score": ("admin", "judge"),
+    # mark the effect (成效) of a 书记领办事项 in its year
+    "assess": ("admin", "reviewer"),
     # handle 群众诉求: 研判, 办结, 回访, 重新办理 (services.demands)
     "demand": ("admin", "reviewer"),
     # one's own API tokens
@@ -85,6 +87,13 @@ ENDPOINT_ACTIONS = {
     "admin.project_transition": "project.transition",
     # the dashboard (统计, views/admin/dashboard.py): its area is checked by services.dashboard
     "admin.stats": "view",
+    # 路演评审 (views/admin/scoring.py): the rubric, the CSV import and 优秀 are the admin's
+    # (unlisted); a sheet's project and a matter's organization are checked in scope again
+    "admin.scoring_list": "score",
+    "admin.scoring_sheet": "score",
+    "admin.ranking": "view",
+    "admin.ranking_csv": "view",
+    "admin.project_effect": "assess",
     # 催报 (views/admin/reporting.py)
     "admin.reporting": "chase",
     "admin.reporting_matrix": "chase",

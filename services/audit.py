@@ -51,6 +51,9 @@ ACTIONS = {
     "project.transition": "项目状态变更",
     "rubric.save": "设置评分标准",
     "score.import": "导入评分",
+    "score.save": "评委评分",
+    "project.excellent": "评定优秀书记项目",
+    "project.effect": "评定领办事项成效",
     "demand.assess": "诉求研判",
     "demand.reassess": "调整诉求研判",
     "demand.close": "诉求办结",
@@ -101,6 +104,10 @@ DETAIL_LABELS = {
     # "closed_on", "satisfaction", "note", "comment"}
     "category": "类别", "owner": "责任单位", "deadline": "办结时限", "handling": "办理情况",
     "closed_on": "办结日期", "satisfaction": "回访结果", "note": "回访情况",
+    # 路演评审: rubric.save {"criteria"}, score.save {"project", "judge", "year"},
+    # project.excellent {"title", "excellent"}, project.effect {"title", "effect"}
+    "criteria": "评分项数", "judge": "评委", "year": "年度", "excellent": "优秀",
+    "effect": "成效",
 }
 # Where a key means something else for one action: form.duplicate's "from" is the form copied.
 ACTION_DETAIL_LABELS = {
@@ -109,6 +116,7 @@ ACTION_DETAIL_LABELS = {
 # Chinese names of recorded values, by key.
 DETAIL_VALUES = {
     "via": {"api": "接口"},
+    "excellent": {True: "是", False: "否"},
 }
 
 

@@ -29,7 +29,11 @@ ROLE_OF = {"admin": "admin", "rev_a": "reviewer", "judge": "judge", "viewer_a": 
 READ_PAGES = {"admin.dashboard", "admin.submissions", "admin.submission_detail", "admin.photo",
               "admin.export", "admin.tokens", "admin.submission_versions",
               "admin.projects_list", "admin.project_detail", "admin.stats",
-              "admin.demands", "admin.demand_detail"}
+              "admin.demands", "admin.demand_detail", "admin.ranking", "admin.ranking_csv"}
+# 路演评审 score sheets: admin and judge. Project 1 is 已申报, not scored: its sheet is a 404
+# for them (tests/http/test_scoring_pages.py opens a registered one).
+SCORE_PAGES = {"admin.scoring_list", "admin.scoring_sheet"}
+NOT_SCORED = {"admin.scoring_sheet"}
 # Pages for the roles that review (admin, reviewer) only.
 REVIEW_PAGES = {"admin.submission_correct"}
 # 催报: every role but the judge
@@ -127,6 +131,8 @@ def may_open(username, endpoint):
         return True
     if endpoint in CHASE_PAGES:
         return role in ("reviewer", "viewer")
+    if endpoint in SCORE_PAGES:
+        return role == "judge"
     return endpoint in LINK_PAGES | REVIEW_PAGES and role == "reviewer"
 
 
@@ -141,7 +147,8 @@ def test_every_role_gets_each_admin_page_or_403(app, world, clients):
             if username == "admin":
                 assert response.status_code not in (403, 500), (username, url)
             elif may_open(username, endpoint):
-                assert response.status_code == 200, (username, url, response.status_code)
+                expected = 404 if endpoint in NOT_SCORED else 200
+                assert response.status_code == expected, (username, url, response.status_code)
             else:
                 assert response.status_code == 403, (username, url, response.status_code)
                 assert "没有权限" in response.get_data(as_text=True)
@@ -157,12 +164,14 @@ def test_no_role_but_admin_changes_anything_it_may_not(app, world, clients, stor
     # A reviewer reviews, moves projects (tests/http/test_lifecycle.py) and handles 群众诉求
     # (tests/http/test_demands.py): not tried here.
     reviewing = {"admin.submission_review", "admin.submission_correct",
-                 "admin.project_transition", "admin.demand_step"}
+                 "admin.project_transition", "admin.demand_step", "admin.project_effect"}
     for username in ("rev_a", "judge", "viewer_a"):
         client = clients[username]
         token = page_csrf(client)
         for endpoint, url in posts:
             if username == "rev_a" and endpoint in reviewing:
+                continue
+            if username == "judge" and endpoint in SCORE_PAGES:  # a judge scores
                 continue
             response = client.post(url, data={"csrf_token": token, "active": "0",
                                               "role": "admin", "username": "intruder",

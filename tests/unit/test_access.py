@@ -38,6 +38,7 @@ EXPECTED = {
     "review": {"admin", "reviewer"},
     "project.transition": {"admin", "reviewer"},
     "score": {"admin", "judge"},
+    "assess": {"admin", "reviewer"},
     "demand": {"admin", "reviewer"},
     "tokens": {"admin", "reviewer", "judge", "viewer"},
     "manage": {"admin"},

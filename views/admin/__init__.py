@@ -38,4 +38,5 @@ def permissions():
 
 
 from views.admin import (audit, builder, forms, links, orgs, submissions,  # noqa: E402,F401
-                         tokens, users, review, projects, reporting, dashboard, demands)
+                         tokens, users, review, projects, reporting, dashboard, demands,
+                         scoring)
