@@ -409,19 +409,21 @@ def test_find_pages_through_collected_ones_among_assessed(store, index):
 @pytest.fixture
 def county(store, index):
     """响肠镇: 千佛塔村 6 (1 征集, 1 研判 overdue, 1 研判 in time, 1 办结, 2 回访: 满意 and
-    不满意) and one voided (assessed, overdue); 余畈村 1 征集. 白帽镇: 深村村 1 回访 满意.
+    不满意) and two voided (one assessed and overdue, one visited); 余畈村 1 征集. 白帽镇: 深村村 1 回访 满意.
     天堂镇: nothing. 县财政局: 1 征集."""
     early = TODAY - timedelta(days=10)
-    xc1 = [collect(store, "XC1", content=f"千佛塔村第{n}件诉求内容") for n in range(7)]
+    xc1 = [collect(store, "XC1", content=f"千佛塔村第{n}件诉求内容") for n in range(8)]
     assess(store, index, xc1[1]["receipt"], today=early, deadline="2026-06-10")
     assess(store, index, xc1[2]["receipt"])
-    for doc, satisfaction in ((xc1[3], None), (xc1[4], "满意"), (xc1[5], "不满意")):
+    for doc, satisfaction in ((xc1[3], None), (xc1[4], "满意"), (xc1[5], "不满意"),
+                              (xc1[7], "不满意")):
         assess(store, index, doc["receipt"], today=early, deadline="2026-06-06")
         close(store, index, doc["receipt"], today=early)
         if satisfaction:
             visit(store, index, doc["receipt"], satisfaction, today=early, note="意见")
     assess(store, index, xc1[6]["receipt"], today=early, deadline="2026-06-06")
     void(store, xc1[6]["receipt"])
+    void(store, xc1[7]["receipt"])
     collect(store, "XC2")
     bm = collect(store, "BM1")
     assess(store, index, bm["receipt"], user=ADMIN, owner="BM1")
