@@ -2,6 +2,7 @@
 import csv
 import io
 import zipfile
+from datetime import datetime
 
 import openpyxl
 import pytest
@@ -46,9 +47,11 @@ SCHEMA = {
 FIELD_HEADERS = ["项目名称", "实施方案", "带动就业(人)", "村集体经济增收(万元)", "开始日期",
                  "完成时限", "项目类别", "主题", "承诺属实", "联系电话", "现场照片", "实施步骤",
                  "资金来源"]
-MAIN_HEADERS = FIELD_HEADERS + ["县", "乡镇", "村/单位", "组织编码", "提交时间", "回执编号",
-                                 "审核状态"]
-STEP_HEADERS = ["回执编号", "序号", "月份", "任务", "责任人", "预算(万元)"]
+# The receipt, then the organization, the time and status, then the fields (issue 11).
+KEY_HEADERS = ["回执编号", "县", "乡镇", "村/单位", "组织编码"]
+MAIN_HEADERS = KEY_HEADERS + ["提交时间", "审核状态"] + FIELD_HEADERS
+STEP_HEADERS = KEY_HEADERS + ["序号", "月份", "任务", "责任人", "预算(万元)"]
+FIELDS = len(MAIN_HEADERS) - len(FIELD_HEADERS)  # where the field columns start
 
 ORG_PATHS = {
     "XC-QFT": ["岳西县", "响肠镇", "千佛塔村"],
@@ -101,14 +104,15 @@ EVIL = {
 EVIL_PATHS = {**ORG_PATHS, "EVIL": ["岳西县", "=cmd|' /C calc'!A0", "@村"]}
 
 MAIN_ROWS = [
-    ["打造\"一米菜园\"助推一二三产融合发展", "第一步:选址\n第二步:建园", 12, 12.5, "2024-03-01",
-     "2024-12", "党建引领发展类", "乡村振兴、村集体经济", "是", "13800138000", "菜园现场.jpg",
-     "2 条", "1 条", "岳西县", "响肠镇", "千佛塔村", "XC-QFT", "2024-05-01 10:23:45",
-     "240501-0001", "待审核"],
-    ["机关党建提升", None, 0, -0.25, None, None, None, None, "否", None, None, "0 条", None,
-     "岳西县", "财政局", None, "CZJ", "2024-05-02 08:00:00", "240502-0001", "待审核"],
-    ["=1+1", "+86 138", -3, -1000000.125, None, None, None, None, None, "-3", None, "10 条", None,
-     "岳西县", "=cmd|' /C calc'!A0", "@村", "EVIL", "2024-05-03 09:30:00", "240503-0001", "待审核"],
+    ["240501-0001", "岳西县", "响肠镇", "千佛塔村", "XC-QFT", datetime(2024, 5, 1, 10, 23, 45),
+     "待审核", "打造\"一米菜园\"助推一二三产融合发展", "第一步:选址\n第二步:建园", 12, 12.5,
+     datetime(2024, 3, 1), datetime(2024, 12, 1), "党建引领发展类", "乡村振兴、村集体经济", "是",
+     "13800138000", "菜园现场.jpg", "2 条", "1 条"],
+    ["240502-0001", "岳西县", "财政局", None, "CZJ", datetime(2024, 5, 2, 8), "待审核",
+     "机关党建提升", None, 0, -0.25, None, None, None, None, "否", None, None, "0 条", None],
+    ["240503-0001", "岳西县", "=cmd|' /C calc'!A0", "@村", "EVIL", datetime(2024, 5, 3, 9, 30),
+     "待审核", "=1+1", "+86 138", -3, -1000000.125, None, None, None, None, None, "-3", None,
+     "10 条", None],
 ]
 
 
@@ -149,11 +153,13 @@ def test_repeat_sheets_keyed_by_receipt():
     steps, funds = wb["实施步骤"], wb["资金来源"]
     rows = rows_of(steps, len(STEP_HEADERS))
     assert rows[0] == STEP_HEADERS
-    assert rows[1:3] == [["240501-0001", 1, "2024-03", "选址", "张三", 0.5],
-                         ["240501-0001", 2, "2024-06", "建园", "李四", 3]]
-    assert rows[3:] == [["240503-0001", i, "2024-07", h, h, None]
+    here = ["240501-0001", "岳西县", "响肠镇", "千佛塔村", "XC-QFT"]
+    assert rows[1:3] == [here + [1, datetime(2024, 3, 1), "选址", "张三", 0.5],
+                         here + [2, datetime(2024, 6, 1), "建园", "李四", 3]]
+    evil = ["240503-0001", "岳西县", "=cmd|' /C calc'!A0", "@村", "EVIL"]
+    assert rows[3:] == [evil + [i, datetime(2024, 7, 1), h, h, None]
                         for i, h in enumerate(HOSTILE, start=1)]
-    assert values(funds) == [["回执编号", "序号", "来源", "金额"], ["240501-0001", 1, "财政", 10]]
+    assert values(funds) == [KEY_HEADERS + ["序号", "来源", "金额"], here + [1, "财政", 10]]
 
 
 def test_no_formula_anywhere_and_hostile_values_are_strings():
@@ -188,7 +194,8 @@ def test_numbers_are_numbers_and_text_that_looks_numeric_stays_text():
     assert ws.cell(3, jobs).value == 0  # zero is a value, not an empty cell
     assert ws.cell(2, phone).value == "13800138000" and ws.cell(2, phone).data_type == "s"
     steps = wb["实施步骤"]
-    texts = [steps.cell(r, 4) for r in range(4, 4 + len(HOSTILE))]
+    task = STEP_HEADERS.index("任务") + 1
+    texts = [steps.cell(r, task) for r in range(4, 4 + len(HOSTILE))]
     assert [c.value for c in texts] == HOSTILE and {c.data_type for c in texts} == {"s"}
 
 
@@ -222,7 +229,7 @@ def test_width_is_capped_for_long_text():
 def test_org_columns_with_kinds():
     township_own = dict(SPARSE, org_code="XC", receipt="240502-0002")
     _, wb = export([FULL, SPARSE, township_own], ORG_PATHS, org_kinds=ORG_KINDS)
-    org = slice(len(FIELD_HEADERS), len(FIELD_HEADERS) + 4)
+    org = slice(1, 5)
     rows = rows_of(wb.worksheets[0], len(MAIN_HEADERS))
     assert [r[org] for r in rows[1:]] == [
         ["岳西县", "响肠镇", "千佛塔村", "XC-QFT"],
@@ -234,7 +241,7 @@ def test_org_columns_with_kinds():
 def test_unknown_org_keeps_its_code():
     _, wb = export([dict(FULL, org_code="GONE")], {})
     row = rows_of(wb.worksheets[0], len(MAIN_HEADERS))[1]
-    assert row[len(FIELD_HEADERS):len(FIELD_HEADERS) + 4] == [None, None, None, "GONE"]
+    assert row[1:5] == [None, None, None, "GONE"]
 
 
 def test_no_submissions_gives_headers_only():
@@ -249,7 +256,7 @@ def test_schema_without_repeat_has_one_sheet_and_title_fallback():
     schema = {"id": "x", "title": "[]*?", "fields": [{"name": "a", "type": "text", "label": "甲"}]}
     _, wb = export([dict(FULL, answers={"a": "乙"})], schema=schema)
     assert wb.sheetnames == ["提交记录"]
-    assert values(wb.worksheets[0])[1][0] == "乙"
+    assert values(wb.worksheets[0])[1][FIELDS] == "乙"
 
 
 def test_repeat_sheet_names_are_unique_and_valid():
@@ -267,8 +274,8 @@ def test_control_characters_are_dropped():
     doc = dict(FULL, answers={"title": "千佛\x00塔\x08村\t一组", "plan": "a\r\nb"})
     _, wb = export([doc])
     ws = wb.worksheets[0]
-    assert ws["A2"].value == "千佛塔村\t一组"
-    assert ws["B2"].value == "a\nb"  # browsers send CRLF; a cell wants LF only
+    assert ws.cell(2, FIELDS + 1).value == "千佛塔村\t一组"
+    assert ws.cell(2, FIELDS + 2).value == "a\nb"  # browsers send CRLF; a cell wants LF only
 
 
 def test_writes_to_path_and_file_object(tmp_path):
@@ -293,9 +300,10 @@ def test_two_thousand_rows_from_a_generator():
     _, wb = export(docs(), ORG_PATHS)
     main, steps = wb.worksheets[0], wb["实施步骤"]
     assert main.max_row == 2001 and steps.max_row == 1 + sum(i % 3 for i in range(2000))
-    assert [main.cell(2001, c).value for c in (1, 3)] == ["项目1999", 1999]
-    assert main.cell(2001, len(MAIN_HEADERS) - 1).value == "240501-1999"
-    assert [steps.cell(steps.max_row - r, c).value for r in (1, 0) for c in (1, 2, 4)] == [
+    assert [main.cell(2001, c).value for c in (FIELDS + 1, FIELDS + 3)] == ["项目1999", 1999]
+    assert main.cell(2001, 1).value == "240501-1999"
+    task = STEP_HEADERS.index("任务") + 1
+    assert [steps.cell(steps.max_row - r, c).value for r in (1, 0) for c in (1, 6, task)] == [
         "240501-1997", 2, "任务1997-1", "240501-1999", 1, "任务1999-0"]
     assert main.auto_filter.ref.endswith("2001")
 
@@ -331,12 +339,13 @@ def test_csv_columns_and_values():
     data = exports.submissions_to_csv_bytes(SCHEMA, iter([FULL, SPARSE]), ORG_PATHS)
     rows = read_csv(data)
     assert rows[0] == MAIN_HEADERS
-    assert rows[1] == ["打造\"一米菜园\"助推一二三产融合发展", "第一步:选址\n第二步:建园", "12",
-                       "12.5", "2024-03-01", "2024-12", "党建引领发展类", "乡村振兴、村集体经济",
-                       "是", "13800138000", "菜园现场.jpg", "2 条", "1 条", "岳西县", "响肠镇",
-                       "千佛塔村", "XC-QFT", "2024-05-01 10:23:45", "240501-0001", "待审核"]
+    assert rows[1] == ["240501-0001", "岳西县", "响肠镇", "千佛塔村", "\tXC-QFT",
+                       "2024-05-01 10:23:45", "待审核", "打造\"一米菜园\"助推一二三产融合发展",
+                       "第一步:选址\n第二步:建园", "12", "12.5", "2024-03-01", "2024-12",
+                       "党建引领发展类", "乡村振兴、村集体经济", "是", "13800138000",
+                       "菜园现场.jpg", "2 条", "1 条"]
     # Negative numbers are numbers, not formulas: no quote prefix.
-    assert rows[2][:4] == ["机关党建提升", "", "0", "-0.25"]
+    assert rows[2][FIELDS:FIELDS + 4] == ["机关党建提升", "", "0", "-0.25"]
     assert len(rows) == 3
 
 
@@ -350,8 +359,10 @@ def test_csv_neutralizes_formula_looking_text():
     assert row["村集体经济增收(万元)"] == "-1000000.125"
     assert row["乡镇"] == "'=cmd|' /C calc'!A0"
     assert row["村/单位"] == "'@村"
-    for value in rows[1]:
-        assert not value.startswith(("=", "+", "@", "\t", "\r"))
+    assert row["组织编码"] == "\tEVIL"  # a code: kept as text by Excel (see exports._csv_code)
+    for header, value in row.items():
+        assert not value.startswith(("=", "+", "@", "\r")), header
+        assert not value.startswith("\t") or header == "组织编码", header
 
 
 @pytest.mark.parametrize("value", ["=1", "+1", "-1", "@a", "\tx", "\rx", "\nx"])
@@ -363,7 +374,7 @@ def test_csv_text_prefix(value):
 def test_csv_small_decimal_is_not_in_exponent_notation():
     doc = dict(SPARSE, answers={"income": "0.00001", "jobs": 3})
     rows = read_csv(exports.submissions_to_csv_bytes(SCHEMA, [doc], ORG_PATHS))
-    assert rows[1][2:4] == ["3", "0.00001"]
+    assert rows[1][FIELDS + 2:FIELDS + 4] == ["3", "0.00001"]
 
 
 def test_csv_to_text_binary_and_path(tmp_path):

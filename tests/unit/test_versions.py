@@ -116,11 +116,12 @@ def test_a_renamed_field_keeps_one_column_newest_fields_first_then_retired():
 def test_the_workbook_has_both_answers_of_a_renamed_field_in_one_column():
     book = openpyxl.load_workbook(io.BytesIO(
         submissions_to_xlsx_bytes(merge_versions([V2, V1]), DOCS, {})))
-    main = list(book.worksheets[0].iter_rows(values_only=True))
+    # The fields after the receipt, the organization (4 columns), the time and the status.
+    main = [row[7:] for row in book.worksheets[0].iter_rows(values_only=True)]
     assert main[0][:5] == ("名称", "联系电话", "步骤", "乡镇", "备注")
     assert main[1][:5] == ("一号", "13800138000", "1 条", None, "旧备注")
     assert main[2][:5] == ("二号", "13900139000", "1 条", "响肠镇", None)
-    steps = list(book.worksheets[1].iter_rows(values_only=True))
+    steps = [row[:1] + row[5:] for row in book.worksheets[1].iter_rows(values_only=True)]
     assert steps == [("回执编号", "序号", "工作", "责任人"),
                      ("260501-0001", 1, "流转土地", "张三"),
                      ("260501-0002", 1, "栽植冬桃", "李四")]
@@ -129,9 +130,9 @@ def test_the_workbook_has_both_answers_of_a_renamed_field_in_one_column():
 def test_the_csv_has_them_in_one_column_too():
     lines = submissions_to_csv_bytes(merge_versions([V2, V1]), DOCS, {}).decode(
         "utf-8-sig").splitlines()
-    assert lines[0].startswith("名称,联系电话,步骤,乡镇,备注,")
-    assert lines[1].startswith("一号,13800138000,1 条,,旧备注,")
-    assert lines[2].startswith("二号,13900139000,1 条,响肠镇,,")
+    assert lines[0].endswith(",提交时间,审核状态,名称,联系电话,步骤,乡镇,备注")
+    assert lines[1].endswith(",待审核,一号,13800138000,1 条,,旧备注")
+    assert lines[2].endswith(",待审核,二号,13900139000,1 条,响肠镇,")
 
 
 def test_a_chain_of_renames_through_a_version_without_the_old_name():
