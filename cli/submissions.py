@@ -58,12 +58,15 @@ def links(form_id, township):
 @click.option("--include-void", is_flag=True,
               help="Also export voided submissions (已作废: left out by default).")
 def export(form_id, out, township, org, date_from, date_to, include_void):
-    """Export the submissions of FORM_ID to OUT.xlsx or OUT.csv (by extension)."""
+    """Export the submissions of FORM_ID to OUT.xlsx, OUT.csv or OUT.zip (by extension).
+
+    OUT.zip holds one CSV per sheet (the main one and one per repeat field); OUT.csv only the
+    main sheet: for a form with repeat fields the command says so and names OUT.zip."""
     store = get_store()
     _form_or_fail(store, form_id)
     fmt = os.path.splitext(out)[1].lower().lstrip(".")
-    if fmt not in ("xlsx", "csv"):
-        fail("输出文件须以 .xlsx 或 .csv 结尾")
+    if fmt not in ("xlsx", "csv", "zip"):
+        fail("输出文件须以 .xlsx、.csv 或 .zip 结尾")
     index = org_index(store)
     _org_or_fail(index, township)
     _org_or_fail(index, org)
@@ -78,6 +81,10 @@ def export(form_id, out, township, org, date_from, date_to, include_void):
         "format": fmt, "rows": count, "file": os.path.abspath(out),
         "filters": {key: value for key, value in filters.items() if value}})
     click.echo(f"Exported {count} submissions to {out}.")
+    if submissions.export_format(store, form_id, fmt) != fmt:
+        zipped = os.path.splitext(out)[0] + ".zip"
+        click.echo(f"注意：本表含明细（重复填写的部分），{out} 只有主表；明细行请导出为 "
+                   f"{zipped}（每张表一个 CSV）或 .xlsx", err=True)
 
 
 @click.command("seed-demo")

@@ -110,12 +110,20 @@ def _with_project_titles(store, schema, docs):
         yield doc
 
 
+def export_format(store, form_id, fmt):
+    """The file an export asked for as ``fmt`` ("xlsx", "csv" or "zip") is written as: a form
+    with repeat fields (in any version that has submissions) exports "csv" as "zip", one CSV
+    per sheet, so that no detail row is dropped (exports.file_format)."""
+    return exports.file_format(export_schema(store, form_id), fmt)
+
+
 def export_submissions(store, index, form_id, fmt, out, org_codes=None, date_from=None,
                        date_to=None, statuses=None, include_void=False):
-    """Write the (filtered) submissions of a form to ``out`` (a path) as "xlsx" or "csv",
-    oldest first, in constant memory; the number written. Voided submissions are left out
-    unless ``include_void`` (or ``statuses`` names 已作废). A file that cannot be written
-    (disk full...) raises StorageError, which the pages answer with 503."""
+    """Write the (filtered) submissions of a form to ``out`` (a path) as "xlsx", "csv" (the
+    main sheet only) or "zip" (one CSV per sheet), oldest first, in constant memory; the
+    number written. Voided submissions are left out unless ``include_void`` (or ``statuses``
+    names 已作废). A file that cannot be written (disk full...) raises StorageError, which
+    the pages answer with 503."""
     schema = export_schema(store, form_id)
     count, docs = store.iter_submissions(form_id, org_codes=org_codes, date_from=date_from,
                                          date_to=date_to,
@@ -123,7 +131,8 @@ def export_submissions(store, index, form_id, fmt, out, org_codes=None, date_fro
     docs = _Closing(_with_project_titles(store, schema, docs), docs)
     paths = {code: index.path(code) for code in index.by_code}
     kinds = {code: org["kind"] for code, org in index.by_code.items()}
-    writer = exports.submissions_to_xlsx if fmt == "xlsx" else exports.submissions_to_csv
+    writer = {"xlsx": exports.submissions_to_xlsx, "csv": exports.submissions_to_csv,
+              "zip": exports.submissions_to_zip}[fmt]
     try:
         writer(schema, docs, paths, out, org_kinds=kinds)
     except OSError as exc:
@@ -170,5 +179,5 @@ def export_to_temp_file(store, index, form_id, fmt, directory, **query):
         os.unlink(path)  # an open stream keeps the data until it is closed
 
 
-__all__ = ["submit", "org_scope", "reporting_status", "export_submissions",
+__all__ = ["submit", "org_scope", "reporting_status", "export_format", "export_submissions",
            "export_to_temp_file", "StorageError"]
