@@ -18,7 +18,7 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from seed_data.demo_answers import fake_answers, to_formdata
-from services import formdefs, projects
+from services import formdefs, projects, scoring
 from services import receipts as receipt_links
 
 pytestmark = pytest.mark.browser
@@ -368,6 +368,58 @@ def _compare_two_versions(page, site):
     expect(page.locator(".bf-change").first).to_be_visible()
 
 
+def _project_year(site):
+    return site["store"].get_project(site["project"])["year"]
+
+
+def _year_end(page, site):
+    """路演评审 for the project's year: the default rubric, three more projects with long titles
+    (two tied at the bottom), a 书记领办事项 marked 无明显成效, scores of two judges (one project
+    left unfinished), one project 优秀 — then the page again."""
+    store, year = site["store"], _project_year(site)
+    scoring.save_rubric(store, year, scoring.DEFAULT_RUBRIC, "admin")
+    villages = [o["code"] for o in store.list_orgs() if o["kind"] == "village"]
+    category = store.get_project(site["project"])["category"]
+    made = [site["project"]]
+    for i, (title, kind) in enumerate((
+            ("党建引领“小冬桃”助力乡村振兴暨村集体经济发展壮大三年行动", "书记项目"),
+            ("“三步走”建强村级后备干部队伍", "书记项目"), ("打造“一米菜园”", "书记项目"),
+            ("整治农村人居环境，建设美丽乡村", "书记领办事项"))):
+        project, _new = store.add_project({
+            "title": title, "category": category if kind == "书记项目" else "书记领办事项",
+            "kind": kind, "org_code": villages[i + 1], "secretary": "王建国", "year": year,
+            "steps": [{"month": f"{year}-03", "task": "流转土地", "owner": "李四"}],
+            "status": "已立项", "application": f"axe-year-end-{i}"})
+        made.append(project["id"])
+    for judge, scores in (("judge1", (18, 36, 17, 18)), ("judge2", (16, 30, 15, 17))):
+        for project_id, first in zip(made[:4], (scores[0], 12, 12, 10)):
+            store.set_scores(year, project_id, judge, {
+                "选题精准": str(first), "推进实效": str(scores[1]), "示范效应": str(scores[2]),
+                "群众满意": str(scores[3])})
+    store.set_scores(year, made[4], "judge1", {"选题精准": "15"})  # 评分未完成
+    scoring.set_excellent(store, made[0], True, "admin")
+    scoring.set_effect(store, made[4], "无明显成效", "admin")
+    page.reload()
+
+
+def _bad_scores(page, site):
+    _year_end(page, site)
+    page.set_input_files('#import input[type=file]', files=[{
+        "name": "scores.csv", "mimeType": "text/csv",
+        "buffer": f"project,judge,criterion,score\n{site['project']},张评委,选题精准,99\n"
+                  "999,张评委,创新性,10\n".encode()}])
+    page.click("#import button[type=submit]")
+    expect(page.locator("[data-import-errors]")).to_be_visible()
+
+
+def _refused_sheet(page, site):
+    _year_end(page, site)
+    page.fill("#c0", "25")
+    page.fill("#c1", "")
+    page.click(".score-sheet button[type=submit]")
+    expect(page.locator(".score-sheet .tz-error").first).to_be_visible()
+
+
 # (name, path from the site's fixture, what to do on the page before checking it)
 ADMIN_PAGES = [
     ("dashboard", lambda s: "/admin/", None),
@@ -430,6 +482,15 @@ ADMIN_PAGES = [
     ("reporting_matrix", lambda s: "/admin/forms/monthly_report/reporting/matrix", None),
     ("stats", lambda s: "/admin/dashboard", None),
     ("stats_township", lambda s: f"/admin/dashboard?org={s['township']}", None),
+    ("scoring", lambda s: f"/admin/scoring?year={_project_year(s)}", _year_end),
+    ("scoring_no_rubric", lambda s: "/admin/scoring?year=2099", None),
+    ("scoring_import_error", lambda s: f"/admin/scoring?year={_project_year(s)}", _bad_scores),
+    ("scoring_sheet", lambda s: f"/admin/scoring/{s['project']}?year={_project_year(s)}",
+     _year_end),
+    ("scoring_sheet_error", lambda s: f"/admin/scoring/{s['project']}?year={_project_year(s)}",
+     _refused_sheet),
+    ("ranking", lambda s: f"/admin/ranking?year={_project_year(s)}", _year_end),
+    ("ranking_empty", lambda s: "/admin/ranking?year=2099", None),
     ("not_found", lambda s: "/admin/forms/no_such_form", None),
 ]
 
@@ -541,7 +602,8 @@ def test_the_checks_catch_what_they_are_for(site, browser):
 
 # Admin URLs that answer with a file, not a page.
 NOT_PAGES = {"admin.export", "admin.link_qr", "admin.photo", "admin.form_version_json",
-             "admin.form_version_json_schema", "admin.orgs_csv", "admin.reporting_export"}
+             "admin.form_version_json_schema", "admin.orgs_csv", "admin.reporting_export",
+             "admin.ranking_csv"}
 
 
 def test_every_admin_page_is_checked(site):
