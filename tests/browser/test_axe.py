@@ -11,7 +11,7 @@ import io
 import json
 import os
 import random
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from PIL import Image
@@ -219,6 +219,69 @@ def check_page(page, name):
 def _assert_ok(page, name):
     failures = check_page(page, name)
     assert not failures, f"{name} ({page.url}) at {WIDTH} px:\n" + "\n".join(failures)
+
+
+def _demands(page, site):
+    """群众诉求 in every stage at the site's township (one overdue, one reopened after a 不满意
+    visit, long texts), besides the site's own at 征集 (with a photo) — then the page again."""
+    from services import demands
+    from services.orgs import OrgIndex
+
+    store, index = site["store"], OrgIndex(site["store"].list_orgs())
+    county = {"username": "admin", "role": "admin", "org_code": None, "active": True}
+    schema = store.get_form("public_demand")["schema"]
+    today = date.today()
+    month_ago = today - timedelta(days=30)
+    for n, (stage, content) in enumerate((
+            ("研判", "村里到镇上的道路有一段坑洼严重，雨天积水，学生上学和群众出行都很不方便，"
+                    "希望尽快修补并加装护栏。"),
+            ("办结", "自来水压力不够"), ("回访", "低保申请不知道怎么办理"),
+            ("不满意", "河堤有一处塌方"), ("征集", "村部门前路灯坏了"))):
+        doc, _new = store.add_submission("public_demand", schema["version"], site["village"], {
+            "category": "道路交通", "content": content, "urgency": "较急", "channel": "板凳会",
+            "collect_date": month_ago.isoformat(), "collector": "张三", "follow_up": True,
+            "follow_up_way": "电话回访"}, f"axe-demand-{n}")
+        if stage == "征集":
+            continue
+        day = month_ago if stage == "研判" else today
+
+        def take(step, **inputs):
+            case = store.get_case(doc["receipt"])
+            demands.take_step(store, county, index, doc["receipt"], step, inputs,
+                              case["revision"] if case else 0, day)
+
+        take("assess", category="道路交通", owner=site["township"],
+             deadline=day + timedelta(days=7), comment="镇村联合处理，一周内答复群众。")
+        if stage == "研判":
+            continue
+        take("close", handling="镇交通办已组织施工队修补路面，并在弯道处加装护栏两处，"
+                               "群众出行恢复正常。", closed_on=day)
+        if stage == "办结":
+            continue
+        take("visit", satisfaction="满意" if stage == "回访" else "不满意", visited_on=day,
+             note="还有一段没有修好，雨天仍然积水。" if stage == "不满意" else "")
+        if stage == "不满意":
+            site["reopen_receipt"] = doc["receipt"]
+    site["overdue_receipt"] = next(c["receipt"] for c in store.list_cases(stages=["研判"]))
+    page.reload()
+
+
+def _demand_overdue(page, site):
+    _demands(page, site)
+    page.goto(f"{site['base']}/admin/demands/{site['overdue_receipt']}")
+    expect(page.locator("[data-overdue]")).to_be_visible()
+
+
+def _demand_reopen(page, site):
+    _demands(page, site)
+    page.goto(f"{site['base']}/admin/demands/{site['reopen_receipt']}")
+    expect(page.locator("[data-step=reopen]")).to_be_visible()
+
+
+def _demand_refused(page, site):
+    page.fill("#assess-deadline", "2000-01-01")
+    page.click("[data-submit=assess]")
+    expect(page.locator("[data-step=assess] .tz-error").first).to_be_visible()
 
 
 def _bad_schema(page, site):
@@ -477,6 +540,13 @@ ADMIN_PAGES = [
                       expect(page.locator(".flash-error")).to_be_visible())),
     ("projects", lambda s: "/admin/projects", None),
     ("project", lambda s: f"/admin/projects/{s['project']}", None),
+    ("demands", lambda s: "/admin/demands", _demands),
+    ("demands_empty", lambda s: "/admin/demands?stage=回访&overdue=1", None),
+    ("demands_township", lambda s: f"/admin/demands?township={s['township']}", _demands),
+    ("demand", lambda s: f"/admin/demands/{s['photo_receipt']}", None),
+    ("demand_refused", lambda s: f"/admin/demands/{s['photo_receipt']}", _demand_refused),
+    ("demand_overdue", lambda s: "/admin/demands", _demand_overdue),
+    ("demand_reopen", lambda s: "/admin/demands", _demand_reopen),
     ("reporting", lambda s: f"/admin/forms/{FORM}/reporting?township={s['township']}", None),
     ("reporting_monthly", lambda s: "/admin/forms/monthly_report/reporting", None),
     ("reporting_matrix", lambda s: "/admin/forms/monthly_report/reporting/matrix", None),
