@@ -59,6 +59,9 @@ STEPS = {
     "visit": ((CLOSED,), VISITED),
     "reopen": ((VISITED,), ASSESSED),
 }
+# A stage as the pages name it: what it is, then what it means for the demand.
+STAGE_LABELS = {"征集": "征集 · 待研判", "研判": "研判 · 办理中", "办结": "办结 · 待回访",
+                "回访": "回访 · 已回访"}
 STEP_LABELS = {"assess": "研判", "reassess": "调整研判", "close": "办结", "visit": "回访",
                "reopen": "重新办理"}
 SATISFACTION = ("满意", "不满意")
@@ -233,6 +236,23 @@ def _owner_label(index, code, township):
     if kind in ("county", "unit") and township_of(index, code) is None:
         return f"{org['name']}（县级）"
     return org["name"]
+
+
+def progress(store, doc):
+    """What the cadre's private receipt page shows of a demand (None when ``doc`` is no
+    demand, or is voided): ``{"stage", "label" ("研判 · 办理中"; at 回访 its result:
+    "回访 · 满意"), "owner", "deadline", "handling", "closed_on"}`` — names and dates, never
+    who handled it or what the person said at the visit."""
+    form = store.get_form(doc["form_id"])
+    if form is None or not is_demand_form(form["schema"]) or doc.get("status") == common.VOID:
+        return None
+    case = store.get_case(doc["receipt"]) or {}
+    stage = stage_of(case or None)
+    label = f"回访 · {case['satisfaction']}" if stage == VISITED and case.get("satisfaction") \
+        else STAGE_LABELS[stage]
+    return {"stage": stage, "label": label, "owner": case.get("owner_name"),
+            "deadline": case.get("deadline"), "handling": case.get("handling"),
+            "closed_on": case.get("closed_on")}
 
 
 # ---------------------------------------------------------------------------- the rules of each input

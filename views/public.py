@@ -9,7 +9,7 @@ from db import get_store
 from forms.builder import (build_form_class, collect_answers, display_rows, error_map,
                            new_submission_id, set_project_choices)
 from forms.fields import field_type
-from services import formdefs, periods, photos, projects, receipts, review
+from services import demands, formdefs, periods, photos, projects, receipts, review
 from services import submissions as submission_service
 from services.orgs import org_index
 from storage import SubmissionConflict, common
@@ -225,7 +225,7 @@ def receipt_private(key, receipt):
         edit_url=url_for("public.correct", key=key, receipt=receipt)
         if doc["status"] == "退回修改" else None,
         not_saved=request.args.get("notice") == "changed",
-        project=projects.for_application(store, doc))
+        project=projects.for_application(store, doc), demand=demands.progress(store, doc))
 
 
 def _already_sent(store, doc, schema, form):

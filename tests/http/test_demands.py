@@ -9,6 +9,7 @@ from datetime import date, timedelta
 import pytest
 
 from services import demands
+from services import receipts as receipt_links
 from services.accounts import create_user
 from services.orgs import org_index
 from storage import common
@@ -109,6 +110,13 @@ def test_a_township_takes_a_demand_from_collected_to_visited(app, store, people)
                        listing, re.S).group(1)
     assert re.search(r"data-collected>1<", counts) and re.search(r"data-closed>1<", counts)
     assert "100.0%" in counts
+
+    with app.app_context():  # the cadre's private receipt link shows what was done
+        receipt_page = app.test_client().get(
+            f"/r/{receipt_links.key(store.get_submission(receipt))}/{receipt}")
+    shown = receipt_page.get_data(as_text=True)
+    assert "回访 · 满意" in shown and "镇供电所更换路灯三盏" in shown
+    assert "town_a" not in shown and "群众表示满意" not in shown  # who, and what was said: no
 
     log = people["admin"].get("/admin/audit").get_data(as_text=True)
     for label in ("诉求研判", "诉求办结", "诉求回访"):

@@ -506,3 +506,23 @@ def test_an_empty_county_counts_nothing(store, index):
     data = demands.summary(store, None, TODAY, index)
     assert data["total"]["collected"] == 0 and data["total"]["closing_rate"] is None
     assert demands.counts(store, None, TODAY, index) == []
+
+
+def test_the_cadre_sees_the_progress_of_a_demand(store, index):
+    doc = collect(store)
+    assert demands.progress(store, doc)["label"] == "征集 · 待研判"
+    assess(store, index, doc["receipt"])
+    shown = demands.progress(store, doc)
+    assert (shown["label"], shown["owner"], shown["deadline"], shown["handling"]) == (
+        "研判 · 办理中", "千佛塔村", "2026-06-22", None)
+    close(store, index, doc["receipt"])
+    visit(store, index, doc["receipt"], "不满意", note="还有一盏没修")
+    shown = demands.progress(store, doc)
+    assert shown["label"] == "回访 · 不满意" and shown["handling"].startswith("已更换路灯")
+    assert "还有一盏没修" not in str(shown)
+    void(store, doc["receipt"])
+    assert demands.progress(store, store.get_submission(doc["receipt"])) is None
+    plain = {k: v for k, v in FORM.items() if k != "workflow"} | {"id": "t_plain"}
+    store.add_form_version(check_schema(plain), source="cli")
+    other, _new = store.add_submission("t_plain", 1, "XC1", {"content": "不是诉求表"}, "p1")
+    assert demands.progress(store, other) is None

@@ -75,6 +75,7 @@ def demands_list():
     forms = demands.demand_forms(store)
     if not forms:
         return render_template("admin/demands.html", schema=None, forms=[], items=[],
+                               stage_labels=demands.STAGE_LABELS,
                                total=0, rows=[], area=None, townships=[], args={},
                                township="", stage="", overdue=False, page=1, pages=1,
                                today=today)
@@ -108,7 +109,8 @@ def demands_list():
         page=page, pages=max((total + PER_PAGE - 1) // PER_PAGE, 1), args=args, today=today,
         columns={i["doc"]["org_code"]: index.columns(i["doc"]["org_code"]) for i in items},
         owners={i["case"]["owner"]: _org_name(index, i["case"]) for i in items if i["case"]},
-        stage_classes=STAGE_CLASSES, rate_text=demands.rate_text)
+        stage_classes=STAGE_CLASSES, stage_labels=demands.STAGE_LABELS,
+        rate_text=demands.rate_text)
 
 
 def _org_name(index, case):
@@ -165,6 +167,7 @@ def _render(store, index, doc, schema, case, today, posted=None, status=200):
     return render_template(
         "admin/demands_detail.html", doc=doc, schema=schema, case=case,
         stage=demands.stage_of(case), stages=demands.STAGES, stage_classes=STAGE_CLASSES,
+        stage_labels=demands.STAGE_LABELS,
         overdue_days=demands.overdue_days(case, today),
         closed_late=bool(case) and demands.closed_late(case),
         forms=_step_forms(doc, schema, case, index, today, posted),
