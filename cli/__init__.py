@@ -20,8 +20,8 @@ def audit(action, target="", detail=None):
 
 
 def register(app):
-    from cli import accounts, database, formdefs, orgs, scoring, submissions, xlsform
+    from cli import accounts, database, formdefs, orgs, scoring, submissions, summary, xlsform
 
-    for module in (database, accounts, orgs, formdefs, submissions, xlsform, scoring):
+    for module in (database, accounts, orgs, formdefs, submissions, xlsform, scoring, summary):
         for command in module.COMMANDS:
             app.cli.add_command(command)

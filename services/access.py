@@ -87,6 +87,8 @@ ENDPOINT_ACTIONS = {
     "admin.project_transition": "project.transition",
     # the dashboard (统计, views/admin/dashboard.py): its area is checked by services.dashboard
     "admin.stats": "view",
+    # the 汇总表 workbook (views/admin/summary.py): the user's scope, by services.access.restrict
+    "admin.summary": "export",
     # 路演评审 (views/admin/scoring.py): the rubric, the CSV import and 优秀 are the admin's
     # (unlisted); a sheet's project and a matter's organization are checked in scope again
     "admin.scoring_list": "score",

@@ -30,7 +30,8 @@ ROLE_OF = {"admin": "admin", "rev_a": "reviewer", "judge": "judge", "viewer_a": 
 READ_PAGES = {"admin.dashboard", "admin.submissions", "admin.submission_detail", "admin.photo",
               "admin.export", "admin.tokens", "admin.submission_versions",
               "admin.projects_list", "admin.project_detail", "admin.stats",
-              "admin.demands", "admin.demand_detail", "admin.ranking", "admin.ranking_csv"}
+              "admin.demands", "admin.demand_detail", "admin.ranking", "admin.ranking_csv",
+              "admin.summary"}
 # 路演评审 score sheets: admin and judge. Project 1 is 已申报, not scored: its sheet is a 404
 # for them (tests/http/test_scoring_pages.py opens a registered one).
 SCORE_PAGES = {"admin.scoring_list", "admin.scoring_sheet"}

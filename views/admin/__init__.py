@@ -39,4 +39,4 @@ def permissions():
 
 from views.admin import (audit, builder, forms, links, orgs, submissions,  # noqa: E402,F401
                          tokens, users, review, projects, reporting, dashboard, demands,
-                         scoring)
+                         scoring, summary)
