@@ -24,8 +24,10 @@ peak RSS of the workers, and whether gunicorn killed a worker (WORKER TIMEOUT).
 
 Then, for the reading of the figures, a breakdown of the same steps in one instrumented
 process (open the Store, query_submissions + decode, XLSX write), with RSS and time after each,
-and at the largest size XlsxWriter's own floor: the very same cells, computed beforehand, written
-with write_string/write_number into a constant_memory workbook and nothing else.
+and at the largest size XlsxWriter's API alone: the very same cells, computed beforehand, written
+with write_string/write_number into a constant_memory workbook and nothing else - the floor of
+the export until issue 11, which since writes its data rows' XML itself (exports._Sheet) and
+goes below it.
 
     .venv/bin/python bench/export.py [--backends ...] [--sizes ...] [--quick] [--no-breakdown]
         [--no-web] [--no-floor] [--forms ...]
@@ -369,34 +371,32 @@ def _users(deployment):
 
 
 def child_floor(out, form_id):
-    """XlsxWriter alone: the cells export_submissions writes for form_id (values, organization
-    columns, time, receipt; detail rows of each repeat), computed first and held in memory,
-    then written with write_string/write_number into a constant_memory workbook - no formats,
-    no widths, no reading. What no exporter built on XlsxWriter can beat on this machine."""
+    """XlsxWriter's API alone: the cells export_submissions writes for form_id (every sheet of
+    exports._Layout, dates as Excel serials), computed first and held in memory, then written
+    with write_string/write_number into a constant_memory workbook - no formats, no widths, no
+    reading. The floor of an exporter that writes its cells through XlsxWriter's API."""
     import xlsxwriter
 
     import exports
-    from forms.fields import cell_value
     from services.orgs import OrgIndex
 
     store = open_env_store()
     schema = store.get_form(form_id)["schema"]
-    fields = exports._data_fields(schema)
-    repeats = [(spec, exports._sub_fields(spec)) for spec in fields if spec["type"] == "repeat"]
     index = OrgIndex(store.list_orgs())
     paths = {code: index.path(code) for code in index.by_code}
     kinds = {code: org["kind"] for code, org in index.by_code.items()}
-    sheets = [[]] + [[] for _ in repeats]
+    layout = exports._Layout(schema, paths, kinds)
+    converters = [[(col, exports._XLSX_VALUES[kind]) for col, kind in enumerate(sheet.kinds)
+                   if kind in exports._XLSX_VALUES] for sheet in layout.sheets]
+    sheets = [[] for _ in layout.sheets]
     _count, docs = store.iter_submissions(form_id)
     for doc in docs:
-        answers = doc["answers"]
-        receipt = doc["receipt"]
-        sheets[0].append([cell_value(spec, answers.get(spec["name"])) for spec in fields]
-                         + exports._org_columns(doc["org_code"], paths, kinds)
-                         + [exports._format_time(doc["submitted_at"]), receipt])
-        for rows, (spec, subs) in zip(sheets[1:], repeats):
-            for index, item in enumerate(answers.get(spec["name"]) or [], start=1):
-                rows.append([receipt, index] + [cell_value(s, item.get(s["name"])) for s in subs])
+        row, details = layout.rows(doc)
+        for rows, new_rows, convert in zip(sheets, [[row], *details], converters):
+            for new_row in new_rows:
+                for col, value in convert:
+                    new_row[col] = value(new_row[col])
+                rows.append(new_row)
     store.close()
     started = time.perf_counter()
     workbook = xlsxwriter.Workbook(out, exports.WORKBOOK_OPTIONS)
