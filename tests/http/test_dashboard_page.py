@@ -184,8 +184,15 @@ def test_the_navigation_links_it_and_login_is_required(app, store, county):
     assert 'href="/admin/dashboard" aria-current="true">统计</a>' in current
 
 
-def test_a_year_not_offered_shows_the_current_one(app, store, county):
+def test_the_year_selector(app, store, county):
     client = client_of(app, "admin")
-    for query in ("?year=1999", "?year=abc", "?year="):
+    year = county["year"]
+    html = client.get("/admin/dashboard").get_data(as_text=True)
+    assert re.findall(r'<option value="(\d{4})"', html) == [str(year - n) for n in range(5)]
+    for query in ("?year=1999", f"?year={year + 1}", "?year=abc", "?year="):
         html = client.get(f"/admin/dashboard{query}").get_data(as_text=True)
-        assert f"岳西县 · {county['year']}年" in html
+        assert f"岳西县 · {year}年" in html, query
+    # an older year asked for by its URL is shown, and offered in the selector
+    older = client.get(f"/admin/dashboard?year={year - 7}").get_data(as_text=True)
+    assert f"岳西县 · {year - 7}年" in older
+    assert f'<option value="{year - 7}" selected>' in older

@@ -35,7 +35,8 @@ from datetime import date, datetime
 import pytest
 
 from forms.loader import check_schema, load_schema_file
-from services import dashboard, periods
+from seed import seed_demo, seed_first_start
+from services import dashboard, periods, reporting
 from services.dashboard import OutOfScope, dashboard as build
 from services.orgs import OrgIndex
 from storage import TinyStore
@@ -178,6 +179,40 @@ def test_the_county_monthly_reporting_rate(store, index):
         "reporting-monthly-report", "reporting-t-month"]
 
 
+@pytest.mark.parametrize("area", [None, "XC", "BM", "XC1"])
+@pytest.mark.parametrize("today", [TODAY, date(2026, 3, 5), date(2027, 1, 2)])
+def test_the_month_counts_are_the_reporting_matrixs(store, index, area, today):
+    """month_counts counts what services.reporting.matrix counts (expected, 已报 + 迟报)."""
+    codes = index.below(area) if area else None
+    for form_id in ("monthly_report", "t_month"):
+        schema = store.get_form(form_id)["schema"]
+        table = reporting.matrix(store, index, schema, 2026, codes, today)
+        assert dashboard.month_counts(store, index, schema, 2026, codes, today) == [
+            {"period": p["period"], "due": p["due"], "expected": p["counts"]["expected"],
+             "reported": p["counts"]["已报"] + p["counts"]["迟报"]} for p in table["periods"]]
+
+
+def test_the_month_counts_of_a_demo_year(tmp_path):
+    """... and on seed-demo's year (every township, the county)."""
+    demo = TinyStore(tmp_path / "demo.db")
+    try:
+        seed_first_start(demo)
+        seed_demo(demo, 1500, seed=11)
+        index = OrgIndex(demo.list_orgs())
+        schema = demo.get_form("monthly_report")["schema"]
+        today = reporting.today_local()
+        for area in [None] + [t["code"] for t in index.townships()]:
+            codes = index.below(area) if area else None
+            table = reporting.matrix(demo, index, schema, today.year, codes, today)
+            counts = dashboard.month_counts(demo, index, schema, today.year, codes, today)
+            assert [(c["expected"], c["reported"]) for c in counts] == [
+                (p["counts"]["expected"], p["counts"]["已报"] + p["counts"]["迟报"])
+                for p in table["periods"]]
+            assert sum(c["reported"] for c in counts) > 0
+    finally:
+        demo.close()
+
+
 def test_a_month_counts_once_its_due_day_has_passed(store, index):
     on_due_day = build(store, index, ADMIN, 2026, today=date(2026, 5, 5))
     assert rows(on_due_day, "reporting-monthly-report")[3] == ("4月", None, 0, 3)
@@ -201,7 +236,8 @@ def test_another_year(store, index):
     assert rows(data, "reporting-monthly-report") == [
         (f"{m}月", 0.0 if m >= 2 and m <= 11 else None, 0, 1 if 2 <= m <= 11 else 0)
         for m in range(1, 13)]
-    assert dashboard.years(store, index, ADMIN, TODAY) == [2026, 2025]
+    assert dashboard.years(TODAY) == [2026, 2025, 2024, 2023, 2022]
+    assert dashboard.years(TODAY, 2019) == [2026, 2025, 2024, 2023, 2022, 2019]
     # a future year: no month to report yet
     assert build(store, index, ADMIN, 2027, today=TODAY)["panels"][2]["rows"] == []
 
@@ -239,7 +275,6 @@ def test_a_township_reviewer_sees_its_township_only(store, index):
     assert village["area"]["name"] == "千佛塔村"
     assert rows(village, "projects-category")[4] == ("书记领办事项", 1, 1)
     assert dashboard.areas(index, reviewer) == [("XC", "响肠镇")]
-    assert dashboard.years(store, index, user("reviewer", "BM"), TODAY) == [2026]
 
 
 def test_roles_and_areas(store, index):
@@ -277,6 +312,22 @@ def test_a_panel_function_plugs_in(store, index):
     assert [p["key"] for p in data["panels"][:2]] == ["projects-category", "projects-status"]
     assert seen == [(2026, "XC", ["XC", "XC1", "XC2", "XCU"], 4)]
     assert build(store, index, ADMIN, 2026, today=TODAY, panels=[])["panels"] == []
+
+
+@pytest.mark.parametrize("area", [None, {"XC", "XC1", "XC2", "XCU"}])
+def test_the_dashboards_store_answers_projects_as_the_store_does(store, area):
+    """ReadOnce: the year's projects of the area read once, every other question passed on."""
+    view = dashboard.ReadOnce(store, 2026, area)
+    asks = [{}, {"year": 2026}, {"year": 2025}, {"year": 2026, "org_codes": ["XC1"]},
+            {"year": 2026, "org_codes": []}, {"year": 2026, "org_codes": ["XC1", "BM1"]},
+            {"year": 2026, "statuses": ["实施中", "已验收"]}, {"year": 2026, "statuses": []},
+            {"year": 2026, "org_codes": {"XC2", "XC1"}, "statuses": ("已申请验收",)},
+            {"org_codes": ["BM1"]}]
+    for ask in asks:
+        assert view.list_projects(**ask) == store.list_projects(**ask), ask
+    assert view.list_orgs() == store.list_orgs()
+    with pytest.raises(ValueError):
+        view.list_projects(year=2026, statuses="实施中")
 
 
 def test_percent():
