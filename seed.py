@@ -7,7 +7,7 @@ import os
 import random
 from datetime import datetime, timedelta
 
-from seed_data import demo_year
+from seed_data import demo_demands, demo_year
 from seed_data.demo_answers import fake_answers
 from services import orgs
 from services.formdefs import install_builtin_forms
@@ -54,8 +54,12 @@ def demo_submissions(store, count, rng, days=330, now=None, exclude=()):
                      else m for m in moments)
     for moment in moments:
         schema = rng.choices(forms, weights)[0]
+        org_code = rng.choice(orgs)["code"]
+        answers = fake_answers(schema, rng)
+        if schema.get("workflow") == "demand" and "collect_date" in answers:
+            answers["collect_date"] = moment.date().isoformat()  # collected the day it is sent
         yield {"form_id": schema["id"], "form_version": schema["version"],
-               "org_code": rng.choice(orgs)["code"], "answers": fake_answers(schema, rng),
+               "org_code": org_code, "answers": answers,
                "submitted_at": moment.isoformat(timespec="seconds")}
 
 
@@ -68,7 +72,9 @@ DEMO_YEAR_MIN = 200
 def seed_demo(store, count, seed=None):
     """Add `count` demo submissions to the store; returns how many were added. With enough
     of them (and no projects yet) they include a county's year of projects: applications,
-    reviewed and approved projects, monthly reports with gaps, acceptance requests."""
+    reviewed and approved projects, monthly reports with gaps, acceptance requests; and then
+    (DEMO_YEAR_MIN or more) the 群众诉求 among them are handled: 研判, 办结, 回访
+    (seed_data.demo_demands)."""
     rng = random.Random(seed)
     year = demo_year.seed_year(store, rng, count // 2) if count >= DEMO_YEAR_MIN else 0
     # The lifecycle forms are filled by the year only: random ones would make a muddle of
@@ -76,5 +82,8 @@ def seed_demo(store, count, seed=None):
     exclude = {f["id"] for f in store.list_forms()
                if "project" in f["schema"] or "period" in f["schema"]} if year else ()
     rest = count - year
-    return year + (store.import_submissions(demo_submissions(store, rest, rng, exclude=exclude))
-                   if rest else 0)
+    added = year + (store.import_submissions(demo_submissions(store, rest, rng, exclude=exclude))
+                    if rest else 0)
+    if count >= DEMO_YEAR_MIN:
+        demo_demands.seed_cases(store, rng)
+    return added

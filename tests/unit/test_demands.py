@@ -526,3 +526,30 @@ def test_the_cadre_sees_the_progress_of_a_demand(store, index):
     store.add_form_version(check_schema(plain), source="cli")
     other, _new = store.add_submission("t_plain", 1, "XC1", {"content": "不是诉求表"}, "p1")
     assert demands.progress(store, other) is None
+
+
+def test_seed_demo_handles_its_demands_in_every_stage(tmp_path):
+    from seed import seed_demo, seed_first_start
+
+    store = open_store(None, str(tmp_path / "demo"))
+    try:
+        seed_first_start(store)
+        seed_demo(store, 800, seed=7)
+        today = common.now().date()
+        data = demands.summary(store, None, today)
+        total = data["total"]
+        assert all(total["stages"][s] for s in demands.STAGES), total["stages"]
+        assert total["overdue"] and 60 < total["closing_rate"] < 100
+        assert 80 < total["satisfaction_rate"] < 100
+        cases = store.list_cases("public_demand")
+        assert any(c["rounds"] for c in cases)  # one reopened after a 不满意 visit
+        for case in cases:  # every step one the rules allow, dated in order
+            steps = [(e["from"], e["to"]) for e in case["history"]]
+            assert steps[0] == ("征集", "研判")
+            assert all(b[0] == a[1] for a, b in zip(steps, steps[1:]))
+            times = [common.parse_stamp(e["at"]) for e in case["history"]]
+            assert times == sorted(times)
+            doc = store.get_submission(case["receipt"])
+            assert doc["answers"]["collect_date"] == doc["submitted_at"][:10]
+    finally:
+        store.close()
