@@ -573,17 +573,23 @@ def _add(row, other):
         row["stages"][stage] += other["stages"][stage]
 
 
-def _finish(row):
+def _finish(row, satisfaction=True):
     row["stages"][COLLECTED] = max(row["collected"] - sum(
         row["stages"][s] for s in STAGES if s != COLLECTED), 0)
     row["closed"] = row["stages"][CLOSED] + row["stages"][VISITED]
     row["closing_rate"] = rate(row["closed"], row["collected"])
-    row["satisfaction_rate"] = rate(row["satisfied"], row["visited"])
+    if satisfaction:
+        row["satisfaction_rate"] = rate(row["satisfied"], row["visited"])
+    else:  # not counted (see summary)
+        row["satisfied"] = row["satisfaction_rate"] = None
     return row
 
 
-def _org_counts(store, org_codes, today, form_ids):
-    """org code -> its own counts (not rolled up), over every demand form in ``form_ids``."""
+def _org_counts(store, org_codes, today, form_ids, satisfaction=True):
+    """org code -> its own counts (not rolled up), over every demand form in ``form_ids``:
+    submission_counts and case_groups (both leave voided submissions out) give everything but
+    the satisfied ones, which are the visited minus those not 满意 (whose submissions are
+    looked up one by one: few, and a voided one is not counted)."""
     own = {}
 
     def row(code):
@@ -600,15 +606,16 @@ def _org_counts(store, org_codes, today, form_ids):
             deadline = _as_date(group["deadline"])
             if group["stage"] == ASSESSED and deadline is not None and deadline < today:
                 counts["overdue"] += group["count"]
-        visited = store.list_cases(form_id, org_codes, stages=[VISITED])
-        if visited:
-            _n, voided = store.query_submissions(form_id, org_codes, statuses=[common.VOID])
-            void = {d["receipt"] for d in voided}
-            for case in visited:
-                if case["receipt"] not in void:
-                    counts = row(case["org_code"])
-                    counts["visited"] += 1
-                    counts["satisfied"] += case.get("satisfaction") == SATISFIED
+            if group["stage"] == VISITED:
+                counts["visited"] += group["count"]
+                counts["satisfied"] += group["count"]
+        if not satisfaction:
+            continue
+        for case in store.list_cases(form_id, org_codes, stages=[VISITED]):
+            if case.get("satisfaction") != SATISFIED:
+                doc = store.get_submission(case["receipt"])
+                if doc is not None and doc["status"] != common.VOID:
+                    row(case["org_code"])["satisfied"] -= 1
     return own
 
 
@@ -657,7 +664,7 @@ def _self_and_areas(index, code):
     return found
 
 
-def summary(store, org_codes=None, today=None, index=None):
+def summary(store, org_codes=None, today=None, index=None, satisfaction=True):
     """The 群众诉求 figures the dashboard shows, over every demand form, within ``org_codes``
     (None: the whole county; pass services.access.restrict(user, index, area)).
 
@@ -678,14 +685,19 @@ def summary(store, org_codes=None, today=None, index=None):
     overdue = at 研判 past the deadline; closing_rate = closed / collected and
     satisfaction_rate = 满意 / 回访, as percentages with one decimal (91.4), None when the
     divisor is 0. ``total``'s code is None and its name 合计; the townships' rows plus
-    ``others`` add up to it."""
+    ``others`` add up to it.
+
+    Cost: one submission_counts and one case_groups per demand form, plus (for
+    ``satisfaction``) the cases at 回访 read once; ``satisfaction=False`` skips that read
+    (``satisfied`` and ``satisfaction_rate`` are then None): on TinyDB it is most of the time
+    at tens of thousands of cases (docs/BENCHMARKS.md)."""
     from services.orgs import org_index
 
     today = today or common.now().date()
     index = index or org_index(store)
     form_ids = [schema["id"] for schema in demand_forms(store)]
     scope = None if org_codes is None else set(org_codes)
-    own = _org_counts(store, scope, today, form_ids)
+    own = _org_counts(store, scope, today, form_ids, satisfaction)
     townships = {o["code"]: _blank(o["code"], o["name"], "township")
                  for o in index.townships() if scope is None or o["code"] in scope}
     others = _blank(None, "县直单位及其他", None)
@@ -698,9 +710,9 @@ def summary(store, org_codes=None, today=None, index=None):
         _add(townships[township] if township is not None else others, counts_)
         _add(total, counts_)
     return {"as_of": today, "forms": form_ids,
-            "townships": [_finish(townships[c]) for c in sorted(townships)],
-            "others": _finish(others) if others["collected"] else None,
-            "total": _finish(total)}
+            "townships": [_finish(townships[c], satisfaction) for c in sorted(townships)],
+            "others": _finish(others, satisfaction) if others["collected"] else None,
+            "total": _finish(total, satisfaction)}
 
 
 def rate_text(value):

@@ -553,3 +553,11 @@ def test_seed_demo_handles_its_demands_in_every_stage(tmp_path):
             assert doc["answers"]["collect_date"] == doc["submitted_at"][:10]
     finally:
         store.close()
+
+
+def test_summary_without_the_satisfaction_rate(county, index):
+    fast = demands.summary(county, None, TODAY, index, satisfaction=False)
+    full = demands.summary(county, None, TODAY, index)
+    assert fast["total"]["satisfied"] is None and fast["total"]["satisfaction_rate"] is None
+    for key in ("collected", "stages", "closed", "overdue", "visited", "closing_rate"):
+        assert fast["total"][key] == full["total"][key]
