@@ -482,21 +482,24 @@ def find(store, form_id, org_codes=None, stage=None, overdue=False, today=None, 
     today = today or common.now().date()
     if stage not in (None, *STAGES):
         raise ValueError(f"unknown stage {stage!r}")
-    cases = {c["receipt"]: c for c in store.list_cases(form_id, org_codes)}
+    # Only the cases needed are read: those of the stage asked for, all of them to find the
+    # ones without (征集), else those of the page's organizations.
     if overdue or stage in (ASSESSED, CLOSED, VISITED):
         if overdue and stage not in (None, ASSESSED):
             return 0, []
-        wanted = [c for c in cases.values() if c["stage"] == (stage or ASSESSED)
-                  and (not overdue or is_overdue(c, today))]
+        wanted = [c for c in store.list_cases(form_id, org_codes, stages=[stage or ASSESSED])
+                  if not overdue or is_overdue(c, today)]
         if overdue:
             wanted.sort(key=lambda c: (c["deadline"], c["receipt"]))
         else:
             wanted.sort(key=lambda c: c["receipt"], reverse=True)
+        cases = {c["receipt"]: c for c in wanted}
         groups = store.case_groups(form_id, org_codes)
         total = sum(g["count"] for g in groups if g["stage"] == (stage or ASSESSED) and (
             not overdue or (g["deadline"] is not None and _as_date(g["deadline"]) < today)))
         docs = _walk_cases(store, wanted, offset, limit)
     elif stage == COLLECTED:
+        cases = {c["receipt"]: c for c in store.list_cases(form_id, org_codes)}
         collected = sum(store.submission_counts(form_id, org_codes=org_codes,
                                                 statuses=NON_VOID).values())
         opened = sum(g["count"] for g in store.case_groups(form_id, org_codes))
@@ -505,6 +508,8 @@ def find(store, form_id, org_codes=None, stage=None, overdue=False, today=None, 
     else:
         total, docs = store.query_submissions(form_id, org_codes, offset=offset, limit=limit,
                                               statuses=NON_VOID)
+        cases = {c["receipt"]: c for c in store.list_cases(
+            form_id, {d["org_code"] for d in docs})} if docs else {}
     items = []
     for doc in docs:
         case = cases.get(doc["receipt"])
