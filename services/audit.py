@@ -104,6 +104,7 @@ DETAIL_LABELS = {
     # "closed_on", "satisfaction", "note", "comment"}
     "category": "类别", "owner": "责任单位", "deadline": "办结时限", "handling": "办理情况",
     "closed_on": "办结日期", "satisfaction": "回访结果", "note": "回访情况",
+    "visited_on": "回访日期",
     # 路演评审: rubric.save {"criteria"}, score.save {"project", "judge", "year"},
     # project.excellent {"title", "excellent"}, project.effect {"title", "effect"}
     "criteria": "评分项数", "judge": "评委", "year": "年度", "excellent": "优秀",

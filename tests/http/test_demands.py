@@ -77,6 +77,8 @@ def test_a_township_takes_a_demand_from_collected_to_visited(app, store, people)
     assert receipt in listing and "征集 · 待研判" in listing
     assert 'href="/admin/demands"' in listing and ">诉求</a>" in listing  # the nav
 
+    submission = town.get(f"/admin/submissions/{receipt}").get_data(as_text=True)
+    assert f'href="/admin/demands/{receipt}">诉求办理</a>' in submission
     html = page(town, receipt)
     assert "村口路灯坏了三盏" in html and 'aria-current="step"' in html
     proposed = (TODAY + timedelta(days=7)).isoformat()  # 较急: 7 days
