@@ -349,6 +349,20 @@ def test_an_admin_may_ask_for_one_township_and_a_year_without_projects(app, stor
     assert client.get("/admin/summary.xlsx?year=1800").status_code == 404
 
 
+def test_sheet_names_are_valid_and_unique_whatever_a_township_is_called(app, store, county):
+    renamed = {"340828103": "白帽镇[试点]/东片:区*?\\", "340828104": "汇总",
+               "340828105": "天堂镇" + "乡村振兴示范片区" * 4}
+    store.upsert_orgs([{**store.get_org(code), "name": name} for code, name in renamed.items()])
+    wb = download(client_of(app, "admin"), f"?year={county['year']}")
+    names = wb.sheetnames
+    assert names[:5] == FIXED_SHEETS + ["响肠镇", "菖蒲镇"] and names[-1] == "县直单位"
+    assert len({n.lower() for n in names}) == len(names) == 9
+    assert all(len(n) <= 31 and not set(n) & set("[]:*?/\\") for n in names)
+    assert names[5] == "白帽镇试点东片区" and names[6] == "汇总(2)"
+    assert names[7].startswith("天堂镇乡村振兴") and len(names[7]) == 31
+    assert wb[names[7]].cell(1, 1).value.startswith(renamed["340828105"])  # the title: in full
+
+
 def test_the_projects_page_and_the_dashboard_link_to_it(app, county):
     year = county["year"]
     for username in ("admin", "rev_a"):
