@@ -255,9 +255,9 @@ def progress(store, doc):
             "closed_on": case.get("closed_on")}
 
 
-# ---------------------------------------------------------------------------- the rules of each input
-# Each returns the Chinese problem with a value, or None: the page's validators wrap them and
-# take_step applies them again, so the page and any other caller refuse the same things.
+# ---------------------------------------------------------------------------- each input's rule
+# Each returns the Chinese problem with a value, or None. take_step applies them (the page's
+# forms only parse), so the page and any other caller refuse the same things in the same words.
 
 def text_problem(text, what, required=False, minimum=0):
     text = (text or "").strip()
