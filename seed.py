@@ -7,7 +7,7 @@ import os
 import random
 from datetime import datetime, timedelta
 
-from seed_data import demo_demands, demo_year
+from seed_data import demo_demands, demo_scores, demo_year
 from seed_data.demo_answers import fake_answers
 from services import orgs
 from services.formdefs import install_builtin_forms
@@ -74,7 +74,8 @@ def seed_demo(store, count, seed=None):
     of them (and no projects yet) they include a county's year of projects: applications,
     reviewed and approved projects, monthly reports with gaps, acceptance requests; and then
     (DEMO_YEAR_MIN or more) the 群众诉求 among them are handled: 研判, 办结, 回访
-    (seed_data.demo_demands)."""
+    (seed_data.demo_demands), and the year's projects scored by three judges
+    (seed_data.demo_scores)."""
     rng = random.Random(seed)
     year = demo_year.seed_year(store, rng, count // 2) if count >= DEMO_YEAR_MIN else 0
     # The lifecycle forms are filled by the year only: random ones would make a muddle of
@@ -86,4 +87,7 @@ def seed_demo(store, count, seed=None):
                     if rest else 0)
     if count >= DEMO_YEAR_MIN:
         demo_demands.seed_cases(store, rng)
+    if year:
+        for project_year in sorted({p["year"] for p in store.list_projects()}):
+            demo_scores.seed_scores(store, rng, project_year)
     return added

@@ -489,8 +489,12 @@ def ranking_csv(headers, rows):
     return out.getvalue()
 
 
-def _mark(store, project_id, changes, event, user):
+def _mark(store, project_id, changes, user):
+    """Set a mark (优秀, 成效) and who set it (``<key>_by``). Not an event of the project's
+    history, which holds its steps only (the audit log keeps who marked what, when)."""
     from storage.errors import RecordChanged
+
+    changes = {**changes, **{f"{key}_by": user for key in changes}}
 
     for _ in range(3):  # a concurrent change of another key: read again and retry
         project = store.get_project(project_id)
@@ -498,7 +502,7 @@ def _mark(store, project_id, changes, event, user):
             raise LookupError(project_id)
         try:
             return store.update_project(project_id, project["revision"],
-                                        {**changes, "event": event, "user": user})
+                                        changes)
         except RecordChanged:
             continue
     raise ScoreError("项目刚被他人修改，请刷新后重试")
@@ -511,9 +515,7 @@ def set_excellent(store, project_id, excellent, user, year=None):
         raise LookupError(project_id)
     if project["status"] not in scorable_statuses():
         raise ScoreError("只有已立项的项目才能评为优秀")
-    return _mark(store, project_id, {"excellent": bool(excellent)},
-                 {"action": "excellent" if excellent else "unexcellent",
-                  "comment": "评为优秀书记项目" if excellent else "取消优秀"}, user)
+    return _mark(store, project_id, {"excellent": bool(excellent)}, user)
 
 
 def set_effect(store, project_id, effect, user):
@@ -525,8 +527,7 @@ def set_effect(store, project_id, effect, user):
         raise ScoreError("成效评定只适用于书记领办事项")
     if effect and effect not in EFFECTS:
         raise ScoreError("成效应为 " + "、".join(EFFECTS) + " 之一")
-    return _mark(store, project_id, {"effect": effect or None},
-                 {"action": "effect", "comment": f"成效评定：{effect or '清除'}"}, user)
+    return _mark(store, project_id, {"effect": effect or None}, user)
 
 
 SCORE_BANDS = ((90, "90 分及以上"), (80, "80–89 分"), (70, "70–79 分"), (60, "60–69 分"),

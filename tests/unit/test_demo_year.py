@@ -36,3 +36,28 @@ def test_a_demo_year_of_projects(tmp_path):
         assert len(store.list_projects()) == len(found)
     finally:
         store.close()
+
+
+def test_the_demo_year_is_scored_and_ranked(tmp_path):
+    """seed-demo scores the year's project library (three judges, a few unscored), marks the
+    best of the larger categories 优秀 and the 书记领办事项's effect: the ranking has rows."""
+    import random
+
+    from seed import seed_demo, seed_first_start
+    from seed_data import demo_scores
+    from services import scoring
+    from storage import TinyStore
+
+    store = TinyStore(tmp_path / "t.db")
+    try:
+        seed_first_start(store)
+        seed_demo(store, 1200, seed=3)
+        (year,) = {p["year"] for p in store.list_projects()}
+        scores = store.list_scores(year)
+        assert {s["judge"] for s in scores} == set(demo_scores.JUDGES)
+        ranking = scoring.year_ranking(store, year)
+        ranked = [r for _, r in ranking.rows() if r.rank is not None]
+        assert len(ranked) >= 10 and any(r.project.get("excellent") for r in ranked)
+        assert demo_scores.seed_scores(store, random.Random(1), year) == 0  # once only
+    finally:
+        store.close()
