@@ -287,3 +287,11 @@ def test_the_list_marks_overdue_ones_filters_and_counts(app, store, people):
     chosen = people["admin"].get(f"/admin/demands?township={TOWNSHIP_A}").get_data(
         as_text=True)
     assert f'data-org="{VILLAGE_A2}"' in chosen and elsewhere["receipt"] not in chosen
+    # a village's own viewer: its village's counts
+    with app.app_context():
+        create_user(store, "viewer_v", PASSWORD, "viewer", VILLAGE_A2)
+    village = app.test_client()
+    login(village, "viewer_v", PASSWORD)
+    own = village.get("/admin/demands").get_data(as_text=True)
+    assert re.search(rf'data-org="{VILLAGE_A2}">.*?data-collected>1<', own, re.S)
+    assert late["receipt"] not in own and waiting["receipt"] in own

@@ -100,8 +100,9 @@ def demands_list():
     if township:  # the township, then its villages and units
         rows = [r for r in rows if r["code"] == township] + \
             [r for r in rows if r["kind"] not in ("county", "township")]
-    else:  # the county total (or the account's own area), then each township
-        rows = [r for r in rows if r["kind"] in ("county", "township")]
+    else:  # the county total (or the account's own area), then each township; an account
+        # below a township (a village's) sees its own organizations
+        rows = [r for r in rows if r["kind"] in ("county", "township")] or rows
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template(
         "admin/demands.html", schema=schema, forms=forms, items=items, total=total, rows=rows,
