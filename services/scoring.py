@@ -226,15 +226,16 @@ def save_rubric(store, year, criteria, user):
 
 
 def scorable_projects(store, year, org_codes=None):
-    """The year's projects judges score: in the project library (已立项 onward), by category
-    then id."""
+    """The year's projects judges score: in the project library (已立项 onward), not voided
+    (an application voided after its approval voids its project), by category then id."""
     found = store.list_projects(org_codes=org_codes, year=year, statuses=scorable_statuses())
-    return sorted(found, key=lambda p: (p["category"], p["id"]))
+    return sorted((p for p in found if not p.get("void")),
+                  key=lambda p: (p["category"], p["id"]))
 
 
 def scorable_project(store, year, project_id):
     project = store.get_project(project_id) if isinstance(project_id, int) else None
-    if project is None or project["year"] != year \
+    if project is None or project["year"] != year or project.get("void") \
             or project["status"] not in scorable_statuses():
         return None
     return project
@@ -426,8 +427,9 @@ def _by_category(projects):
 
 
 def _no_effect_orgs(store, year):
-    projects = [p for p in store.list_projects(year=year)
-                if p.get("kind") == MATTER_KIND and p.get("effect") == NO_EFFECT]
+    projects = [p for p in store.list_projects(year=year, statuses=scorable_statuses())
+                if p.get("kind") == MATTER_KIND and p.get("effect") == NO_EFFECT
+                and not p.get("void")]
     return {p["org_code"] for p in projects}, projects
 
 
@@ -479,14 +481,38 @@ def ranking_table(ranking, index, org_codes=None):
     return headers, rows
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
 def ranking_csv(headers, rows):
-    """The table as CSV text (numbers plain, None empty)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    """The table as CSV text for Excel (the page's download adds a BOM; `flask ranking --csv`
+    prints it): organization codes as ="…" so that Excel keeps them as text (never
+    3.4E+11); a text starting like a formula gets a leading quote (titles are typed by
+    villages); numbers plain, None empty."""
+    code_column = headers.index("组织代码")
+    out = io.StringIO(newline="")
+    writer = csv.writer(out)
     writer.writerow(headers)
     for row in rows:
-        writer.writerow(["" if v is None else v for v in row])
+        writer.writerow([_code_cell(value) if i == code_column else _csv_cell(value)
+                         for i, value in enumerate(row)])
     return out.getvalue()
+
+
+def _code_cell(code):
+    code = str(code)
+    return f'="{code}"' if code.isdigit() else _csv_cell(code)
+
+
+def _csv_cell(value):
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, int):
+        return str(value)
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def _mark(store, project_id, changes, user):

@@ -80,7 +80,8 @@ def test_import_then_ranking_prints_the_pages_table(store, runner, tmp_path, yea
     # the same rows the page is built from
     ranking = scoring.year_ranking(store, 2026)
     headers, expected = scoring.ranking_table(ranking, org_index(store))
-    assert printed.output == scoring.ranking_csv(headers, expected)
+    assert printed.output.replace("\r\n", "\n") == scoring.ranking_csv(headers, expected).replace(
+        "\r\n", "\n")
     text = run(runner, "ranking", "2026")
     assert "项目1" in text.output and "并列" in text.output and "末位 5%" in text.output
 
@@ -174,3 +175,26 @@ def test_bottom_two_years_in_a_row_and_the_weak_list(store, runner):
     assert a["name"] in line and b["name"] not in line
     weak = next(l for l in text.splitlines() if l.startswith("软弱涣散"))
     assert b["name"] in weak and c["name"] not in weak
+
+
+def test_ranking_csv_keeps_codes_as_text_and_formulas_inert(store, runner, year_2026):
+    p1 = year_2026[0]
+    formula = make_project(store, villages(store, 5)[4], "=HYPERLINK(\"x\")")
+    for project in (p1, formula):
+        score_all(store, 2026, project, 10)
+    table = list(csv.reader(io.StringIO(run(runner, "ranking", "2026", "--csv").output)))
+    header, body = table[0], table[1:]
+    row = next(r for r in body if r[header.index("项目编号")] == str(p1["id"]))
+    assert row[header.index("组织代码")] == f'="{p1["org_code"]}"'
+    titles = [r[header.index("项目名称")] for r in body]
+    assert "'=HYPERLINK(\"x\")" in titles
+
+
+def test_a_voided_project_is_neither_scored_nor_ranked(store, runner, year_2026):
+    p1, p2, *_ = year_2026
+    store.update_project(p2["id"], p2["revision"], {"void": True})
+    assert p2["id"] not in [p["id"] for p in scoring.scorable_projects(store, 2026)]
+    with pytest.raises(scoring.ScoreErrors):
+        scoring.save_judge_scores(store, 2026, p2["id"], "j", {"选题精准": 1})
+    output = run(runner, "ranking", "2026", "--csv").output
+    assert p1["title"] in output and p2["title"] not in output

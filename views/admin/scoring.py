@@ -7,9 +7,7 @@ Thin: the arithmetic and every rule are services.scoring's (the `flask ranking` 
 the same ``ranking_table``), who may do what is services.access's (a project out of the user's
 scope answers 404).
 """
-import csv
 import hashlib
-import io
 from decimal import Decimal
 from urllib.parse import quote
 
@@ -29,8 +27,6 @@ from views.admin import bp
 from views.web import audit, send_bytes
 
 CSRF_EXPIRED = "页面已过期，请刷新页面后重试"
-# A CSV cell Excel would evaluate (OWASP CSV injection): written with a leading quote.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
 class RubricForm(FlaskForm):
@@ -324,33 +320,9 @@ def ranking():
 
 
 def ranking_csv_bytes(headers, rows):
-    """The ranking table as CSV for Excel: UTF-8 with BOM; organization codes as ="…" so that
-    Excel keeps them as text (never 3.4E+11); a text starting like a formula gets a leading
-    quote (the titles are typed by villages); numbers plain, None empty."""
-    code_column = headers.index("组织代码")
-    out = io.StringIO(newline="")
-    writer = csv.writer(out)
-    writer.writerow(headers)
-    for row in rows:
-        writer.writerow([_code_cell(value) if i == code_column else _csv_cell(value)
-                         for i, value in enumerate(row)])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
-
-
-def _code_cell(code):
-    code = str(code)
-    return f'="{code}"' if code.isdigit() else _csv_cell(code)
-
-
-def _csv_cell(value):
-    if value is None:
-        return ""
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, int):
-        return str(value)
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    """The ranking table as services.scoring.ranking_csv writes it, UTF-8 with a BOM (Excel
+    then reads the Chinese)."""
+    return ("\ufeff" + scoring.ranking_csv(headers, rows)).encode("utf-8")
 
 
 @bp.route("/ranking.csv")
