@@ -410,13 +410,19 @@ class YearRanking:
             1 for r in self.categories[category] if r.rank == rank) > 1
 
 
-def _ranking_of(store, year):
+def _year_of(store, year):
+    """(rubric, ranking by category, this year's 书记领办事项 marked 无明显成效) of ``year``,
+    reading its projects, rubric and scores once each. Without a rubric nothing is ranked."""
     rubric = rubric_of(store, year)
     projects = scorable_projects(store, year)
     if rubric is None:
-        return None, {cat: rank_category([], members, lambda p: [])
+        categories = {cat: [Ranked(project=p) for p in members]
                       for cat, members in _by_category(projects).items()}
-    return rubric, rank_year(rubric, projects, store.list_scores(year))
+    else:
+        categories = rank_year(rubric, projects, store.list_scores(year))
+    no_effect = [p for p in projects
+                 if p.get("kind") == MATTER_KIND and p.get("effect") == NO_EFFECT]
+    return rubric, categories, no_effect
 
 
 def _by_category(projects):
@@ -426,30 +432,18 @@ def _by_category(projects):
     return dict(sorted(found.items()))
 
 
-def _no_effect_orgs(store, year):
-    projects = [p for p in store.list_projects(year=year, statuses=scorable_statuses())
-                if p.get("kind") == MATTER_KIND and p.get("effect") == NO_EFFECT
-                and not p.get("void")]
-    return {p["org_code"] for p in projects}, projects
-
-
 def year_ranking(store, year):
     """The county's ranking of ``year`` (every category; a page filters the rows it shows,
-    the ranks stay the county's) with the bottom 5% and the two-year rules."""
-    rubric, categories = _ranking_of(store, year)
-    if rubric is None:  # nothing ranked without a rubric
-        for rows in categories.values():
-            for row in rows:
-                row.total = row.rank = None
-                row.bottom = False
+    the ranks stay the county's) with the bottom 5% and the two-year rules (which read the
+    year before)."""
+    rubric, categories, no_effect_projects = _year_of(store, year)
+    _, last, last_no_effect = _year_of(store, year - 1)
     bottom = bottom_orgs(categories)
-    _, last = _ranking_of(store, year - 1)
-    last_bottom = bottom_orgs(last) if rubric_of(store, year - 1) is not None else set()
-    this_no_effect, no_effect_projects = _no_effect_orgs(store, year)
-    last_no_effect, _ = _no_effect_orgs(store, year - 1)
     return YearRanking(year=year, rubric=rubric, categories=categories, bottom_orgs=bottom,
-                       bottom_two_years=two_years_in_a_row(bottom, last_bottom),
-                       no_effect_two_years=two_years_in_a_row(this_no_effect, last_no_effect),
+                       bottom_two_years=two_years_in_a_row(bottom, bottom_orgs(last)),
+                       no_effect_two_years=two_years_in_a_row(
+                           {p["org_code"] for p in no_effect_projects},
+                           {p["org_code"] for p in last_no_effect}),
                        no_effect_projects=no_effect_projects)
 
 
