@@ -51,7 +51,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from services import access, periods, projects, reporting
+from services import access, demands, periods, projects, reporting, scoring
 
 # The four 书记项目 categories in the order the seeds give them (004, 句容); a county's other
 # categories follow, by name. A 书记领办事项's "category" is its matter type (征地搬迁, ...): they
@@ -226,7 +226,52 @@ def month_counts(store, index, schema, year, org_codes=None, today=None):
 
 
 # The panels of the page, in order. Append a function to add one (see the module docstring).
-PANELS = [project_panels, reporting_panels, acceptance_panels]
+def score_panels(ctx):
+    """The year's 路演评审 (services.scoring): the projects' totals in score bands on a
+    100-point scale and each category's mean and best, counting the area's projects with the
+    county's scores; nothing before the year has a rubric."""
+    ranking = scoring.year_ranking(ctx.store, ctx.year)
+    if not ranking.rubric:
+        return []
+    bands, categories, unfinished = scoring.score_distribution(ranking, ctx.org_codes)
+    scored = sum(n for _, n in bands)
+    scale = "" if scoring.max_total(ranking.rubric) == 100 else \
+        f"评分标准满分为 {scoring.max_total(ranking.rubric)}，已折算为百分制。"
+    return [
+        {"key": "scores", "title": "路演评审：得分分布", "chart": "bar", "unit": "个",
+         "columns": ("得分段", "项目数"), "rows": [(label, n) for label, n in bands],
+         "summary": f"已完成评分 {scored} 个，评分未完成 {unfinished} 个",
+         "note": "总分为各评分项评委均分 × 权重之和。" + scale},
+        {"key": "scores-category", "title": "路演评审：各领域平均分", "chart": "hbar",
+         "unit": "分", "max": 100, "columns": ("领域", "平均分", "已评项目数", "最高分"),
+         "rows": [(category, float(mean), count, float(best))
+                  for category, count, mean, best in categories],
+         "empty": "还没有完成评分的项目。"},
+    ]
+
+
+def demand_panels(ctx):
+    """群众诉求 (services.demands): the closing rate of each township in the area (of the area
+    itself below a township) and in total, as of today, with the counts beside it."""
+    figures = demands.summary(ctx.store, ctx.org_codes, ctx.today, ctx.index,
+                              satisfaction=False)
+    if not figures["forms"]:
+        return []
+    rows = [figures["total"], *figures["townships"]]
+    if figures["others"]:
+        rows.append(figures["others"])
+    total = figures["total"]
+    return [{"key": "demands", "title": "群众诉求：办结率", "chart": "hbar", "unit": "%",
+             "max": 100, "columns": ("范围", "办结率(%)", "收集", "办结", "超期"),
+             "rows": [(r["name"], r["closing_rate"], r["collected"], r["closed"], r["overdue"])
+                      for r in rows],
+             "summary": f"收集 {total['collected']} 件，办结 {total['closed']} 件，"
+                        f"超期 {total['overdue']} 件",
+             "note": "办结率 = (已办结 + 已回访) ÷ 收集（不含已作废）；超期 = 研判后超过办结时限仍未办结。"
+                     "截至今日，不分年份。"}]
+
+
+PANELS = [project_panels, reporting_panels, acceptance_panels, score_panels, demand_panels]
 
 
 # ---------------------------------------------------------------------------- the dashboard

@@ -333,3 +333,56 @@ def test_the_dashboards_store_answers_projects_as_the_store_does(store, area):
 def test_percent():
     assert dashboard.percent(2, 3) == 66.7 and dashboard.percent(0, 3) == 0.0
     assert dashboard.percent(1, 0) is None and dashboard.percent(3, 3) == 100.0
+
+
+# ---------------------------------------------------------------- 路演评审 and 群众诉求 panels
+
+def score_year(store):
+    """2026's rubric (one criterion of 100) and scores: P1 95, P2 72, P4 55; P5 (书记领办事项,
+    验收未通过) unscored; P3 (已申报), P6 (已否决) and P8 (voided) are not scored at all."""
+    store.put_rubric(2026, [{"name": "综合", "max": 100}], "admin")
+    by_title = {p["title"]: p["id"] for p in store.list_projects()}
+    store.add_scores([{"year": 2026, "project": by_title[title], "judge": "j",
+                       "criterion": "综合", "score": score}
+                      for title, score in (("项目1", 95), ("项目2", 72), ("项目4", 55))])
+
+
+def test_the_score_panels(store, index):
+    assert "scores" not in [p["key"] for p in build(store, index, ADMIN, 2026,
+                                                    today=TODAY)["panels"]]  # no rubric
+    score_year(store)
+    data = build(store, index, ADMIN, 2026, today=TODAY)
+    assert rows(data, "scores") == [("90 分及以上", 1), ("80–89 分", 0), ("70–79 分", 1),
+                                    ("60–69 分", 0), ("60 分以下", 1)]
+    assert panel(data, "scores")["summary"] == "已完成评分 3 个，评分未完成 1 个"
+    assert rows(data, "scores-category") == [("党建引领发展类", 75.0, 2, 95.0),
+                                             ("党建文化建设类", 72.0, 1, 72.0)]
+    township = build(store, index, ADMIN, 2026, org_code="BM", today=TODAY)
+    assert rows(township, "scores") == [("90 分及以上", 0), ("80–89 分", 0), ("70–79 分", 0),
+                                        ("60–69 分", 0), ("60 分以下", 1)]
+
+
+def demand_year(store):
+    """群众诉求: XC1 two (one 办结, one at 研判 past its deadline: overdue), BM1 one at 征集,
+    XC2 one voided (not counted)."""
+    store.add_form_version(load_schema_file("schemas/public_demand.json"), source="cli")
+    receipts = {}
+    for sid, org in (("d1", "XC1"), ("d2", "XC1"), ("d3", "BM1"), ("d4", "XC2")):
+        doc, _ = store.add_submission("public_demand", 1, org, {"content": "路灯坏了很久"}, sid)
+        receipts[sid] = doc["receipt"]
+    for sid, stage, deadline in (("d1", "办结", "2026-05-30"), ("d2", "研判", "2026-05-01"),
+                                 ("d4", "研判", "2026-05-01")):
+        store.open_case({"receipt": receipts[sid], "form_id": "public_demand",
+                         "org_code": "XC1" if sid != "d4" else "XC2", "stage": stage,
+                         "deadline": deadline})
+    store.update_submission(receipts["d4"], 1, {"status": "已作废"})
+
+
+def test_the_demand_panel(store, index):
+    demand_year(store)
+    data = build(store, index, ADMIN, 2026, today=TODAY)
+    assert rows(data, "demands") == [("合计", 33.3, 3, 1, 1), ("白帽镇", 0.0, 1, 0, 0),
+                                     ("响肠镇", 50.0, 2, 1, 1)]  # townships by code
+    assert panel(data, "demands")["summary"] == "收集 3 件，办结 1 件，超期 1 件"
+    reviewer = build(store, index, user("reviewer", "BM"), 2026, today=TODAY)
+    assert rows(reviewer, "demands") == [("合计", 0.0, 1, 0, 0), ("白帽镇", 0.0, 1, 0, 0)]
