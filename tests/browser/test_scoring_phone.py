@@ -5,7 +5,8 @@ the maximum is refused beside its input, nothing stored), is taken to the next p
 it and is back on the list with both done; the county admin, on a phone too, imports a second
 judge's paper sheets as CSV and opens 排名: both projects ranked with the totals worked out
 here by hand (criterion means over the two judges, times the weights, to two places), the
-lower one marked as the bottom 5%.
+lower one marked as the bottom 5%; then the admin's 统计: the score panels' charts drawn with
+those totals (on the rubric's 100-point scale), the tables beside them saying the same.
 """
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -152,4 +153,35 @@ def test_a_judge_scores_two_projects_on_a_phone_and_the_admin_sees_the_ranking(l
     expect(admin.locator(f"#project-{low} [data-bottom]")).to_have_text("末位 5%")
     expect(admin.locator(f"#project-{high} [data-bottom]")).to_have_count(0)
     expect(admin.locator("[data-bottom-rule]")).to_contain_text(scoring.BOTTOM_RULE)
+    fits_the_phone(admin)
+
+    # 3. The admin's dashboard: the score panels drawn with the totals just ranked
+    from services import dashboard
+    from services.orgs import OrgIndex
+    from services.reporting import today_local
+    from test_dashboard_phone import CHARTS, TABLE
+    from views.admin.dashboard import dash_number
+
+    admin.get_by_role("link", name="统计", exact=True).click()
+    expect(admin.locator("canvas[data-chart-for='dash-scores-table']")).to_have_count(1)
+    data = dashboard.dashboard(store, OrgIndex(store.list_orgs()),
+                               {"username": "county", "role": "admin", "org_code": None,
+                                "active": True}, YEAR, None, today_local())
+    panels = {p["key"]: p for p in data["panels"]}
+    # worked out here: both projects' totals on the 100-point scale of this rubric (max 110)
+    scale = Decimal(100) / Decimal("110")
+    points = sorted(((expected_total(k) * scale).quantize(Decimal("0.01"), ROUND_HALF_UP)
+                     for k in TITLES), reverse=True)
+    assert panels["scores-category"]["rows"] == [
+        (CATEGORY, float((sum(points) / 2).quantize(Decimal("0.01"), ROUND_HALF_UP)), 2,
+         float(points[0]))]
+    assert sum(n for _, n in panels["scores"]["rows"]) == 2
+    charts = {c["table"]: c for c in admin.evaluate(CHARTS)}
+    for key in ("scores", "scores-category"):
+        chart = charts[f"dash-{key}-table"]
+        assert chart["labels"] == [r[0] for r in panels[key]["rows"]]
+        assert chart["values"] == [r[1] for r in panels[key]["rows"]]
+        assert chart["bars"] > 0, key  # drawn, not an empty canvas
+        assert admin.evaluate(TABLE, f"dash-{key}-table") == [
+            [str(r[0])] + [dash_number(v) for v in r[1:]] for r in panels[key]["rows"]]
     fits_the_phone(admin)
