@@ -673,7 +673,7 @@ def test_the_checks_catch_what_they_are_for(site, browser):
 # Admin URLs that answer with a file, not a page.
 NOT_PAGES = {"admin.export", "admin.link_qr", "admin.photo", "admin.form_version_json",
              "admin.form_version_json_schema", "admin.orgs_csv", "admin.reporting_export",
-             "admin.ranking_csv"}
+             "admin.ranking_csv", "admin.summary"}
 
 
 def test_every_admin_page_is_checked(site):
