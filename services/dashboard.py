@@ -225,7 +225,6 @@ def month_counts(store, index, schema, year, org_codes=None, today=None):
     return found
 
 
-# The panels of the page, in order. Append a function to add one (see the module docstring).
 def score_panels(ctx):
     """The year's 路演评审 (services.scoring): the projects' totals in score bands on a
     100-point scale and each category's mean and best, counting the area's projects with the
@@ -271,6 +270,7 @@ def demand_panels(ctx):
                      "截至今日，不分年份。"}]
 
 
+# The panels of the page, in order. Append a function to add one (see the module docstring).
 PANELS = [project_panels, reporting_panels, acceptance_panels, score_panels, demand_panels]
 
 
