@@ -45,6 +45,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from services import access
+from services.orgs import township_of
 from storage import common
 from storage.errors import RecordChanged
 
@@ -192,20 +193,6 @@ def level_of(index, code):
     """办理层级 of an owner organization: 村级, 镇级 or 县级 ("" when unknown)."""
     org = index.get(code) if code else None
     return LEVELS.get(org.get("kind"), "") if org else ""
-
-
-def township_of(index, code):
-    """The code of the township ``code`` lies in (itself when it is one), or None."""
-    seen = set()
-    while code is not None and code not in seen:
-        seen.add(code)
-        org = index.get(code)
-        if org is None:
-            return None
-        if org.get("kind") == "township":
-            return code
-        code = org.get("parent_code")
-    return None
 
 
 def owner_choices(index, user, org_code):

@@ -492,6 +492,20 @@ class OrgIndex:
         return found
 
 
+def township_of(index, code):
+    """The code of the township ``code`` lies in (itself when it is one), or None."""
+    seen = set()
+    while code is not None and code not in seen:
+        seen.add(code)
+        org = index.get(code)
+        if org is None:
+            return None
+        if org.get("kind") == "township":
+            return code
+        code = org.get("parent_code")
+    return None
+
+
 def org_index(store):
     """The OrgIndex of ``store``, built once per process until an organization changes."""
     from flask import has_app_context

@@ -36,7 +36,7 @@ import xlsxwriter
 
 import exports
 from services import dashboard, periods, projects, reporting, scoring
-from services.orgs import OrgIndex
+from services.orgs import OrgIndex, township_of
 
 SUMMARY_SHEET = "汇总"
 RATES_SHEET = "报送率"
@@ -498,23 +498,9 @@ def _is_monthly(schema):
     return spec is not None and spec.every == "month"
 
 
-def _township_code(index, code):
-    """The code of the township ``code`` lies in (itself when it is one), or None."""
-    seen = set()
-    while code is not None and code not in seen:
-        seen.add(code)
-        org = index.get(code)
-        if org is None:
-            return None
-        if org.get("kind") == "township":
-            return code
-        code = org.get("parent_code")
-    return None
-
-
 def _group_of(index, code):
     """(township code, its name), or (None, 县直单位) for an organization under none."""
-    township = _township_code(index, code)
+    township = township_of(index, code)
     return (township, index.get(township)["name"]) if township else (None, COUNTY_UNITS)
 
 
