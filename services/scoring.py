@@ -356,7 +356,9 @@ def import_scores(store, year, data):
         if not row["judge"]:
             problems.append("评委不能为空")
         try:
-            value = check_score(rubric, row["criterion"], row["score"] or "空")
+            if not row["score"]:
+                raise ScoreError(f"「{row['criterion']}」的分数不能为空")
+            value = check_score(rubric, row["criterion"], row["score"])
             if value != value.quantize(TWO_PLACES):
                 problems.append(f"「{row['criterion']}」的分数最多保留两位小数")
         except ScoreError as exc:

@@ -463,10 +463,10 @@ def score_text(value) -> str:
 
     try:
         number = Decimal(str(value))
-    except InvalidOperation:
-        raise ValueError(f"score {value!r} is not a number") from None
-    if isinstance(value, bool) or not number.is_finite() or number < 0 \
-            or number != number.quantize(Decimal("0.01")):
+        exact = number.is_finite() and number == number.quantize(Decimal("0.01"))
+    except InvalidOperation:  # not a number, or too large to quantize
+        raise ValueError(f"score {value!r} is not a number of at most two decimals") from None
+    if isinstance(value, bool) or not exact or number < 0:
         raise ValueError(f"score {value!r} must be >= 0 with at most two decimals")
     text = format(number.normalize(), "f")
     return text

@@ -54,7 +54,7 @@ def test_scores_are_stored_all_or_nothing(store, second_store):
     assert store.list_scores(2025) == []
 
 
-@pytest.mark.parametrize("value", [-1, "abc", float("nan"), "1.234", True, None])
+@pytest.mark.parametrize("value", [-1, "abc", float("nan"), "1.234", True, None, "1e30", "inf"])
 def test_a_malformed_score_stores_nothing(store, value):
     with pytest.raises(ValueError):
         store.add_scores([score(1, "j1", "a", 5), score(1, "j1", "b", value)])

@@ -97,15 +97,16 @@ def test_bad_rows_are_named_and_nothing_is_imported(store, runner, tmp_path, yea
             (p1["id"], JUDGES[0], "选题精准", 17),            # line 6: twice in the file
             (p2["id"], JUDGES[0], "选题精准", 11),            # line 7: already stored
             (p1["id"], JUDGES[1], "示范效应", "很好"),        # line 8: not a number
-            (p1["id"], JUDGES[1], "群众满意", -1)]            # line 9: negative
+            (p1["id"], JUDGES[1], "群众满意", -1),            # line 9: negative
+            (p1["id"], JUDGES[1], "推进实效", "")]            # line 10: empty
     result = run(runner, "import-scores", "2026", str(write_csv(tmp_path, rows)))
     assert result.exit_code == 1
     out = result.output
-    for line in (3, 4, 5, 6, 7, 8, 9):
+    for line in (3, 4, 5, 6, 7, 8, 9, 10):
         assert f"第 {line} 行" in out, (line, out)
     assert not any(l.startswith("第 2 行") for l in out.splitlines())
     assert "0 到 40" in out and "颜值" in out and "9999" in out and "与第 2 行重复" in out
-    assert "已给项目" in out and "未导入任何评分" in out
+    assert "已给项目" in out and "未导入任何评分" in out and "分数不能为空" in out
     assert len(store.list_scores(2026)) == 1  # only the one stored before
 
 
