@@ -8,7 +8,8 @@ Sheets, in order:
 * 汇总 — projects of the year by township × 领域 × status: one row per township and 领域 it
   has projects in, a 小计 row per township (every township of the scope, also without
   projects), 县直单位 (organizations under no township), then the county's 领域 rows and its
-  合计. 书记领办事项 are counted under their kind, as on the dashboard.
+  合计. 书记领办事项 are counted under their kind, as on the dashboard. Beside each 小计 and the
+  合计: the year's reporting rate (全年报送率, of the first monthly form; the 报送率 sheet's).
 * 报送率 — for each monthly form (``period: {"every": "month"}``), per township (and 县直单位
   and the total): 应报, 已报 (迟报 included) and 报送率 for each month of the year so far and
   for the year. The figures are services.reporting.matrix's — the 催报 matrix's — and a
@@ -249,10 +250,16 @@ def write_workbook(data, out):
 
 def _summary_sheet(book, name, data):
     statuses = list(data["statuses"])
+    # The year's reporting rate of each township beside its 小计 (of the first monthly form;
+    # the 报送率 sheet has every month of every monthly form).
+    rates = data["rates"][0] if data["rates"] else None
+    year_rate = {} if rates is None else {row["code"]: _rate(*row["year"])
+                                          for row in rates["rows"]}
     columns = [("乡镇", "text", 10), ("领域", "wrap", 16), ("合计", "int", 6)] + [
-        (s, "int", 6) for s in statuses]
+        (s, "int", 6) for s in statuses] + ([("全年报送率", "pct", 8)] if rates else [])
     sheet = book.sheet(name, f"{data['area']} {data['year']}年书记项目汇总表", columns,
                        f"按乡镇、领域、状态统计项目数（不含已作废）；统计截至 {data['today'].isoformat()}")
+    tail = (lambda code: [year_rate.get(code)]) if rates else (lambda code: [])
     county = {}
     for group in data["groups"]:
         total = {}
@@ -265,7 +272,7 @@ def _summary_sheet(book, name, data):
             _add(total, counts)
             _add(county.setdefault(category, {}), counts)
         sheet.row([group["name"], SUBTOTAL, sum(total.values()),
-                   *(total.get(s, 0) for s in statuses)], bold=True)
+                   *(total.get(s, 0) for s in statuses), *tail(group["code"])], bold=True)
     everything = {}
     if data["county"]:
         for category in data["categories"]:
@@ -275,8 +282,10 @@ def _summary_sheet(book, name, data):
     for counts in county.values():
         _add(everything, counts)
     sheet.row(["全县合计" if data["county"] else "合计", "", sum(everything.values()),
-               *(everything.get(s, 0) for s in statuses)], bold=True)
-    sheet.note("书记领办事项不分领域，合为一行；已立项之后的项目按其当前状态（实施中、已申请验收等）计数。")
+               *(everything.get(s, 0) for s in statuses), *tail("")], bold=True)
+    sheet.note("书记领办事项不分领域，合为一行；已立项之后的项目按其当前状态（实施中、已申请验收等）计数。"
+               + (f"全年报送率为「{rates['title']}」已截止月份的已报（含迟报）÷ 应报，"
+                  "各月明细见「报送率」表。" if rates else ""))
     sheet.finish()
 
 

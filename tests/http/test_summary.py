@@ -152,7 +152,7 @@ def expected_counts(store, year, org_codes=None):
 
 def summary_counts(ws):
     headers, rows = table(ws)
-    statuses = [h for h in headers if h not in ("乡镇", "领域", "合计")]
+    statuses = [h for h in headers if h not in ("乡镇", "领域", "合计", "全年报送率")]
     found, subtotals = {}, {}
     for row in rows:
         values = [c.value for c in row]
@@ -307,6 +307,27 @@ def test_the_reporting_rates_are_the_matrix(app, store, county):
     # project is not approved: nothing to report)
     assert by_name["响肠镇"]["应报"][headers["1月"] - 1].value == 1
     assert by_name["响肠镇"]["已报"][headers["1月"] - 1].value == 1
+
+
+def test_the_summary_sheet_carries_each_townships_reporting_rate(app, store, county):
+    """The 汇总 sheet's 全年报送率 beside each 小计 and the total: the 报送率 sheet's 全年."""
+    wb = download(client_of(app, "admin"), f"?year={county['year']}")
+    headers, rows = table(wb["报送率"])
+    year_rates = {row[0].value: row[headers["全年"] - 1] for row in rows
+                  if row[1].value == "报送率"}
+    headers, rows = table(wb["汇总"])
+    column = headers["全年报送率"] - 1
+    beside = {row[0].value: row[column] for row in rows
+              if row[1].value == "小计" or row[0].value == "全县合计"}
+    assert beside.keys() == year_rates.keys() and "响肠镇" in beside
+    for name, cell in beside.items():
+        assert cell.value == year_rates[name].value, name
+        if cell.value is not None:
+            assert isinstance(cell.value, (int, float)) and cell.number_format == "0.0%"
+    assert any(cell.value is not None for cell in beside.values())
+    # the 领域 rows carry none
+    assert all(row[column].value is None for row in rows
+               if row[1].value not in ("小计", "") and row[0].value != "全县合计")
 
 
 # ---------------------------------------------------------------- a township
