@@ -153,10 +153,16 @@ def test_year_end_survives_a_snapshot_and_load(store, backend, request, tmp_path
     store.add_scores([score(1, "j1", "选题精准", 18.5)])
     doc, _ = store.add_submission("demand", 1, "v1", {"content": "路灯坏了"}, "s1")
     store.open_case(case_doc(doc["receipt"]))
-    from conftest import open_store
+    # another database of the same backend (not conftest.open_store: with the browser tests
+    # in the same session, "conftest" may name another folder's module)
+    if backend == "tinydb":
+        from storage import TinyStore
 
-    target = open_store(backend, tmp_path / "other" / "taizhang.db" if backend == "tinydb"
-                        else request.getfixturevalue("pg_database")(migrated=True))
+        target = TinyStore(tmp_path / "other" / "taizhang.db")
+    else:
+        from storage.pg import PgStore
+
+        target = PgStore(request.getfixturevalue("pg_database")(migrated=True), timeout=5.0)
     request.addfinalizer(target.close)
     with store.snapshot() as snap:
         counts = snap.counts()
