@@ -56,6 +56,34 @@ SUBMIT_FORM = "public_demand"
 
 # ---------------------------------------------------------------- command line
 
+def timed(fn, calls, warmup):
+    """Seconds of each of ``calls`` calls of fn() after ``warmup`` untimed ones; and the last
+    value it returned."""
+    value = None
+    for _ in range(warmup):
+        value = fn()
+    times = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        value = fn()
+        times.append(time.perf_counter() - started)
+    return times, value
+
+
+def admin_client():
+    """A Flask test client of create_app() (the environment's deployment), logged in as the
+    bench admin (ADMIN)."""
+    from app import create_app
+
+    client = create_app().test_client()
+    login = client.get("/login").get_data(as_text=True)
+    answer = client.post("/login", data={"csrf_token": CSRF_RE.search(login).group(1),
+                                         "username": ADMIN[0], "password": ADMIN[1]})
+    if answer.status_code != 302:
+        raise RuntimeError(f"admin login answered {answer.status_code}")
+    return client
+
+
 def arg_parser(description):
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--sizes", help="comma-separated stored-submission counts "

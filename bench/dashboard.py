@@ -63,17 +63,7 @@ HEAVY_NOW = (("实施中", 0.6), ("已申请验收", 0.15), ("已立项", 0.1), 
 # ---------------------------------------------------------------- the child
 
 def _timed(fn, calls, warmup=WARMUP):
-    """Seconds of each of ``calls`` calls of fn() after ``warmup`` untimed ones; and the last
-    value it returned."""
-    value = None
-    for _ in range(warmup):
-        value = fn()
-    times = []
-    for _ in range(calls):
-        started = time.perf_counter()
-        value = fn()
-        times.append(time.perf_counter() - started)
-    return times, value
+    return common.timed(fn, calls, warmup)
 
 
 def child_measure(spec_json):
@@ -121,16 +111,7 @@ def child_measure(spec_json):
 
 def _pages(timings, township, values, spec):
     """(c): the page through Flask's test client, logged in as the bench admin."""
-    from app import create_app
-
-    app = create_app()
-    client = app.test_client()
-    login = client.get("/login").get_data(as_text=True)
-    answer = client.post("/login", data={"csrf_token": common.CSRF_RE.search(login).group(1),
-                                         "username": common.ADMIN[0],
-                                         "password": common.ADMIN[1]})
-    if answer.status_code != 302:
-        raise RuntimeError(f"admin login answered {answer.status_code}")
+    client = common.admin_client()
     checks = {}
     for scope, url in (("county", "/admin/dashboard"),
                        ("township", f"/admin/dashboard?org={township}")):

@@ -60,17 +60,7 @@ MISSING_SECTION = ("<section data-missing", "</section>")
 # ---------------------------------------------------------------- the child
 
 def _timed(fn, calls, warmup=WARMUP):
-    """Seconds of each of ``calls`` calls of fn() after ``warmup`` untimed ones; and the last
-    value it returned."""
-    value = None
-    for _ in range(warmup):
-        value = fn()
-    times = []
-    for _ in range(calls):
-        started = time.perf_counter()
-        value = fn()
-        times.append(time.perf_counter() - started)
-    return times, value
+    return common.timed(fn, calls, warmup)
 
 
 def _profiled(section, label, fn, calls):
@@ -252,16 +242,7 @@ def _reporting(store, index, sections, scopes, spec):
 
 def _pages(sections, township, result, spec):
     """(d): the pages through Flask's test client, logged in as the bench admin."""
-    from app import create_app
-
-    app = create_app()
-    client = app.test_client()
-    login = client.get("/login").get_data(as_text=True)
-    answer = client.post("/login", data={"csrf_token": common.CSRF_RE.search(login).group(1),
-                                         "username": common.ADMIN[0],
-                                         "password": common.ADMIN[1]})
-    if answer.status_code != 302:
-        raise RuntimeError(f"admin login answered {answer.status_code}")
+    client = common.admin_client()
     reporting_url = f"/admin/forms/{REPORT_FORM}/reporting"
     project = result["reporting"]["project"]
     pages = {

@@ -62,15 +62,7 @@ DONE = ("完成黄精栽植{n}亩，补栽木子树{m}棵；召开党员大会1�
 # ---------------------------------------------------------------- the child
 
 def _timed(fn, calls, warmup=WARMUP):
-    value = None
-    for _ in range(warmup):
-        value = fn()
-    times = []
-    for _ in range(calls):
-        started = time.perf_counter()
-        value = fn()
-        times.append(time.perf_counter() - started)
-    return times, value
+    return common.timed(fn, calls, warmup)
 
 
 def child_measure(spec_json):
@@ -135,16 +127,7 @@ def _pages(timings, township, result, spec):
     """(c): the page through Flask's test client, logged in as the bench admin."""
     import openpyxl
 
-    from app import create_app
-
-    app = create_app()
-    client = app.test_client()
-    login = client.get("/login").get_data(as_text=True)
-    answer = client.post("/login", data={"csrf_token": common.CSRF_RE.search(login).group(1),
-                                         "username": common.ADMIN[0],
-                                         "password": common.ADMIN[1]})
-    if answer.status_code != 302:
-        raise RuntimeError(f"admin login answered {answer.status_code}")
+    client = common.admin_client()
     checks = {}
     for scope, url in (("county", "/admin/summary.xlsx"),
                        ("township", f"/admin/summary.xlsx?township={township}")):
