@@ -363,24 +363,23 @@ def new_project(doc: Mapping, project_id: int, moment: datetime) -> dict:
     return out
 
 
-def changed_project(doc: Mapping, revision: int, changes: Mapping, moment: datetime) -> dict:
-    """The project ``doc`` after ``changes`` (any project keys but id, application, created_at,
-    updated_at, revision, history; ``event`` appends to the history, ``user`` is its author):
-    a new dict. RecordChanged for a stale revision; ValueError when malformed."""
+def _changed_record(doc: Mapping, revision: int, changes: Mapping, fixed: frozenset,
+                    what: str, check, moment: datetime) -> dict:
+    """``doc`` after ``changes`` (any keys but ``fixed``; ``event`` appends to the history,
+    ``user`` is its author; ``check(new)`` validates the result): a new dict with the revision
+    bumped. RecordChanged for a stale revision; ValueError when malformed. The one mechanism of
+    changed_project and changed_case."""
     from .errors import RecordChanged
 
-    if not isinstance(changes, Mapping) or changes.keys() & _PROJECT_FIXED:
-        raise ValueError(f"a project's {sorted(_PROJECT_FIXED)} cannot be changed")
+    if not isinstance(changes, Mapping) or changes.keys() & fixed:
+        raise ValueError(f"a {what}'s {sorted(fixed)} cannot be changed")
     if doc["revision"] != revision:
         raise RecordChanged()
     new = json_copy(dict(doc))
     for key, value in changes.items():
         if key not in ("event", "user"):
             new[key] = json_copy(value)
-    text_arg(new["status"], "status")
-    text_arg(new["org_code"], "organization code")
-    if isinstance(new["year"], bool) or not isinstance(new["year"], int):
-        raise ValueError("year must be an integer")
+    check(new)
     if changes.get("event") is not None:
         new["history"].append(event_entry({"user": changes.get("user"), **changes["event"]},
                                           moment))
@@ -388,6 +387,21 @@ def changed_project(doc: Mapping, revision: int, changes: Mapping, moment: datet
     new["updated_at"] = stamp(moment)
     json_text(new)
     return new
+
+
+def _check_project(new: Mapping) -> None:
+    text_arg(new["status"], "status")
+    text_arg(new["org_code"], "organization code")
+    if isinstance(new["year"], bool) or not isinstance(new["year"], int):
+        raise ValueError("year must be an integer")
+
+
+def changed_project(doc: Mapping, revision: int, changes: Mapping, moment: datetime) -> dict:
+    """The project ``doc`` after ``changes`` (any project keys but id, application, created_at,
+    updated_at, revision, history; ``event`` appends to the history, ``user`` is its author):
+    a new dict. RecordChanged for a stale revision; ValueError when malformed."""
+    return _changed_record(doc, revision, changes, _PROJECT_FIXED, "project", _check_project,
+                           moment)
 
 
 def statuses_arg(statuses) -> frozenset | None:
@@ -543,22 +557,8 @@ def case_deadline(doc: Mapping) -> str | None:
 def changed_case(doc: Mapping, revision: int, changes: Mapping, moment: datetime) -> dict:
     """The case after ``changes`` (any keys but CASE_FIXED; ``event`` appends to the history,
     ``user`` is its author). RecordChanged for a stale revision; ValueError when malformed."""
-    from .errors import RecordChanged
+    def check(new):
+        text_arg(new["stage"], "stage")
+        case_deadline(new)
 
-    if not isinstance(changes, Mapping) or changes.keys() & CASE_FIXED:
-        raise ValueError(f"a case's {sorted(CASE_FIXED)} cannot be changed")
-    if doc["revision"] != revision:
-        raise RecordChanged()
-    new = json_copy(dict(doc))
-    for key, value in changes.items():
-        if key not in ("event", "user"):
-            new[key] = json_copy(value)
-    text_arg(new["stage"], "stage")
-    case_deadline(new)
-    if changes.get("event") is not None:
-        new["history"].append(event_entry({"user": changes.get("user"), **changes["event"]},
-                                          moment))
-    new["revision"] = doc["revision"] + 1
-    new["updated_at"] = stamp(moment)
-    json_text(new)
-    return new
+    return _changed_record(doc, revision, changes, CASE_FIXED, "case", check, moment)
